@@ -1,0 +1,79 @@
+"""Default task figures: test MAE/MASE per model with and without covariates, epoch time, memory.
+
+Run: .venv/bin/python benchmarks/train_default.py [--config pipelines/configs/default.yaml]
+Writes benchmarks/results/train_default.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+from forecast import Forecaster, load_config
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(config_path: str, models: list[str]) -> list[dict]:
+    rows = []
+    for covariates in (True, False):
+        overrides = [] if covariates else [
+            "data.past_covariates=[]", "data.future_covariates=[]"]
+        config = load_config(config_path, overrides + ["trainer.enable_progress_bar=false"])
+        for name in models:
+            start = time.perf_counter()
+            forecaster = Forecaster(name, config).fit()
+            epochs = forecaster.report.epoch_seconds if forecaster.report else []
+            rows.append({
+                "model": name, "covariates": covariates,
+                "mae": forecaster.metrics["mae"], "mase": forecaster.metrics["mase"],
+                "rmse": forecaster.metrics["rmse"],
+                "epochs": len(epochs),
+                "seconds_per_epoch": sum(epochs) / len(epochs) if epochs else 0.0,
+                "total_seconds": time.perf_counter() - start,
+                "peak_rss_mb": peak_rss_mb(),
+            })
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| model | covariates | test MAE | test MASE | epochs | s/epoch | peak RSS MB |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {'yes' if r['covariates'] else 'no'} | {r['mae']:.1f} | "
+                     f"{r['mase']:.3f} | {r['epochs']} | {r['seconds_per_epoch']:.1f} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    for cov in (True, False):
+        sub = {r["model"]: r["mae"] for r in rows if r["covariates"] == cov}
+        neural = {k: v for k, v in sub.items() if k in ("lstm", "gru", "transformer")}
+        if neural and "seasonal_naive" in sub:
+            best = min(neural, key=neural.get)
+            gain = 1 - neural[best] / sub["seasonal_naive"]
+            lines.append(f"\nCovariates {'on' if cov else 'off'}: best neural model `{best}` "
+                         f"MAE is {100 * gain:.1f}% below seasonal_naive.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", default="pipelines/configs/default.yaml")
+    parser.add_argument("--models", nargs="*",
+                        default=["naive", "seasonal_naive", "lstm", "gru", "transformer"])
+    args = parser.parse_args()
+    rows = run(args.config, args.models)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "train_default.json").write_text(json.dumps(rows, indent=2))
+    (RESULTS / "train_default.md").write_text(markdown(rows))
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()

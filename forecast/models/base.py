@@ -1,0 +1,52 @@
+"""What every forecaster shares: its dimensions and the direct multi-step output head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    """Shapes fixed by the data: (B, lookback, n_features) -> (B, horizon, n_outputs)."""
+
+    lookback: int
+    horizon: int
+    n_features: int  # per lookback step: y, past covariates, known-ahead features
+    n_future: int  # per horizon step: known-ahead features
+    n_static: int
+    n_outputs: int  # 1 for a point forecast, else the number of quantiles
+
+
+class ForecastHead(nn.Module):
+    """Direct multi-step head: encoding + future covariates + statics -> all horizon steps at once.
+
+    Future covariates enter per step (so a holiday tomorrow moves tomorrow's forecast).
+    """
+
+    def __init__(self, encoding_size: int, dims: ModelDims, hidden: int, dropout: float):
+        super().__init__()
+        self.dims = dims
+        self.context = nn.Sequential(
+            nn.Linear(encoding_size + dims.n_static, hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, dims.horizon * hidden // 4),
+        )
+        self.step = nn.Sequential(
+            nn.Linear(hidden // 4 + dims.n_future, hidden // 2),
+            nn.GELU(),
+            nn.Linear(hidden // 2, dims.n_outputs),
+        )
+        self.skip = nn.Linear(encoding_size + dims.n_static, dims.horizon * dims.n_outputs)
+
+    def forward(
+        self, encoding: torch.Tensor, future: torch.Tensor, static: torch.Tensor
+    ) -> torch.Tensor:
+        B, H, Q = encoding.shape[0], self.dims.horizon, self.dims.n_outputs
+        z = torch.cat([encoding, static], dim=-1)  # (B, E+S)
+        per_step = self.context(z).view(B, H, -1)  # (B, H, hidden/4)
+        out = self.step(torch.cat([per_step, future], dim=-1))  # (B, H, Q)
+        return out + self.skip(z).view(B, H, Q)

@@ -1,0 +1,113 @@
+"""Encoder-only Transformer: every lookback position attends to every other one at once.
+
+Options: PatchTST-style patching (tokens are patches of `patch_len` steps, so attention cost
+falls by patch_len^2) and RevIN-style instance normalisation of the target.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..windows import Batch
+from .base import ForecastHead, ModelDims
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    d_model: int = 64
+    n_heads: int = 4
+    n_layers: int = 2
+    ff_dim: int = 128
+    dropout: float = 0.1
+    patch_len: int = 0
+    revin: bool = True
+
+
+def sinusoidal_positions(n: int, d_model: int) -> torch.Tensor:
+    """(n, d_model) fixed positional encoding of Vaswani et al."""
+    position = torch.arange(n, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(1e4) / d_model))
+    table = torch.zeros(n, d_model)
+    table[:, 0::2] = torch.sin(position * div)
+    table[:, 1::2] = torch.cos(position * div)[:, : d_model // 2]
+    return table
+
+
+class EncoderBlock(nn.Module):
+    """Pre-norm self-attention + MLP; can hand back its attention weights."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(config.d_model)
+        self.attn = nn.MultiheadAttention(
+            config.d_model, config.n_heads, dropout=config.dropout, batch_first=True
+        )
+        self.norm2 = nn.LayerNorm(config.d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(config.d_model, config.ff_dim),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.ff_dim, config.d_model),
+        )
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self, x: torch.Tensor, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h = self.norm1(x)  # (B, N, D)
+        attended, weights = self.attn(
+            h, h, h, need_weights=need_weights, average_attn_weights=False
+        )  # weights: (B, heads, N, N)
+        x = x + self.dropout(attended)
+        x = x + self.dropout(self.mlp(self.norm2(x)))
+        return x, weights
+
+
+class TransformerForecaster(nn.Module):
+    def __init__(self, dims: ModelDims, config: TransformerConfig):
+        super().__init__()
+        self.dims, self.config = dims, config
+        self.patch_len = max(config.patch_len, 1)
+        self.n_tokens = math.ceil(dims.lookback / self.patch_len)
+        self.pad = self.n_tokens * self.patch_len - dims.lookback
+        self.embed = nn.Linear(self.patch_len * dims.n_features, config.d_model)
+        self.register_buffer(
+            "positions", sinusoidal_positions(self.n_tokens, config.d_model), persistent=False
+        )
+        self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
+        self.norm = nn.LayerNorm(config.d_model)
+        self.head = ForecastHead(
+            self.n_tokens * config.d_model, dims, 4 * config.d_model, config.dropout
+        )
+
+    def _tokens(self, past: torch.Tensor) -> torch.Tensor:
+        B, L, F = past.shape
+        if self.pad:  # repeat the first step so every patch is full
+            past = torch.cat([past[:, :1].expand(B, self.pad, F), past], dim=1)
+        return past.reshape(B, self.n_tokens, self.patch_len * F)  # (B, N, P*F)
+
+    def forward(
+        self, batch: Batch, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        past = batch["past"]  # (B, L, F)
+        if self.config.revin:
+            mean = past[:, :, :1].mean(dim=1, keepdim=True)  # (B, 1, 1)
+            std = past[:, :, :1].std(dim=1, keepdim=True).clamp_min(1e-3)
+            past = torch.cat([(past[:, :, :1] - mean) / std, past[:, :, 1:]], dim=-1)
+        x = self.embed(self._tokens(past)) + self.positions  # (B, N, D)
+        maps = []
+        for block in self.blocks:
+            x, weights = block(x, need_weights=return_attention)
+            if return_attention:
+                maps.append(weights)
+        x = self.norm(x).flatten(1)  # (B, N*D)
+        out = self.head(x, batch["future"], batch["static"])  # (B, H, Q)
+        if self.config.revin:
+            out = out * std + mean
+        if return_attention:
+            return out, torch.stack(maps, dim=1)  # (B, layers, heads, N, N)
+        return out

@@ -1,0 +1,59 @@
+"""The LightningModule: what to optimise. No loop code: Trainer and callbacks run it."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+
+from .metrics import pinball_loss, point_index
+from .windows import Batch
+
+
+class ForecastModule(pl.LightningModule):
+    def __init__(
+        self,
+        model: nn.Module,
+        quantiles: list[float],
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        max_epochs: int = 10,
+    ):
+        super().__init__()
+        self.model = model
+        self.quantiles = list(quantiles)
+        self.register_buffer("quantile_tensor", torch.tensor(quantiles or [0.5]), persistent=False)
+        self.learning_rate, self.weight_decay, self.max_epochs = (
+            learning_rate, weight_decay, max_epochs)
+        self.point = point_index(self.quantiles)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.model(batch)
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.quantiles:
+            return pinball_loss(pred, target, self.quantile_tensor)
+        return nn.functional.mse_loss(pred[..., 0], target)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        loss = self.loss(self(batch), batch["target"])
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=len(batch["target"]))
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        pred = self(batch)
+        n = len(batch["target"])
+        self.log("val_loss", self.loss(pred, batch["target"]), prog_bar=True, batch_size=n)
+        # MAE on the original scale, comparable across runs and with the test metrics
+        error = (pred[..., self.point] - batch["target"]) * batch["scale"][:, None]
+        self.log("val_mae", error.abs().mean(), prog_bar=True, batch_size=n)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(
+            self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(self.max_epochs, 1), eta_min=self.learning_rate * 0.05
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -1,0 +1,95 @@
+"""How to run: a Lightning Trainer with early stopping, best checkpoint and a Rich progress bar."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
+
+from .config import TrainerSettings
+
+
+class EpochTimer(Callback):
+    """Wall time of each training epoch, for the benchmarks and the run's metrics."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._start = 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.durations.append(time.perf_counter() - self._start)
+
+
+class LossHistory(Callback):
+    """Per-epoch train/validation losses, kept so callers can log them anywhere."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        row = {k: float(v) for k, v in trainer.callback_metrics.items()
+               if k in ("train_loss", "val_loss", "val_mae")}
+        self.epochs.append({"epoch": trainer.current_epoch, **row})
+
+
+@dataclass
+class TrainingReport:
+    epochs_run: int
+    best_val_loss: float
+    epoch_seconds: list[float]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
+               settings: TrainerSettings, extra_callbacks: list[Callback] | None = None,
+               logger=False) -> TrainingReport:
+    """Train with early stopping on val_loss, then load the best weights back into `module`."""
+    pl.seed_everything(settings.seed, workers=True, verbose=False)
+    checkpoint_dir = settings.checkpoint_dir or tempfile.mkdtemp(prefix="forecast-ckpt-")
+    checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, monitor="val_loss", mode="min",
+                                 save_top_k=1, save_weights_only=True, filename="best")
+    timer, history = EpochTimer(), LossHistory()
+    callbacks: list[Callback] = [
+        EarlyStopping(monitor="val_loss", mode="min", patience=settings.patience),
+        checkpoint, timer, history, *(extra_callbacks or []),
+    ]
+    if settings.enable_progress_bar:
+        callbacks.append(RichProgressBar(leave=True))
+    trainer = pl.Trainer(
+        max_epochs=settings.max_epochs,
+        accelerator=settings.accelerator,
+        devices=settings.devices,
+        precision=settings.precision,
+        gradient_clip_val=settings.gradient_clip_val,
+        limit_train_batches=settings.limit_train_batches,
+        limit_val_batches=settings.limit_val_batches,
+        callbacks=callbacks,
+        logger=logger,
+        enable_progress_bar=settings.enable_progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=False,
+    )
+    trainer.fit(module, datamodule=datamodule)
+    if checkpoint.best_model_path:
+        # the checkpoint holds tensors only (save_weights_only), so weights_only loading works
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state["state_dict"])
+        Path(checkpoint.best_model_path).unlink(missing_ok=True)
+    best = checkpoint.best_model_score
+    return TrainingReport(
+        epochs_run=trainer.current_epoch,
+        best_val_loss=float(best) if best is not None else float("nan"),
+        epoch_seconds=timer.durations,
+        history=history.epochs,
+    )
