@@ -74,10 +74,13 @@ class Forecaster:
 
     # ---- training -----------------------------------------------------------------------
     def fit(self, df: pd.DataFrame | None = None, callbacks: list[Callback] | None = None,
-            logger=False) -> Forecaster:
-        """Fit on `df` (or the configured data); baselines only fit their scalers."""
+            logger=False, prepared: PreparedData | None = None) -> Forecaster:
+        """Fit on `df` (or the configured data, or data already `prepared` for a comparison).
+
+        Baselines have nothing to learn; they only keep the scalers.
+        """
         data = self.config.data
-        self.prepared = prepare_data(data, df)
+        self.prepared = prepared or prepare_data(data, df)
         self.spec, self.scaler = self.prepared.panel.spec, self.prepared.panel.scaler
         self.dims = ModelDims(
             lookback=data.lookback, horizon=data.horizon, n_features=self.spec.n_step_features,
@@ -255,3 +258,24 @@ def forecasts_to_frame(forecasts: list[SeriesForecast], quantiles: list[float]) 
         frames.append(pd.DataFrame(columns))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["unique_id", "ds", "mean", *map(quantile_label, quantiles)])
+
+
+def evaluate_on(forecaster: Forecaster, prepared: PreparedData) -> dict[str, float]:
+    """Score a (loaded) forecaster on another run's test windows, with its own scaler.
+
+    This is how a challenger and the current champion are compared on the same window.
+    """
+    from .data.panel import build_panel
+    from .windows import window_starts
+
+    network, spec = forecaster._require_model(), forecaster._require_spec()
+    missing = [c for c in (*spec.covariates, *spec.static_covariates)
+               if c not in prepared.frame.columns]
+    if missing:
+        raise ConfigError(f"model needs columns {missing} that the data does not have")
+    panel = build_panel(prepared.frame, spec, scaler=forecaster.scaler,
+                        season=forecaster.config.data.season)
+    starts = [window_starts(b, "test", forecaster.lookback, forecaster.horizon,
+                            forecaster.horizon) for b in prepared.bounds]
+    dataset = WindowDataset(panel, starts, forecaster.lookback, forecaster.horizon)
+    return score(forecast_windows(network, dataset), panel, forecaster.quantiles)

@@ -1,0 +1,93 @@
+"""A trained run on local disk: model directory, metrics, history and plots.
+
+Training writes the bundle first and logs it to MLflow second, so a tracking server that
+dies mid-run loses nothing: `forecast log-run DIR` logs the same bundle later.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from forecast import Forecaster, __version__
+from forecast.metrics import point_index
+
+from .plots import as_long_frame, forecast_vs_actual, residuals
+
+RUN_FILE = "run.json"
+BUNDLE_ROOT = Path(".forecast") / "runs"
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+    return flat
+
+
+def write_bundle(forecaster: Forecaster, root: Path | None = None,
+                 backtest: list[dict] | None = None) -> Path:
+    """Save model, metrics, loss history, test forecasts and plots under one directory."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    directory = (root or BUNDLE_ROOT) / f"{forecaster.name}-{stamp}-{time.time_ns() % 10**6}"
+    directory.mkdir(parents=True, exist_ok=True)
+    forecaster.save(directory / "model")
+    assert forecaster.prepared is not None
+    test = as_long_frame(forecaster.forecast_split("test"), forecaster.prepared.panel,
+                         point_index(forecaster.quantiles))
+    test.to_csv(directory / "test_forecasts.csv", index=False)
+    plots = directory / "plots"
+    plots.mkdir(exist_ok=True)
+    forecast_vs_actual(test, plots / "forecast_vs_actual.png",
+                       f"{forecaster.name}: test forecasts vs actual (last 2 weeks)")
+    residuals(test, plots / "residuals.png", f"{forecaster.name}: test residuals")
+    (directory / "config.yaml").write_text(yaml.safe_dump(forecaster.config.model_dump()))
+    report = forecaster.report
+    run = {
+        "model": forecaster.name,
+        "metrics": forecaster.metrics,
+        "history": report.history if report else [],
+        "epoch_seconds": report.epoch_seconds if report else [],
+        "backtest": backtest or [],
+        "params": flatten(forecaster.config.model_dump()),
+        "tags": {"forecast.version": __version__, "git.commit": git_commit() or "none",
+                 "model.architecture": forecaster.name},
+        "data_rows": len(forecaster.prepared.frame),
+        "data_digest": data_digest(forecaster.prepared.frame),
+    }
+    (directory / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
+    forecaster.prepared.frame.head(0).to_csv(directory / "data_schema.csv", index=False)
+    return directory
+
+
+def read_bundle(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} is not a run bundle: {RUN_FILE} is missing")
+    return json.loads(path.read_text())
+
+
+def data_digest(frame: pd.DataFrame) -> str:
+    """MLflow's own dataset digest, so runs on the same data share it."""
+    import mlflow.data
+
+    return mlflow.data.from_pandas(frame, targets="y").digest

@@ -1,0 +1,158 @@
+"""The `forecast` command: train, compare, models, promote, log-run, serve, predict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from forecast import load_config
+from forecast.errors import ForecastError
+
+CONFIG_DIR = Path(__file__).with_name("configs")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _config_path(value: str | None) -> Path | None:
+    """`--config quick` finds pipelines/configs/quick.yaml; a path is used as is."""
+    if value is None:
+        return CONFIG_DIR / "default.yaml"
+    path = Path(value)
+    if not path.exists() and (CONFIG_DIR / f"{value}.yaml").exists():
+        return CONFIG_DIR / f"{value}.yaml"
+    return path
+
+
+def _load(args: argparse.Namespace, extra: list[str] | None = None):
+    overrides = list(args.set or []) + list(extra or [])
+    if getattr(args, "data", None):
+        overrides.append(f"data.path={args.data}")
+    return load_config(_config_path(args.config), overrides)
+
+
+def _print_metrics_table(title: str, rows: list[dict], columns: list[str]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c])
+                        for c in columns])
+    console.print(table)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import run_train
+
+    config = _load(args, [f"model.name={args.model}"] if args.model else None)
+    result = run_train(config)
+    _print_metrics_table(f"{config.model.name}: test metrics", [result.metrics],
+                         list(result.metrics))
+    console.print(f"run {result.run_id} logged; bundle kept at {result.bundle}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import run_compare
+
+    config = _load(args)
+    result = run_compare(config, progress=console.print)
+    _print_metrics_table("comparison on the test window", result.table.to_dict("records"),
+                         list(result.table.columns))
+    d = result.decision
+    console.print(f"best: {result.best_model}; registered "
+                  f"{config.tracking.registered_model} v{d.version}; "
+                  f"{'promoted to' if d.promoted else 'did not take'} "
+                  f"'{config.tracking.alias}': {d.reason}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .registry import list_versions
+    from .tracking import connect
+
+    config = _load(args)
+    rows = list_versions(connect(), config.tracking.registered_model)
+    if not rows:
+        console.print(f"no versions of '{config.tracking.registered_model}' yet; "
+                      "run `forecast compare`")
+        return 0
+    _print_metrics_table(config.tracking.registered_model, rows, list(rows[0]))
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from .registry import promote
+    from .tracking import connect
+
+    config = _load(args)
+    promote(connect(), config.tracking.registered_model, config.tracking.alias, str(args.version))
+    console.print(f"'{config.tracking.alias}' now points to "
+                  f"{config.tracking.registered_model} v{args.version}")
+    return 0
+
+
+def cmd_log_run(args: argparse.Namespace) -> int:
+    from .train import run_log_bundle
+
+    config = _load(args)
+    run_id = run_log_bundle(Path(args.directory), config.tracking.experiment)
+    console.print(f"logged {args.directory} as run {run_id}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forecast",
+        description="Train, compare and serve LSTM, GRU and Transformer forecasters. Runs are "
+        "tracked in MLflow (MLFLOW_TRACKING_URI, default: ./mlflow.db).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str, func) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", help="YAML config file, or a preset name in "
+                       "pipelines/configs (default, quick); default: default")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override any config value, e.g. --set trainer.max_epochs=3")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("train", "Train one model, evaluate it on the test window and log the run.",
+            cmd_train)
+    p.add_argument("--model", choices=["lstm", "gru", "transformer", "naive", "seasonal_naive"],
+                   help="model to train (default: model.name of the config)")
+    p.add_argument("--data", help="CSV or Parquet file in long format (default: vic_elec)")
+    p = add("compare", "Train every model and baseline on the same split, backtest them, log a "
+            "parent run with a comparison table and register the best; 'champion' moves only "
+            "if it beats the current champion on the same test window.", cmd_compare)
+    p.add_argument("--data", help="CSV or Parquet file in long format (default: vic_elec)")
+    add("models", "List registered versions with their aliases and scores.", cmd_models)
+    p = add("promote", "Move the champion alias to a version by hand.", cmd_promote)
+    p.add_argument("--version", required=True, type=int, help="registered version number")
+    p = add("log-run", "Log a run bundle kept on disk after a tracking failure.", cmd_log_run)
+    p.add_argument("directory", help="bundle directory printed by the failed command")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ForecastError as err:
+        errors.print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+        return 2
+    except FileNotFoundError as err:
+        errors.print(f"error: {err}", highlight=False, markup=False)
+        return 2
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

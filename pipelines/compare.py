@@ -1,0 +1,90 @@
+"""`forecast compare`: every model on one split, backtests, a table, registry gating."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import mlflow
+import pandas as pd
+
+from forecast import ForecastConfig
+from forecast.datamodule import prepare_data
+
+from .bundle import read_bundle
+from .mlflow_run import log_bundle, log_pyfunc
+from .plots import comparison_bars
+from .registry import PromotionDecision, register_and_gate
+from .train import TrackingFailedError, train_model
+from .tracking import connect, ensure_experiment
+
+METRICS = ("mae", "rmse", "smape", "mase")
+
+
+@dataclass
+class CompareResult:
+    parent_run_id: str
+    table: pd.DataFrame
+    best_model: str
+    decision: PromotionDecision
+
+
+def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
+    rows = []
+    for name, result in results.items():
+        backtest = pd.DataFrame(result["backtest"])
+        row = {"model": name, **{m: result["metrics"][m] for m in METRICS}}
+        for m in ("mae", "mase"):
+            row[f"backtest_{m}"] = float(backtest[m].mean()) if len(backtest) else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("mae").reset_index(drop=True)
+
+
+def run_compare(config: ForecastConfig, progress=print) -> CompareResult:
+    client = connect()
+    experiment_id = ensure_experiment(client, config.tracking.experiment)
+    prepared = prepare_data(config.data)
+    trained: dict[str, tuple] = {}
+    for name in config.models:
+        progress(f"[compare] training {name}")
+        forecaster, bundle = train_model(config.with_model(name), prepared, with_backtest=True)
+        trained[name] = (forecaster, bundle)
+    table = comparison_table({n: read_bundle(b) for n, (_, b) in trained.items()})
+    metric = config.tracking.metric
+    best = table.sort_values(metric)["model"].iloc[0]
+    bundles = [b for _, b in trained.values()]
+    try:
+        with mlflow.start_run(experiment_id=experiment_id, run_name="compare") as parent:
+            child_ids = {name: log_bundle(bundle, experiment_id, run_name=name,
+                                          parent_run_id=parent.info.run_id,
+                                          frame=prepared.frame if name == best else None)
+                         for name, (_, bundle) in trained.items()}
+            out = bundles[0].parent / f"compare-{parent.info.run_id}"
+            out.mkdir(parents=True, exist_ok=True)
+            table.to_csv(out / "comparison.csv", index=False)
+            (out / "comparison.md").write_text(markdown_table(table))
+            comparison_bars(table, metric, out / "comparison.png")
+            mlflow.log_artifacts(str(out), artifact_path="comparison")
+            mlflow.log_params({"models": ",".join(config.models), "metric": metric,
+                               "data.lookback": config.data.lookback,
+                               "data.horizon": config.data.horizon})
+            for _, row in table.iterrows():
+                mlflow.log_metric(f"{row['model']}_test_{metric}", float(row[metric]))
+            mlflow.set_tag("best_model", best)
+            model_uri = log_pyfunc(child_ids[best], trained[best][1] / "model")
+            decision = register_and_gate(
+                client, model_uri, child_ids[best], config.tracking.registered_model,
+                config.tracking.alias, metric, float(table.set_index("model").loc[best, metric]),
+                prepared, extra_tags={"architecture": best},
+            )
+            mlflow.set_tag("registered_version", decision.version)
+            mlflow.set_tag("promotion", decision.reason)
+    except Exception as err:  # noqa: BLE001 - bundles stay on disk for `forecast log-run`
+        raise TrackingFailedError(bundles, err) from err
+    return CompareResult(parent.info.run_id, table, best, decision)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    body = ["| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |"
+            for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"

@@ -1,0 +1,74 @@
+"""Log a run bundle to MLflow: params, metric histories, test metrics, tags, artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Metric, Param, RunTag
+
+from .bundle import read_bundle
+
+PYFUNC_REQUIREMENTS = ["forecast", "torch", "lightning", "pandas", "safetensors"]
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+
+
+def _log_batched(client, run_id: str, metrics=(), params=(), tags=()) -> None:
+    metrics, params, tags = list(metrics), list(params), list(tags)
+    for i in range(0, max(len(metrics), len(params), len(tags), 1), 100):
+        client.log_batch(run_id, metrics=metrics[i:i + 100], params=params[i:i + 100],
+                         tags=tags[i:i + 100])
+
+
+def log_bundle(directory: Path, experiment_id: str, run_name: str | None = None,
+               parent_run_id: str | None = None, frame: pd.DataFrame | None = None) -> str:
+    """Create a finished MLflow run from the bundle; the run ends FAILED if logging breaks."""
+    run = read_bundle(directory)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name or run["model"],
+                          parent_run_id=parent_run_id, nested=parent_run_id is not None,
+                          tags={**run["tags"], "data.digest": run.get("data_digest", "")}
+                          ) as active:
+        run_id = active.info.run_id
+        client = mlflow.MlflowClient()
+        now = int(pd.Timestamp.now().timestamp() * 1000)
+        metrics = [Metric(f"test_{k}", float(v), now, 0) for k, v in run["metrics"].items()]
+        for row in run["history"]:
+            metrics += [Metric(k, float(v), now, int(row["epoch"]))
+                        for k, v in row.items() if k != "epoch"]
+        metrics += [Metric("epoch_seconds", float(v), now, i)
+                    for i, v in enumerate(run["epoch_seconds"])]
+        for row in run["backtest"]:
+            metrics += [Metric(f"backtest_{k}", float(v), now, int(row["window"]))
+                        for k, v in row.items() if k not in ("window", "cutoff")]
+        if run["backtest"]:
+            table = pd.DataFrame(run["backtest"])
+            for column in ("mae", "rmse", "smape", "mase"):
+                metrics.append(Metric(f"backtest_mean_{column}", float(table[column].mean()),
+                                      now, 0))
+        params = [Param(k, v[:6000]) for k, v in run["params"].items()]
+        _log_batched(client, run_id, metrics, params, [RunTag("forecast.bundle", str(directory))])
+        if frame is not None:
+            dataset = mlflow.data.from_pandas(frame, targets="y", name="training-data")
+            mlflow.log_input(dataset, context="training")
+        mlflow.log_artifacts(str(directory / "model"), artifact_path="model")
+        mlflow.log_artifacts(str(directory / "plots"), artifact_path="plots")
+        mlflow.log_artifact(str(directory / "config.yaml"))
+        mlflow.log_artifact(str(directory / "test_forecasts.csv"))
+        if run["backtest"]:
+            path = directory / "backtest.csv"
+            pd.DataFrame(run["backtest"]).to_csv(path, index=False)
+            mlflow.log_artifact(str(path))
+    return run_id
+
+
+def log_pyfunc(run_id: str, model_dir: Path) -> str:
+    """Log the model directory as a pyfunc model (from code) in `run_id`; return its URI."""
+    with mlflow.start_run(run_id=run_id, nested=True):
+        info = mlflow.pyfunc.log_model(
+            name="pyfunc",
+            python_model=str(PYFUNC_CODE),
+            artifacts={"model_dir": str(model_dir)},
+            pip_requirements=PYFUNC_REQUIREMENTS,
+        )
+    return info.model_uri

@@ -1,0 +1,66 @@
+"""Where runs go: MLFLOW_TRACKING_URI, or an embedded sqlite store in the working directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import mlflow
+from mlflow import MlflowClient
+
+from forecast.errors import ForecastError
+
+EMBEDDED_DB = "mlflow.db"
+EMBEDDED_ARTIFACTS = "mlartifacts"
+
+# fail fast instead of MLflow's default minutes of retries when a server is down
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+
+class TrackingUnavailableError(ForecastError):
+    """The tracking server cannot be reached."""
+
+
+def tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{Path.cwd() / EMBEDDED_DB}"
+
+
+def embedded_artifact_root() -> str:
+    return (Path.cwd() / EMBEDDED_ARTIFACTS).as_uri()
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail within seconds, naming the URI, before any training starts."""
+    if urlparse(uri).scheme not in ("http", "https"):
+        return
+    try:
+        response = httpx.get(uri.rstrip("/") + "/health", timeout=timeout)
+        response.raise_for_status()
+    except httpx.HTTPError as err:
+        raise TrackingUnavailableError(
+            f"MLflow tracking server at {uri} is unreachable ({type(err).__name__}: {err}); "
+            "start it or point MLFLOW_TRACKING_URI elsewhere"
+        ) from None
+
+
+def connect() -> MlflowClient:
+    uri = tracking_uri()
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(uri, uri)
+
+
+def ensure_experiment(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = embedded_artifact_root() if tracking_uri().startswith("sqlite") else None
+    return client.create_experiment(name, artifact_location=location)

@@ -1,0 +1,60 @@
+"""`forecast train`: fit one model, keep its bundle on disk, log it as an MLflow run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from forecast import ForecastConfig, Forecaster
+from forecast.datamodule import PreparedData
+from forecast.errors import ForecastError
+
+from .bundle import write_bundle
+from .mlflow_run import log_bundle
+from .tracking import connect, ensure_experiment
+
+
+class TrackingFailedError(ForecastError):
+    """Training finished but logging did not; the bundle on disk is the way back."""
+
+    def __init__(self, bundles: list[Path], cause: Exception):
+        self.bundles = bundles
+        listing = "\n  ".join(f"forecast log-run {b}" for b in bundles)
+        super().__init__(
+            f"logging to MLflow failed ({type(cause).__name__}: {str(cause)[:300]}).\n"
+            f"The trained model(s) are kept on disk; log them once the server is back with:\n"
+            f"  {listing}"
+        )
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    bundle: Path
+    metrics: dict[str, float]
+
+
+def train_model(config: ForecastConfig, prepared: PreparedData | None = None,
+                with_backtest: bool = False) -> tuple[Forecaster, Path]:
+    """Fit and write the bundle; no MLflow involved."""
+    forecaster = Forecaster(config=config).fit(prepared=prepared)
+    backtest = (forecaster.backtest(config.backtest.n_windows, config.backtest.step)
+                if with_backtest else None)
+    return forecaster, write_bundle(forecaster, backtest=backtest)
+
+
+def run_train(config: ForecastConfig) -> TrainResult:
+    client = connect()  # fails fast, before any training, when the server is down
+    experiment_id = ensure_experiment(client, config.tracking.experiment)
+    forecaster, bundle = train_model(config, with_backtest=True)
+    try:
+        run_id = log_bundle(bundle, experiment_id, frame=forecaster.prepared.frame)
+    except Exception as err:  # noqa: BLE001 - any tracking failure keeps the bundle
+        raise TrackingFailedError([bundle], err) from err
+    return TrainResult(run_id, bundle, forecaster.metrics)
+
+
+def run_log_bundle(directory: Path, experiment: str) -> str:
+    """`forecast log-run DIR`: log a bundle kept after a tracking failure."""
+    client = connect()
+    return log_bundle(directory, ensure_experiment(client, experiment))
