@@ -83,6 +83,19 @@ def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: i
             raise MissingColumnError(name, sorted(item.static))
 
 
+def covariate_matrix(item: SeriesInput, spec: FeatureSpec, horizon: int) -> np.ndarray:
+    """Covariates over history + horizon; past-only ones are unknown ahead, so zero there."""
+    n = len(item.y)
+    columns = []
+    for name in spec.covariates:
+        values = np.asarray(item.covariates[name], dtype=np.float64)
+        if name in spec.future_covariates:
+            columns.append(values[: n + horizon])
+        else:
+            columns.append(np.concatenate([values[:n], np.zeros(horizon)]))
+    return np.stack(columns, axis=1) if columns else np.zeros((n + horizon, 0))
+
+
 def build_batch(items: list[SeriesInput], spec: FeatureSpec, scaler: SeriesScaler,
                 lookback: int, horizon: int, season: int) -> tuple[Batch, list[pd.DatetimeIndex]]:
     """Scale the last `lookback` steps of each series and stack them into one Batch."""
@@ -91,12 +104,7 @@ def build_batch(items: list[SeriesInput], spec: FeatureSpec, scaler: SeriesScale
         check_series(item, spec, lookback, horizon)
         n = len(item.y)
         stats = scaler.stats.get(item.unique_id)
-        x_all = np.stack([np.asarray(item.covariates[c], dtype=np.float64)[: n + horizon]
-                          if c in spec.future_covariates else
-                          np.concatenate([np.asarray(item.covariates[c], dtype=np.float64)[:n],
-                                          np.zeros(horizon)])
-                          for c in spec.covariates], axis=1) if spec.covariates else np.zeros(
-                              (n + horizon, 0))
+        x_all = covariate_matrix(item, spec, horizon)  # (n + H, Fp + Ff)
         if stats is None:  # a series never seen in training: its own history sets the scale
             stats = SeriesStats.fit(item.y.astype(np.float64), x_all[:n], season)
         local = SeriesScaler({item.unique_id: stats})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import mlflow
 import pandas as pd
 
@@ -13,8 +14,8 @@ from .bundle import read_bundle
 from .mlflow_run import log_bundle, log_pyfunc
 from .plots import comparison_bars
 from .registry import PromotionDecision, register_and_gate
-from .train import TrackingFailedError, train_model
 from .tracking import connect, ensure_experiment
+from .train import TrackingFailedError, train_model
 
 METRICS = ("mae", "rmse", "smape", "mase")
 
@@ -69,9 +70,9 @@ def run_compare(config: ForecastConfig, progress=print) -> CompareResult:
             for _, row in table.iterrows():
                 mlflow.log_metric(f"{row['model']}_test_{metric}", float(row[metric]))
             mlflow.set_tag("best_model", best)
-            model_uri = log_pyfunc(child_ids[best], trained[best][1] / "model")
+            model_uri, model_id = log_pyfunc(child_ids[best], trained[best][1] / "model")
             decision = register_and_gate(
-                client, model_uri, child_ids[best], config.tracking.registered_model,
+                client, model_uri, model_id, child_ids[best], config.tracking.registered_model,
                 config.tracking.alias, metric, float(table.set_index("model").loc[best, metric]),
                 prepared, extra_tags={"architecture": best},
             )

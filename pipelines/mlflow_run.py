@@ -62,8 +62,8 @@ def log_bundle(directory: Path, experiment_id: str, run_name: str | None = None,
     return run_id
 
 
-def log_pyfunc(run_id: str, model_dir: Path) -> str:
-    """Log the model directory as a pyfunc model (from code) in `run_id`; return its URI."""
+def log_pyfunc(run_id: str, model_dir: Path) -> tuple[str, str]:
+    """Log the model directory as a pyfunc model (from code) in `run_id`: (URI, model id)."""
     with mlflow.start_run(run_id=run_id, nested=True):
         info = mlflow.pyfunc.log_model(
             name="pyfunc",
@@ -71,4 +71,4 @@ def log_pyfunc(run_id: str, model_dir: Path) -> str:
             artifacts={"model_dir": str(model_dir)},
             pip_requirements=PYFUNC_REQUIREMENTS,
         )
-    return info.model_uri
+    return info.model_uri, info.model_id

@@ -53,7 +53,7 @@ def score_champion(client: MlflowClient, name: str, alias: str, prepared: Prepar
     return current.version, evaluate_on(model, prepared)[metric]
 
 
-def register_and_gate(client: MlflowClient, model_uri: str, run_id: str, name: str,
+def register_and_gate(client: MlflowClient, model_uri: str, model_id: str, run_id: str, name: str,
                       alias: str, metric: str, challenger_score: float,
                       prepared: PreparedData, extra_tags: dict[str, str] | None = None
                       ) -> PromotionDecision:
@@ -63,7 +63,8 @@ def register_and_gate(client: MlflowClient, model_uri: str, run_id: str, name: s
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="forecast models; alias marks the one served")
-    version = client.create_model_version(name, model_uri, run_id=run_id).version
+    version = client.create_model_version(name, model_uri, run_id=run_id,
+                                         model_id=model_id).version
     if champion_score is None:
         promoted, reason = True, f"no current {alias}"
     elif challenger_score < champion_score:

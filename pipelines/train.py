@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lightning.pytorch.callbacks import Callback
+
 from forecast import ForecastConfig, Forecaster
 from forecast.datamodule import PreparedData
 from forecast.errors import ForecastError
@@ -35,18 +37,19 @@ class TrainResult:
 
 
 def train_model(config: ForecastConfig, prepared: PreparedData | None = None,
-                with_backtest: bool = False) -> tuple[Forecaster, Path]:
+                with_backtest: bool = False, callbacks: list[Callback] | None = None
+                ) -> tuple[Forecaster, Path]:
     """Fit and write the bundle; no MLflow involved."""
-    forecaster = Forecaster(config=config).fit(prepared=prepared)
+    forecaster = Forecaster(config=config).fit(prepared=prepared, callbacks=callbacks)
     backtest = (forecaster.backtest(config.backtest.n_windows, config.backtest.step)
                 if with_backtest else None)
     return forecaster, write_bundle(forecaster, backtest=backtest)
 
 
-def run_train(config: ForecastConfig) -> TrainResult:
+def run_train(config: ForecastConfig, callbacks: list[Callback] | None = None) -> TrainResult:
     client = connect()  # fails fast, before any training, when the server is down
     experiment_id = ensure_experiment(client, config.tracking.experiment)
-    forecaster, bundle = train_model(config, with_backtest=True)
+    forecaster, bundle = train_model(config, with_backtest=True, callbacks=callbacks)
     try:
         run_id = log_bundle(bundle, experiment_id, frame=forecaster.prepared.frame)
     except Exception as err:  # noqa: BLE001 - any tracking failure keeps the bundle

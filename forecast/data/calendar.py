@@ -8,8 +8,8 @@ import pandas as pd
 _PERIODS = {
     "hour": (lambda ix: ix.hour + ix.minute / 60.0, 24.0),
     "minute": (lambda ix: ix.minute, 60.0),
-    "dayofweek": (lambda ix: ix.dayofweek + ix.hour / 24.0, 7.0),
-    "dayofyear": (lambda ix: ix.dayofyear - 1, 366.0),
+    "dayofweek": (lambda ix: ix.day_of_week + ix.hour / 24.0, 7.0),
+    "dayofyear": (lambda ix: ix.day_of_year - 1, 366.0),
     "month": (lambda ix: ix.month - 1, 12.0),
 }
 

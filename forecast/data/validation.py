@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -41,7 +43,10 @@ def infer_freq(ds: pd.Series | pd.DatetimeIndex, unique_id: str = "series") -> s
     index = pd.DatetimeIndex(ds)
     if len(index) < 3:
         raise FrequencyError(unique_id, "needs at least 3 timestamps to infer a frequency")
-    freq = pd.infer_freq(index)
+    with warnings.catch_warnings():  # pandas 3 warns that a BaseOffset will be returned later
+        warnings.simplefilter("ignore")
+        inferred = pd.infer_freq(index)
+    freq = getattr(inferred, "freqstr", inferred)
     if freq is None:
         steps = pd.Series(index[1:] - index[:-1]).value_counts()
         detail = ", ".join(f"{step} x{count}" for step, count in steps.head(3).items())
