@@ -19,6 +19,7 @@ from .data.scaling import SeriesScaler
 from .datamodule import PreparedData, WindowDataModule, prepare_data
 from .errors import ConfigError, DataValidationError, ForecastError, MissingColumnError
 from .evaluation import WindowForecasts, forecast_windows, score
+from .explain import Explanation, explain_batch
 from .inference import SeriesForecast, SeriesInput, build_batch, to_original_scale
 from .metrics import point_index
 from .models import ModelDims, architecture_from_settings, build_model
@@ -160,6 +161,30 @@ class Forecaster:
         return [SeriesForecast(item.unique_id, ds[:horizon], values[i],
                                item.ds[-self.lookback:])
                 for i, (item, ds) in enumerate(zip(items, future_ds, strict=True))]
+
+    def explain(self, items: list[SeriesInput], top_k: int = 10) -> list[Explanation]:
+        """The `top_k` input timestamps that mattered most for each series' forecast."""
+        network = self._require_model()
+        assert self.spec is not None
+        batch, _ = build_batch(items, self.spec, self.scaler, self.lookback, self.horizon,
+                               self.config.data.season)
+        history = [item.ds[-self.lookback:] for item in items]
+        return explain_batch(network, batch, history, point_index(self.quantiles), top_k)
+
+    def smoke_test(self) -> None:
+        """One prediction on a synthetic series; raises if the output is not finite."""
+        assert self.spec is not None
+        n = self.lookback
+        ds = pd.date_range("2020-01-01", periods=n, freq=self.spec.freq)
+        covariates = {c: np.zeros(n + (self.horizon if c in self.spec.future_covariates else 0))
+                      for c in self.spec.covariates}
+        static = dict.fromkeys(self.spec.static_covariates, 0.0)
+        item = SeriesInput("__smoke__", ds, np.sin(np.arange(n) / 7.0), covariates, static)
+        values = self.predict_series([item])[0].values
+        if values.shape != (self.horizon, max(len(self.quantiles), 1)) or not np.isfinite(
+                values).all():
+            raise ForecastError(f"smoke prediction failed: shape {values.shape}, "
+                                f"finite={bool(np.isfinite(values).all())}")
 
     def predict(self, df: pd.DataFrame, horizon: int | None = None,
                 future_df: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -104,6 +104,44 @@ def cmd_log_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run `bentoml serve` on the service; same environment variables."""
+    import os
+    import shutil
+
+    bentoml = shutil.which("bentoml") or str(Path(sys.executable).with_name("bentoml"))
+    command = [bentoml, "serve", "service.service:Forecaster", "--host", args.host,
+               "--port", str(args.port)]
+    console.print(f"serving on http://{args.host}:{args.port} (tracking: "
+                  f"{os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db')})")
+    if "MLFLOW_TRACKING_URI" not in os.environ:
+        from .tracking import tracking_uri
+
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri()
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import os
+
+    from .client import build_request, call_service, read_request_frame, response_frame
+
+    frame = read_request_frame(Path(args.data))
+    body = build_request(frame, args.horizon, explain=False)
+    payload = call_service(args.url, body, args.api_key or os.environ.get("FORECAST_API_KEY"))
+    result = response_frame(payload)
+    model = payload["model"]
+    if args.output:
+        result.to_csv(args.output, index=False)
+        console.print(f"{len(result)} rows from {model['name']} v{model['version']} "
+                      f"({model['architecture']}) written to {args.output}")
+    else:
+        console.print(f"{model['name']} v{model['version']} ({model['architecture']})")
+        console.print(result.to_string(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="forecast",
@@ -135,6 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", required=True, type=int, help="registered version number")
     p = add("log-run", "Log a run bundle kept on disk after a tracking failure.", cmd_log_run)
     p.add_argument("directory", help="bundle directory printed by the failed command")
+    p = sub.add_parser("serve", help="Run the BentoML prediction service (bentoml serve).",
+                       description="Serve models:/$FORECAST_MODEL_NAME@$FORECAST_MODEL_ALIAS "
+                       "over HTTP. Environment: MLFLOW_TRACKING_URI, FORECAST_MODEL_NAME, "
+                       "FORECAST_MODEL_ALIAS, FORECAST_API_KEY.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("predict", help="Send a long-format CSV to the service, print the forecast.",
+                       description="Rows with y empty after a series' history carry its future "
+                       "covariates for the forecast steps.")
+    p.add_argument("--url", default="http://127.0.0.1:3000")
+    p.add_argument("--data", required=True, help="CSV or Parquet in long format")
+    p.add_argument("--horizon", type=int)
+    p.add_argument("--output", help="write the forecast CSV here instead of printing it")
+    p.add_argument("--api-key", help="API key (default: $FORECAST_API_KEY)")
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

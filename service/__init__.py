@@ -1,0 +1,1 @@
+"""BentoML service over the forecast library; entry point `service.service:Forecaster`."""

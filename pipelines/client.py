@@ -1,0 +1,71 @@
+"""`forecast predict`: turn a long CSV into a /predict request and the answer into a table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from forecast.errors import ForecastError
+
+KEYS = ("unique_id", "ds", "y")
+
+
+def read_request_frame(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise ForecastError(f"data file not found: {path}")
+    frame = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+    for column in ("ds", "y"):
+        if column not in frame.columns:
+            raise ForecastError(f"{path}: missing column '{column}'; expected unique_id, ds, y "
+                                "and covariates in long format")
+    if "unique_id" not in frame.columns:
+        frame = frame.assign(unique_id="series_0")
+    return frame
+
+
+def build_request(frame: pd.DataFrame, horizon: int | None, explain: bool) -> dict:
+    """Rows with y empty after the history carry future covariates for the forecast steps."""
+    series = []
+    for uid, group in frame.groupby("unique_id", sort=False):
+        group = group.sort_values("ds")
+        known = group["y"].notna()
+        history = group[known]
+        covariates = {}
+        for column in group.columns:
+            if column in KEYS:
+                continue
+            values = history[column].tolist()
+            ahead = group.loc[~known, column]
+            if ahead.notna().all() and len(ahead):
+                values += ahead.tolist()
+            covariates[column] = values
+        series.append({"unique_id": str(uid),
+                       "ds": pd.to_datetime(history["ds"]).dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
+                       "y": history["y"].astype(float).tolist(), "covariates": covariates})
+    body: dict = {"series": series, "explain": explain}
+    if horizon is not None:
+        body["horizon"] = horizon
+    return body
+
+
+def response_frame(payload: dict) -> pd.DataFrame:
+    frames = []
+    for f in payload["forecasts"]:
+        columns = {"unique_id": f["unique_id"], "ds": f["ds"], "mean": f["mean"]}
+        columns.update(f.get("quantiles", {}))
+        frames.append(pd.DataFrame(columns))
+    return pd.concat(frames, ignore_index=True)
+
+
+def call_service(url: str, body: dict, api_key: str | None, timeout: float = 60.0) -> dict:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.post(url.rstrip("/") + "/predict", json=body, headers=headers,
+                              timeout=timeout)
+    except httpx.HTTPError as err:
+        raise ForecastError(f"cannot reach the service at {url}: {err}") from None
+    if response.status_code != 200:
+        raise ForecastError(f"service answered {response.status_code}: {response.text[:500]}")
+    return response.json()

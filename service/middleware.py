@@ -1,0 +1,59 @@
+"""ASGI middleware: API key on the protected routes, body-size limit, 422 for bad bodies.
+
+BentoML answers request-schema errors with 400; the contract is 422 (field + reason), so the
+status is rewritten on the protected routes, leaving BentoML's JSON detail intact.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+
+PROTECTED = ("/predict", "/reload")
+
+
+async def _send_json(send, status: int, body: dict) -> None:
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class ForecastGuard:
+    def __init__(self, app, max_body_bytes: int | None = None):
+        self.app = app
+        self.api_key = os.environ.get("FORECAST_API_KEY") or None
+        self.max_body_bytes = max_body_bytes or int(
+            os.environ.get("FORECAST_MAX_BODY_BYTES", 32 * 1024 * 1024))
+
+    def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+        if self.api_key is None:
+            return True
+        given = headers.get(b"x-api-key", b"").decode()
+        auth = headers.get(b"authorization", b"").decode()
+        if auth.lower().startswith("bearer "):
+            given = auth[7:]
+        return hmac.compare_digest(given.encode(), self.api_key.encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] not in PROTECTED:
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        if not self._authorised(headers):
+            return await _send_json(send, 401, {
+                "error": "missing or wrong API key: send 'Authorization: Bearer <key>' or "
+                         "'X-API-Key: <key>'", "field": "authorization"})
+        length = headers.get(b"content-length")
+        if length and int(length) > self.max_body_bytes:
+            return await _send_json(send, 413, {
+                "error": f"request body of {int(length)} bytes exceeds {self.max_body_bytes}",
+                "field": "body"})
+
+        async def send_422_for_400(message):
+            if message["type"] == "http.response.start" and message["status"] == 400:
+                message = {**message, "status": 422}
+            await send(message)
+
+        return await self.app(scope, receive, send_422_for_400)

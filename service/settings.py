@@ -1,0 +1,42 @@
+"""Service configuration from the environment (the same variables in every deployment)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    model_name: str
+    model_alias: str
+    api_key: str | None
+    cache_dir: Path
+    max_series: int
+    max_points: int
+    max_batch_size: int
+    max_wait_ms: float
+    poll_seconds: int
+    torch_threads: int
+
+    @classmethod
+    def from_env(cls) -> ServiceSettings:
+        workers = _int("FORECAST_WORKERS", 1)
+        return cls(
+            model_name=os.environ.get("FORECAST_MODEL_NAME", "forecaster"),
+            model_alias=os.environ.get("FORECAST_MODEL_ALIAS", "champion"),
+            api_key=os.environ.get("FORECAST_API_KEY") or None,
+            cache_dir=Path(os.environ.get("FORECAST_CACHE_DIR", ".forecast/service-cache")),
+            max_series=_int("FORECAST_MAX_SERIES", 256),
+            max_points=_int("FORECAST_MAX_POINTS", 20_000),
+            max_batch_size=_int("FORECAST_MAX_BATCH_SIZE", 64),
+            max_wait_ms=float(os.environ.get("FORECAST_MAX_WAIT_MS", 5)),
+            poll_seconds=_int("FORECAST_POLL_SECONDS", 0),
+            torch_threads=_int("FORECAST_TORCH_THREADS",
+                               max(1, (os.cpu_count() or 1) // max(workers, 1))),
+        )
