@@ -71,3 +71,27 @@ def mlflow_server(store: Path, port: int | None = None):
         yield uri, proc
     finally:
         stop(proc)
+
+
+def bentoml_serve_cmd(port: int) -> list[str]:
+    return [str(BIN / "bentoml"), "serve", "service.service:Forecaster", "--host", "127.0.0.1",
+            "--port", str(port)]
+
+
+@contextmanager
+def bento_server(env: dict, log: Path, cwd: Path | None = None, ready: bool = True):
+    """A real `bentoml serve` of the service; waits for /readyz (or /livez when not `ready`)."""
+    port = free_port()
+    proc = start(bentoml_serve_cmd(port), log, env=env, cwd=cwd or Path(__file__).parents[1])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/livez", proc=proc, timeout=120)
+        if ready:
+            deadline = time.monotonic() + 60
+            while httpx.get(f"{url}/readyz", timeout=5).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url} never became ready; see {log}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        stop(proc)

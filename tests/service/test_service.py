@@ -1,0 +1,190 @@
+"""A real `mlflow server` and a real `bentoml serve`: forecasts, errors, reload, cache."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from forecast import Forecaster as ForecastModel
+from forecast.inference import SeriesInput
+from pipelines.cli import main
+from pipelines.registry import download_model_dir
+from tests.conftest import HORIZON, LOOKBACK, make_panel
+from tests.pipelines.conftest import write_project
+from tests.servers import bento_server, mlflow_server
+
+API_KEY = "test-key-123"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Tracking server with a registered champion, and the service in front of it."""
+    root = tmp_path_factory.mktemp("stack")
+    _, config = write_project(root / "project")
+    mp = pytest.MonkeyPatch()
+    with mlflow_server(root / "store") as (uri, _):
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.chdir(root / "project")
+        assert main(["compare", "--config", str(config), "--set", "models=[gru]"]) == 0
+        env = {"MLFLOW_TRACKING_URI": uri, "FORECAST_CACHE_DIR": str(root / "cache"),
+               "FORECAST_API_KEY": API_KEY, "FORECAST_MAX_SERIES": "5"}
+        with bento_server(env, root / "bento.log") as url:
+            yield {"url": url, "uri": uri, "root": root, "config": config, "env": env}
+    mp.undo()
+
+
+def request_body(frame: pd.DataFrame, cut: int = 300, **extra) -> dict:
+    series = []
+    for uid, group in frame.groupby("unique_id"):
+        history, ahead = group.iloc[:cut], group.iloc[cut:cut + HORIZON]
+        series.append({
+            "unique_id": uid,
+            "ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
+            "y": history["y"].tolist(),
+            "covariates": {"temp": history["temp"].tolist(),
+                           "holiday": history["holiday"].tolist() + ahead["holiday"].tolist()},
+        })
+    return {"series": series, **extra}
+
+
+def post(stack, body, path="/predict", headers=AUTH):
+    return httpx.post(stack["url"] + path, json=body, headers=headers, timeout=60)
+
+
+def test_forecast_matches_the_library(stack):
+    frame = make_panel()
+    response = post(stack, request_body(frame))
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    assert payload["model"]["alias"] == "champion" and payload["model"]["architecture"] == "gru"
+    model = ForecastModel.load(download_model_dir(
+        f"models:/forecaster/{payload['model']['version']}"))
+    for forecast, (uid, group) in zip(payload["forecasts"], frame.groupby("unique_id"),
+                                      strict=True):
+        expected_ds = pd.date_range(group["ds"].iloc[299], periods=HORIZON + 1, freq="h")[1:]
+        assert pd.DatetimeIndex(forecast["ds"]).equals(expected_ds)
+        history = group.iloc[:300]
+        item = SeriesInput(uid, pd.DatetimeIndex(history["ds"]), history["y"].to_numpy(),
+                           {"temp": history["temp"].to_numpy(),
+                            "holiday": group["holiday"].iloc[:300 + HORIZON].to_numpy()})
+        local = model.predict_series([item])[0].values[:, 0]
+        np.testing.assert_allclose(forecast["mean"], local, rtol=1e-4, atol=1e-3)
+
+
+def test_shorter_horizon_and_explanations(stack):
+    response = post(stack, request_body(make_panel(), horizon=3, explain=True, top_k=4))
+    assert response.status_code == 200, response.text
+    forecast = response.json()["forecasts"][0]
+    assert len(forecast["mean"]) == 3
+    explanation = forecast["explanation"]
+    assert explanation["method"] == "saliency" and len(explanation["ds"]) == 4
+    assert explanation["weight"] == sorted(explanation["weight"], reverse=True)
+    assert 0 < sum(explanation["weight"]) <= 1 + 1e-6
+
+
+def mutate(body: dict, change) -> dict:
+    series = dict(body["series"][0])
+    series["covariates"] = dict(series["covariates"])
+    change(series)
+    return {**body, "series": [series]}
+
+
+@pytest.mark.parametrize("change,field", [
+    (lambda s: s.update(y=s["y"][:-1]), "series[0]"),
+    (lambda s: s.update(y=s["y"][-10:], ds=s["ds"][-10:],
+                        covariates={"temp": s["covariates"]["temp"][-10:],
+                                    "holiday": s["covariates"]["holiday"][-16:]}), "series[0].y"),
+    (lambda s: s["y"].__setitem__(-1, math.inf), "series[0].y"),
+    (lambda s: s["ds"].__setitem__(-2, "2030-01-01T00:00:00"), "series[0].ds"),
+    (lambda s: s["covariates"].update(holiday=s["covariates"]["holiday"][:-2]),
+     "series[0].covariates.holiday"),
+    (lambda s: s["covariates"].pop("temp"), "series[0].covariates.temp"),
+])
+def test_invalid_series_get_422_with_field(stack, change, field):
+    body = mutate(request_body(make_panel(n_series=1)), change)
+    content = json.dumps(body).replace("Infinity", "1e999")  # JSON has no inf literal
+    response = httpx.post(stack["url"] + "/predict", content=content,
+                          headers={**AUTH, "content-type": "application/json"}, timeout=30)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+
+
+def test_wrong_frequency_is_422(stack):
+    frame = make_panel(n_series=1, freq="30min")
+    response = post(stack, request_body(frame))
+    assert response.status_code == 422 and "frequency 'h'" in response.json()["error"]
+
+
+def test_schema_errors_and_horizon_are_422(stack):
+    assert post(stack, {"series": "nope"}).status_code == 422
+    response = post(stack, request_body(make_panel(), horizon=HORIZON + 1))
+    assert response.status_code == 422 and response.json()["field"] == "horizon"
+
+
+def test_limits_and_auth(stack):
+    too_many = request_body(make_panel(n_series=6))
+    assert post(stack, too_many).status_code == 413
+    assert post(stack, request_body(make_panel()), headers={}).status_code == 401
+    assert post(stack, request_body(make_panel()),
+                headers={"X-API-Key": "wrong"}).status_code == 401
+    info = httpx.get(stack["url"] + "/model", timeout=10).json()
+    assert info["lookback"] == LOOKBACK and info["horizon"] == HORIZON and info["freq"] == "h"
+    assert info["covariates"] == {"past": ["temp"], "future": ["holiday"], "static": []}
+    for path in ("/livez", "/readyz", "/metrics", "/docs.json"):
+        assert httpx.get(stack["url"] + path, timeout=10).status_code == 200
+
+
+async def _burst(url: str, body: dict, n: int) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=60) as client:
+        return await asyncio.gather(*(client.post(url + "/predict", json=body, headers=AUTH)
+                                      for _ in range(n)))
+
+
+def test_reload_after_promote_serves_new_version_without_failures(stack, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stack["uri"])
+    monkeypatch.chdir(stack["root"] / "project")
+    assert main(["compare", "--config", str(stack["config"]), "--set",
+                 "models=[seasonal_naive]"]) == 0
+    client = MlflowClient(stack["uri"])
+    newest = max(client.search_model_versions("name='forecaster'"), key=lambda v: int(v.version))
+    assert main(["promote", "--version", newest.version]) == 0
+
+    body = request_body(make_panel())
+
+    async def burst_with_reload():
+        burst = asyncio.create_task(_burst(stack["url"], body, 30))
+        async with httpx.AsyncClient(timeout=60) as c:
+            reload = await c.post(stack["url"] + "/reload", headers=AUTH)
+        return reload, await burst
+
+    reload, responses = asyncio.run(burst_with_reload())
+    assert reload.status_code == 200 and reload.json()["status"] == "loaded"
+    assert all(r.status_code == 200 for r in responses)
+    after = post(stack, body).json()
+    assert after["model"]["version"] == newest.version
+    assert after["model"]["architecture"] == "seasonal_naive"
+    assert httpx.post(stack["url"] + "/reload", headers=AUTH).json()["status"] == "unchanged"
+
+
+def test_no_model_means_503(stack, tmp_path):
+    env = {**stack["env"], "FORECAST_MODEL_NAME": "absent", "FORECAST_CACHE_DIR": str(tmp_path)}
+    with bento_server(env, tmp_path / "bento.log", ready=False) as url:
+        assert httpx.get(url + "/readyz", timeout=10).status_code == 503
+        response = httpx.post(url + "/predict", json=request_body(make_panel()), headers=AUTH)
+        assert response.status_code == 503 and "absent@champion" in response.json()["error"]
+
+
+def test_starts_from_cache_when_registry_is_down(stack, tmp_path):
+    env = {**stack["env"], "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
+    with bento_server(env, tmp_path / "bento.log") as url:
+        info = httpx.get(url + "/model", timeout=10).json()
+        assert info["source"] == "cache"
+        assert post({"url": url}, request_body(make_panel())).status_code == 200
