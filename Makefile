@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo stop test lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -19,6 +19,9 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m pipelines.demo
+
+stop:
+	@test -x $(BIN)/python && $(BIN)/python -m pipelines.demo stop || true
 
 test: $(STAMP)
 	$(BIN)/ruff check forecast pipelines service tests benchmarks

@@ -188,3 +188,12 @@ def test_starts_from_cache_when_registry_is_down(stack, tmp_path):
         info = httpx.get(url + "/model", timeout=10).json()
         assert info["source"] == "cache"
         assert post({"url": url}, request_body(make_panel())).status_code == 200
+
+
+def test_bentoml_client_from_the_readme(stack):
+    import bentoml
+
+    body = request_body(make_panel())
+    with bentoml.SyncHTTPClient(stack["url"], token=API_KEY) as client:
+        result = client.predict(series=body["series"], horizon=HORIZON)
+    assert len(result["forecasts"]) == 2 and len(result["forecasts"][0]["mean"]) == HORIZON

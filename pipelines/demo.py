@@ -1,0 +1,141 @@
+"""`make demo`: compare models on vic_elec, promote the best, then leave MLflow and the service
+running and send one real prediction for the last week of vic_elec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from forecast.data import load_vic_elec
+
+from .cli import main as forecast_cli
+from .tracking import EMBEDDED_ARTIFACTS, tracking_uri
+
+console = Console()
+STATE = Path(".forecast")
+PIDS = STATE / "demo.pids"
+BIN = Path(sys.executable).parent
+
+
+def port_or_free(preferred: int) -> int:
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", preferred)) != 0:
+            return preferred
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(command: list[str], log: Path, env: dict | None = None) -> int:
+    proc = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})}, start_new_session=True)
+    with PIDS.open("a") as f:
+        f.write(f"{proc.pid}\n")
+    return proc.pid
+
+
+def wait_for(url: str, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"{url} did not become ready; see the logs in {STATE}")
+
+
+def stop_demo() -> None:
+    if not PIDS.exists():
+        console.print("nothing to stop")
+        return
+    for line in PIDS.read_text().split():
+        try:
+            os.killpg(int(line), signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    PIDS.unlink()
+    console.print("stopped the demo's mlflow server and service")
+
+
+def last_week_request() -> dict:
+    frame = load_vic_elec()
+    history, ahead = frame.iloc[-336 - 48:-48], frame.iloc[-48:]
+    return {"series": [{
+        "unique_id": "VIC",
+        "ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
+        "y": history["y"].tolist(),
+        "covariates": {"Temperature": history["Temperature"].tolist(),
+                       "Holiday": history["Holiday"].tolist() + ahead["Holiday"].tolist()},
+    }], "explain": True, "top_k": 5}, ahead
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "stop":
+        stop_demo()
+        return 0
+    STATE.mkdir(exist_ok=True)
+    stop_demo() if PIDS.exists() else None
+    config = os.environ.get("DEMO_CONFIG", "quick")
+    console.rule(f"1/3 compare models on vic_elec (config: {config})")
+    os.environ.pop("MLFLOW_TRACKING_URI", None)  # the embedded store in this directory
+    code = forecast_cli(["compare", "--config", config])
+    if code:
+        return code
+    store = tracking_uri()
+
+    console.rule("2/3 start mlflow server and the prediction service")
+    mlflow_port, service_port = port_or_free(5000), port_or_free(3000)
+    launch([str(BIN / "mlflow"), "server", "--backend-store-uri", store,
+            "--default-artifact-root", str(Path.cwd() / EMBEDDED_ARTIFACTS),
+            "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1"],
+           STATE / "mlflow-server.log")
+    mlflow_url = f"http://127.0.0.1:{mlflow_port}"
+    wait_for(f"{mlflow_url}/health")
+    launch([str(BIN / "bentoml"), "serve", "service.service:Forecaster", "--host", "127.0.0.1",
+            "--port", str(service_port)], STATE / "service.log",
+           env={"MLFLOW_TRACKING_URI": mlflow_url})
+    service_url = f"http://127.0.0.1:{service_port}"
+    wait_for(f"{service_url}/readyz")
+
+    console.rule("3/3 forecast the last day of vic_elec from the week before it")
+    body, ahead = last_week_request()
+    response = httpx.post(f"{service_url}/predict", json=body, timeout=60)
+    response.raise_for_status()
+    payload = response.json()
+    forecast = payload["forecasts"][0]
+    table = Table(title=f"{payload['model']['name']} v{payload['model']['version']} "
+                        f"({payload['model']['architecture']}) - every 4th half-hour")
+    for column in ("ds", "forecast MW", "actual MW"):
+        table.add_column(column)
+    for i in range(0, len(forecast["ds"]), 4):
+        table.add_row(forecast["ds"][i], f"{forecast['mean'][i]:.0f}",
+                      f"{ahead['y'].iloc[i]:.0f}")
+    console.print(table)
+    mae = sum(abs(f - a) for f, a in zip(forecast["mean"], ahead["y"], strict=True)) / 48
+    console.print(f"MAE on this day: {mae:.0f} MW")
+    console.print("inputs that mattered most: " + json.dumps(
+        dict(zip(forecast["explanation"]["ds"],
+                 [round(w, 3) for w in forecast["explanation"]["weight"]], strict=True))))
+    console.rule("running")
+    console.print(f"MLflow UI:           {mlflow_url}")
+    console.print(f"Prediction service:  {service_url}  (Swagger UI at /, POST /predict, "
+                  "GET /model)")
+    console.print(f"Logs in {STATE}/. Stop both with: make stop")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
