@@ -36,6 +36,7 @@ class TransformerSettings(_Section):
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     patch_len: int = Field(24, ge=0, description="0 = one token per step; >0 = PatchTST-style")
     revin: bool = True
+    pooling: Literal["flatten", "mean"] = "flatten"
 
     @model_validator(mode="after")
     def _heads_divide(self) -> TransformerSettings:

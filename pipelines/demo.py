@@ -4,6 +4,7 @@ running and send one real prediction for the last week of vic_elec.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -62,10 +63,8 @@ def stop_demo() -> None:
         console.print("nothing to stop")
         return
     for line in PIDS.read_text().split():
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(line), signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
     PIDS.unlink()
     console.print("stopped the demo's mlflow server and service")
 

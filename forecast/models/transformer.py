@@ -25,6 +25,7 @@ class TransformerConfig:
     dropout: float = 0.1
     patch_len: int = 0
     revin: bool = True
+    pooling: str = "flatten"  # "flatten" (PatchTST head) or "mean" (size independent of lookback)
 
 
 def sinusoidal_positions(n: int, d_model: int) -> torch.Tensor:
@@ -80,9 +81,8 @@ class TransformerForecaster(nn.Module):
         )
         self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
         self.norm = nn.LayerNorm(config.d_model)
-        self.head = ForecastHead(
-            self.n_tokens * config.d_model, dims, 4 * config.d_model, config.dropout
-        )
+        encoding = self.n_tokens * config.d_model if config.pooling == "flatten" else config.d_model
+        self.head = ForecastHead(encoding, dims, 4 * config.d_model, config.dropout)
 
     def _tokens(self, past: torch.Tensor) -> torch.Tensor:
         B, L, F = past.shape
@@ -104,7 +104,8 @@ class TransformerForecaster(nn.Module):
             x, weights = block(x, need_weights=return_attention)
             if return_attention:
                 maps.append(weights)
-        x = self.norm(x).flatten(1)  # (B, N*D)
+        x = self.norm(x)
+        x = x.flatten(1) if self.config.pooling == "flatten" else x.mean(dim=1)  # (B, N*D)|(B, D)
         out = self.head(x, batch["future"], batch["static"])  # (B, H, Q)
         if self.config.revin:
             out = out * std + mean

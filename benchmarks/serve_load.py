@@ -1,0 +1,202 @@
+"""Load test: single-series /predict against `bentoml serve` and `mlflow models serve`.
+
+For the default `transformer` and `lstm` architectures (336 in, 48 out), measured in one run
+on this machine, client included: requests/s and p50/p95/p99 latency at concurrency
+1, 8, 32, 64, errors, and the in-process forward time at batch 1 and 64 as the floor.
+Weights are trained for a few batches only: serving cost depends on the architecture, not on
+how well it was trained.
+
+Run: .venv/bin/python benchmarks/serve_load.py [--seconds 8] [--models transformer lstm]
+Writes benchmarks/results/serve_load.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from forecast import Forecaster, load_config  # noqa: E402
+from forecast.data import load_vic_elec  # noqa: E402
+from forecast.forecaster import frame_to_inputs  # noqa: E402
+from tests.servers import free_port, start, stop, wait_http  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+LEVELS = (1, 8, 32, 64)
+
+
+def register(name: str, workdir: Path) -> str:
+    """Train briefly, log as pyfunc, register; the alias `bench-<name>` points at it."""
+    import mlflow
+
+    from pipelines.bundle import write_bundle
+    from pipelines.mlflow_run import log_bundle, log_pyfunc
+    from pipelines.tracking import connect, ensure_experiment
+
+    config = load_config(ROOT / "pipelines/configs/default.yaml", [
+        f"model.name={name}", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+        "trainer.limit_val_batches=2", "trainer.enable_progress_bar=false"])
+    forecaster = Forecaster(config=config).fit()
+    bundle = write_bundle(forecaster, root=workdir / "runs")
+    client = connect()
+    run_id = log_bundle(bundle, ensure_experiment(client, "bench"))
+    uri, model_id = log_pyfunc(run_id, bundle / "model")
+    if not client.search_registered_models("name='forecaster'"):
+        client.create_registered_model("forecaster")
+    version = client.create_model_version("forecaster", uri, run_id=run_id, model_id=model_id)
+    client.set_registered_model_alias("forecaster", f"bench-{name}", version.version)
+    mlflow.end_run()
+    return version.version
+
+
+def request_frames():
+    frame = load_vic_elec()
+    history, ahead = frame.iloc[-336 - 48:-48], frame.iloc[-48:]
+    bento = {"series": [{
+        "unique_id": "VIC", "ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
+        "y": history["y"].tolist(),
+        "covariates": {"Temperature": history["Temperature"].tolist(),
+                       "Holiday": history["Holiday"].tolist() + ahead["Holiday"].tolist()}}]}
+    rows = frame.iloc[-336 - 48:].copy()
+    rows.loc[rows.index[-48:], ["y", "Temperature"]] = None
+    rows["ds"] = rows["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    pyfunc = {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
+    return bento, pyfunc, history, ahead
+
+
+async def load(url: str, body: dict, concurrency: int, seconds: float) -> dict:
+    """Closed-loop load: `concurrency` clients, each sending its next request on an answer."""
+    latencies, errors, statuses = [], 0, {}
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        async def worker():
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post(url, json=body)
+                    code = r.status_code
+                except httpx.HTTPError:
+                    code = -1
+                statuses[code] = statuses.get(code, 0) + 1
+                if code == 200:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors += 1
+
+        start_time = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start_time
+    ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
+    return {"concurrency": concurrency, "requests": len(latencies) + errors, "errors": errors,
+            "rps": len(latencies) / elapsed, "p50_ms": float(np.percentile(ms, 50)),
+            "p95_ms": float(np.percentile(ms, 95)), "p99_ms": float(np.percentile(ms, 99)),
+            "statuses": {str(k): v for k, v in statuses.items()}}
+
+
+def forward_floor(name: str, history, ahead, repeats: int = 30) -> dict:
+    import mlflow
+
+    from pipelines.registry import download_model_dir
+
+    model = Forecaster.load(download_model_dir(f"models:/forecaster@bench-{name}"))
+    torch.set_num_threads(2)
+    future = ahead.drop(columns=["y"])
+    items = frame_to_inputs(history, model.spec, model.horizon, future)
+    out = {}
+    for batch in (1, 64):
+        many = items * batch
+        model.predict_series(many)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            model.predict_series(many)
+        out[f"forward_batch{batch}_ms"] = (time.perf_counter() - t0) / repeats * 1000
+    mlflow.end_run()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--models", nargs="*", default=["transformer", "lstm"])
+    parser.add_argument("--levels", nargs="*", type=int, default=list(LEVELS))
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    store = f"sqlite:///{workdir / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = store
+    os.chdir(workdir)
+    bento_body, pyfunc_body, history, ahead = request_frames()
+    rows = []
+    for name in args.models:
+        version = register(name, workdir)
+        floor = forward_floor(name, history, ahead)
+        print(f"{name} v{version}: {floor}", flush=True)
+        servers = {
+            "bentoml": ([sys.executable, "-m", "bentoml", "serve", "service.service:Forecaster",
+                         "--host", "127.0.0.1"], "/predict", bento_body,
+                        {"FORECAST_MODEL_ALIAS": f"bench-{name}",
+                         "FORECAST_CACHE_DIR": str(workdir / "cache")}, "/readyz"),
+            "mlflow": ([str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m",
+                        f"models:/forecaster@bench-{name}", "--env-manager", "local",
+                        "--host", "127.0.0.1", "-w", "1"], "/invocations", pyfunc_body, {},
+                       "/ping"),
+        }
+        for server, (cmd, path, body, env, probe) in servers.items():
+            port = free_port()
+            proc = start([*cmd, "--port", str(port)], workdir / f"{server}-{name}.log",
+                         env={"MLFLOW_TRACKING_URI": store, **env}, cwd=ROOT)
+            base = f"http://127.0.0.1:{port}"
+            try:
+                wait_http(base + probe, timeout=180, proc=proc)
+                while httpx.get(base + probe, timeout=5).status_code != 200:
+                    time.sleep(0.5)
+                check = httpx.post(base + path, json=body, timeout=60)
+                assert check.status_code == 200, check.text[:500]
+                for level in args.levels:
+                    result = asyncio.run(load(base + path, body, level, args.seconds))
+                    rows.append({"model": name, "server": server, **result, **floor})
+                    print(json.dumps(rows[-1]), flush=True)
+            finally:
+                stop(proc)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serve_load.json").write_text(json.dumps(rows, indent=2))
+    (RESULTS / "serve_load.md").write_text(markdown(rows))
+    print(markdown(rows))
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| model | server | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['server']} | {r['concurrency']} | {r['rps']:.0f} | "
+                     f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | "
+                     f"{r['errors']} |")
+    lines.append("")
+    for model in sorted({r["model"] for r in rows}):
+        first = next(r for r in rows if r["model"] == model)
+        lines.append(f"- `{model}` in-process forward: batch 1 {first['forward_batch1_ms']:.2f} ms, "
+                     f"batch 64 {first['forward_batch64_ms']:.2f} ms")
+        for level in sorted({r["concurrency"] for r in rows}):
+            pair = {r["server"]: r for r in rows if r["model"] == model
+                    and r["concurrency"] == level}
+            if {"bentoml", "mlflow"} <= pair.keys() and pair["mlflow"]["rps"] > 0:
+                lines.append(f"  - concurrency {level}: bentoml/mlflow throughput ratio "
+                             f"{pair['bentoml']['rps'] / pair['mlflow']['rps']:.2f}x")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
