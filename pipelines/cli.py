@@ -104,6 +104,27 @@ def cmd_log_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from .study import load_study_settings, log_study, run_study, write_report
+
+    name = args.config or "study-quick"
+    path = Path(name) if Path(name).exists() else CONFIG_DIR / f"{name}.yaml"
+    settings = load_study_settings(path)
+    if args.output:
+        settings = settings.model_copy(update={"output_dir": args.output})
+    if not args.no_tracking:  # fail fast on an unreachable server, before the hour of work
+        from .tracking import connect
+
+        connect()
+    result = run_study(settings, progress=console.print)
+    report = write_report(result, Path(settings.output_dir),
+                          f"Preset `{path.stem}`, produced by `forecast study --config {name}`.")
+    console.print(f"report: {report}")
+    if not args.no_tracking:
+        console.print(f"logged as MLflow run {log_study(result, settings)}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run `bentoml serve` on the service; same environment variables."""
     import os
@@ -173,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", required=True, type=int, help="registered version number")
     p = add("log-run", "Log a run bundle kept on disk after a tracking failure.", cmd_log_run)
     p.add_argument("directory", help="bundle directory printed by the failed command")
+    p = sub.add_parser("study", help="Measure the RNN-vs-attention claims and write a report.",
+                       description="Speed and memory against lookback, a long-range dependency "
+                       "task with gradient norms, vic_elec accuracy against lookback and "
+                       "attention maps; writes study.md with figures and logs a run.")
+    p.add_argument("--config", help="study-quick (default, ~3 min) or study-full (~1 h), "
+                   "or a YAML file")
+    p.add_argument("--output", help="report folder (default: output_dir of the config)")
+    p.add_argument("--no-tracking", action="store_true", help="write the report only")
+    p.set_defaults(func=cmd_study)
     p = sub.add_parser("serve", help="Run the BentoML prediction service (bentoml serve).",
                        description="Serve models:/$FORECAST_MODEL_NAME@$FORECAST_MODEL_ALIAS "
                        "over HTTP. Environment: MLFLOW_TRACKING_URI, FORECAST_MODEL_NAME, "

@@ -33,7 +33,7 @@ class ForecastHead(nn.Module):
             nn.Linear(encoding_size + dims.n_static, hidden),
             nn.GELU(),
             nn.Dropout(dropout),
-            nn.Linear(hidden, dims.horizon * hidden // 4),
+            nn.Linear(hidden, dims.horizon * (hidden // 4)),
         )
         self.step = nn.Sequential(
             nn.Linear(hidden // 4 + dims.n_future, hidden // 2),
