@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo stop test lint bench clean
+.PHONY: setup demo stop test stack-test lint bench study clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -24,8 +24,23 @@ stop:
 	@test -x $(BIN)/python && $(BIN)/python -m pipelines.demo stop || true
 
 test: $(STAMP)
+	bash scripts/ensure-postgres.sh
 	$(BIN)/ruff check forecast pipelines service tests benchmarks
 	$(BIN)/python -m pytest
+
+# The docker-compose topology as plain processes (also part of `make test`).
+stack-test: $(STAMP)
+	bash scripts/ensure-postgres.sh
+	$(BIN)/python -m pytest tests/stack -v
+
+# Figures: default-task accuracy and the serving load test (see benchmarks/results/).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_default.py
+	$(BIN)/python benchmarks/serve_load.py
+
+# The RNN-vs-attention study behind docs/study.md (about an hour on 2 cores).
+study: $(STAMP)
+	$(BIN)/forecast study --config study-full --output docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check forecast pipelines service tests benchmarks

@@ -10,6 +10,8 @@ import hmac
 import json
 import os
 
+from .settings import ServiceSettings
+
 PROTECTED = ("/predict", "/reload")
 
 
@@ -24,7 +26,7 @@ async def _send_json(send, status: int, body: dict) -> None:
 class ForecastGuard:
     def __init__(self, app, max_body_bytes: int | None = None):
         self.app = app
-        self.api_key = os.environ.get("FORECAST_API_KEY") or None
+        self.api_key = ServiceSettings.from_env().api_key
         self.max_body_bytes = max_body_bytes or int(
             os.environ.get("FORECAST_MAX_BODY_BYTES", 32 * 1024 * 1024))
 
