@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from forecast import Forecaster, load_config  # noqa: E402
 from forecast.data import load_vic_elec  # noqa: E402
 from forecast.forecaster import frame_to_inputs  # noqa: E402
+from pipelines.client import vic_elec_request  # noqa: E402
 from tests.servers import free_port, start, stop, wait_http  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -64,11 +65,7 @@ def register(name: str, workdir: Path) -> str:
 def request_frames():
     frame = load_vic_elec()
     history, ahead = frame.iloc[-336 - 48:-48], frame.iloc[-48:]
-    bento = {"series": [{
-        "unique_id": "VIC", "ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
-        "y": history["y"].tolist(),
-        "covariates": {"Temperature": history["Temperature"].tolist(),
-                       "Holiday": history["Holiday"].tolist() + ahead["Holiday"].tolist()}}]}
+    bento, _ = vic_elec_request()
     rows = frame.iloc[-336 - 48:].copy()
     rows.loc[rows.index[-48:], ["y", "Temperature"]] = None
     rows["ds"] = rows["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S")

@@ -69,3 +69,13 @@ def call_service(url: str, body: dict, api_key: str | None, timeout: float = 60.
     if response.status_code != 200:
         raise ForecastError(f"service answered {response.status_code}: {response.text[:500]}")
     return response.json()
+
+
+def vic_elec_request(lookback: int = 336, horizon: int = 48) -> tuple[dict, pd.DataFrame]:
+    """A /predict body for the last `horizon` steps of vic_elec, and the actual values."""
+    from forecast.data import load_vic_elec
+
+    rows = load_vic_elec().iloc[-lookback - horizon:].copy()
+    actual = rows.iloc[-horizon:].copy()
+    rows.loc[rows.index[-horizon:], ["y", "Temperature"]] = None  # unknown ahead
+    return build_request(rows, None, explain=False), actual

@@ -18,9 +18,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from forecast.data import load_vic_elec
-
 from .cli import main as forecast_cli
+from .client import vic_elec_request
 from .tracking import EMBEDDED_ARTIFACTS, tracking_uri
 
 console = Console()
@@ -69,18 +68,6 @@ def stop_demo() -> None:
     console.print("stopped the demo's mlflow server and service")
 
 
-def last_week_request() -> dict:
-    frame = load_vic_elec()
-    history, ahead = frame.iloc[-336 - 48:-48], frame.iloc[-48:]
-    return {"series": [{
-        "unique_id": "VIC",
-        "ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
-        "y": history["y"].tolist(),
-        "covariates": {"Temperature": history["Temperature"].tolist(),
-                       "Holiday": history["Holiday"].tolist() + ahead["Holiday"].tolist()},
-    }], "explain": True, "top_k": 5}, ahead
-
-
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "stop":
         stop_demo()
@@ -110,7 +97,8 @@ def main() -> int:
     wait_for(f"{service_url}/readyz")
 
     console.rule("3/3 forecast the last day of vic_elec from the week before it")
-    body, ahead = last_week_request()
+    body, ahead = vic_elec_request()
+    body.update(explain=True, top_k=5)
     response = httpx.post(f"{service_url}/predict", json=body, timeout=60)
     response.raise_for_status()
     payload = response.json()

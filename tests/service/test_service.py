@@ -197,3 +197,29 @@ def test_bentoml_client_from_the_readme(stack):
     with bentoml.SyncHTTPClient(stack["url"], token=API_KEY) as client:
         result = client.predict(series=body["series"], horizon=HORIZON)
     assert len(result["forecasts"]) == 2 and len(result["forecasts"][0]["mean"]) == HORIZON
+
+
+def test_forecast_predict_command(stack, tmp_path, monkeypatch):
+    frame = make_panel()
+    rows = frame.groupby("unique_id").head(300 + HORIZON).copy()
+    future = rows.groupby("unique_id").cumcount() >= 300
+    rows.loc[future, ["y", "temp"]] = None  # the forecast steps: only holiday is known ahead
+    data = tmp_path / "recent.csv"
+    rows.drop(columns=["size"]).to_csv(data, index=False)
+    monkeypatch.setenv("FORECAST_API_KEY", API_KEY)
+    out = tmp_path / "forecast.csv"
+    assert main(["predict", "--url", stack["url"], "--data", str(data), "--output",
+                 str(out)]) == 0
+    result = pd.read_csv(out)
+    assert list(result.columns[:3]) == ["unique_id", "ds", "mean"] and len(result) == 2 * HORIZON
+    direct = post(stack, request_body(frame)).json()
+    np.testing.assert_allclose(result["mean"].iloc[:HORIZON], direct["forecasts"][0]["mean"],
+                               rtol=1e-5)
+
+
+def test_forecast_predict_reports_service_errors(stack, tmp_path, capsys):
+    data = tmp_path / "short.csv"
+    make_panel(n_series=1, length=10).to_csv(data, index=False)
+    assert main(["predict", "--url", stack["url"], "--data", str(data),
+                 "--api-key", API_KEY]) == 2
+    assert "422" in capsys.readouterr().err

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.conftest import HORIZON  # noqa: F401  (keeps the tests package importable)
+from pipelines.client import vic_elec_request
 from tests.servers import BIN, free_port, start, stop, wait_http
 from tests.stack.compose import load_compose
 
@@ -157,15 +157,7 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
         while httpx.get(url + "/readyz", timeout=5).status_code != 200:
             time.sleep(1)
 
-        from forecast.data import load_vic_elec
-
-        frame = load_vic_elec()
-        history, ahead = frame.iloc[-336 - 48:-48], frame.iloc[-48:]
-        body = {"series": [{
-            "unique_id": "VIC", "ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
-            "y": history["y"].tolist(),
-            "covariates": {"Temperature": history["Temperature"].tolist(),
-                           "Holiday": history["Holiday"].tolist() + ahead["Holiday"].tolist()}}]}
+        body, _ = vic_elec_request()
         response = httpx.post(url + "/predict", json=body, timeout=60)
         assert response.status_code == 200, response.text
         assert len(response.json()["forecasts"][0]["mean"]) == 48
