@@ -7,18 +7,15 @@ Writes benchmarks/results/train_default.json and .md.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
-import resource
 import time
 from pathlib import Path
 
 from forecast import Forecaster, load_config
+from forecast.study.profiling import peak_rss_mb, reset_peak_rss
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(config_path: str, models: list[str]) -> list[dict]:
@@ -28,6 +25,8 @@ def run(config_path: str, models: list[str]) -> list[dict]:
             "data.past_covariates=[]", "data.future_covariates=[]"]
         config = load_config(config_path, overrides + ["trainer.enable_progress_bar=false"])
         for name in models:
+            gc.collect()
+            base = reset_peak_rss() or 0.0
             start = time.perf_counter()
             forecaster = Forecaster(name, config).fit()
             epochs = forecaster.report.epoch_seconds if forecaster.report else []
@@ -39,18 +38,19 @@ def run(config_path: str, models: list[str]) -> list[dict]:
                 "seconds_per_epoch": sum(epochs) / len(epochs) if epochs else 0.0,
                 "total_seconds": time.perf_counter() - start,
                 "peak_rss_mb": peak_rss_mb(),
+                "peak_rss_increase_mb": peak_rss_mb() - base,
             })
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| model | covariates | test MAE | test MASE | epochs | s/epoch | peak RSS MB |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| model | covariates | test MAE | test MASE | epochs | s/epoch | peak RSS MB "
+             "| peak increase MB |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {'yes' if r['covariates'] else 'no'} | {r['mae']:.1f} | "
                      f"{r['mase']:.3f} | {r['epochs']} | {r['seconds_per_epoch']:.1f} | "
-                     f"{r['peak_rss_mb']:.0f} |")
+                     f"{r['peak_rss_mb']:.0f} | {r.get('peak_rss_increase_mb', float('nan')):.0f} |")
     for cov in (True, False):
         sub = {r["model"]: r["mae"] for r in rows if r["covariates"] == cov}
         neural = {k: v for k, v in sub.items() if k in ("lstm", "gru", "transformer")}

@@ -50,13 +50,18 @@ def random_batch(dims: ModelDims, batch: int) -> dict:
             "static": torch.zeros(batch, 0), "target": torch.randn(batch, dims.horizon)}
 
 
-def _reset_peak() -> float | None:
-    """Reset the kernel's peak-RSS counter; return current RSS in MB (None if unsupported)."""
+def reset_peak_rss() -> float | None:
+    """Reset the kernel's peak-RSS counter (Linux); return current RSS in MB, None if unsupported."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
         return _status_mb("VmRSS")
     except OSError:
         return None
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS since the last reset_peak_rss(), in MB."""
+    return _status_mb("VmHWM")
 
 
 def _status_mb(key: str) -> float:
@@ -72,7 +77,7 @@ def measure(model: nn.Module, dims: ModelDims, train_batch: int, infer_batch: in
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = random_batch(dims, train_batch)
     gc.collect()
-    base = _reset_peak()
+    base = reset_peak_rss()
 
     def step() -> None:
         loss = (model(x)[..., 0] - x["target"]).pow(2).mean()
@@ -82,7 +87,7 @@ def measure(model: nn.Module, dims: ModelDims, train_batch: int, infer_batch: in
 
     model.train()
     step()  # warm-up, also the peak-memory sample
-    train_peak = _status_mb("VmHWM") - base if base is not None else float("nan")
+    train_peak = peak_rss_mb() - base if base is not None else float("nan")
     start = time.perf_counter()
     for _ in range(repeats):
         step()
@@ -93,9 +98,9 @@ def measure(model: nn.Module, dims: ModelDims, train_batch: int, infer_batch: in
         xb = random_batch(dims, batch)
         with torch.inference_mode():
             gc.collect()
-            base = _reset_peak()
+            base = reset_peak_rss()
             model(xb)
-            peak = _status_mb("VmHWM") - base if base is not None else float("nan")
+            peak = peak_rss_mb() - base if base is not None else float("nan")
             start = time.perf_counter()
             for _ in range(repeats):
                 model(xb)

@@ -140,6 +140,10 @@ def test_limits_and_auth(stack):
     assert info["covariates"] == {"past": ["temp"], "future": ["holiday"], "static": []}
     for path in ("/livez", "/readyz", "/metrics", "/docs.json"):
         assert httpx.get(stack["url"] + path, timeout=10).status_code == 200
+    docs = httpx.get(stack["url"] + "/docs", timeout=10, follow_redirects=True)
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    spec = httpx.get(stack["url"] + "/docs.json", timeout=10).json()
+    assert "/predict" in spec["paths"] and "/reload" in spec["paths"]
 
 
 async def _burst(url: str, body: dict, n: int) -> list[httpx.Response]:
@@ -180,6 +184,7 @@ def test_no_model_means_503(stack, tmp_path):
         assert httpx.get(url + "/readyz", timeout=10).status_code == 503
         response = httpx.post(url + "/predict", json=request_body(make_panel()), headers=AUTH)
         assert response.status_code == 503 and "absent@champion" in response.json()["error"]
+        assert httpx.get(url + "/model", timeout=10).status_code == 503
 
 
 def test_starts_from_cache_when_registry_is_down(stack, tmp_path):
