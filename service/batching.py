@@ -1,7 +1,8 @@
 """Adaptive micro-batching: concurrent requests share one forward pass.
 
-Requests queue instead of being shed: a batch closes when it is full or when the oldest
-request has waited `max_wait_ms`, so latency stays bounded and no request is refused.
+Requests queue instead of being shed. A batch takes everything that queued while the previous
+one ran (up to `max_batch_size`), and waits at most `max_wait_ms` for more: with the default 0
+a lone request runs at once, and under load batches grow by themselves.
 """
 
 from __future__ import annotations
@@ -40,15 +41,21 @@ class MicroBatcher:
 
     async def _loop(self) -> None:
         assert self.queue is not None
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self.queue.get()]
-            deadline = asyncio.get_running_loop().time() + self.max_wait
+            deadline = loop.time() + self.max_wait
             while len(batch) < self.max_batch_size:
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0 and self.queue.empty():
+                try:  # everything that queued while the last batch ran joins this one
+                    batch.append(self.queue.get_nowait())
+                    continue
+                except asyncio.QueueEmpty:
+                    pass
+                remaining = deadline - loop.time()
+                if remaining <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self.queue.get(), max(timeout, 0)))
+                    batch.append(await asyncio.wait_for(self.queue.get(), remaining))
                 except TimeoutError:
                     break
             await self._run(batch)
