@@ -17,7 +17,7 @@ from .config import NEURAL_MODELS, ForecastConfig, build_config, load_config
 from .data.panel import FeatureSpec
 from .data.scaling import SeriesScaler
 from .datamodule import PreparedData, WindowDataModule, prepare_data
-from .errors import ConfigError, DataValidationError, ForecastError, MissingColumnError
+from .errors import ConfigError, DataValidationError, ForecastError
 from .evaluation import WindowForecasts, forecast_windows, score
 from .explain import Explanation, explain_batch
 from .inference import SeriesForecast, SeriesInput, build_batch, to_original_scale
@@ -131,16 +131,13 @@ class Forecaster:
         return rows
 
     # ---- inference ----------------------------------------------------------------------
-    def _forward(self, items: list[SeriesInput], horizon: int, return_attention: bool = False):
+    def _forward(self, items: list[SeriesInput]):
         network = self._require_model()
         assert self.spec is not None
         batch, future_ds = build_batch(items, self.spec, self.scaler, self.lookback,
                                        self.horizon, self.config.data.season)
         with torch.inference_mode():
-            if return_attention:
-                pred, attention = network(batch, return_attention=True)
-                return batch, future_ds, pred, attention
-            return batch, future_ds, network(batch), None
+            return batch, future_ds, network(batch)
 
     def check_horizon(self, horizon: int | None) -> int:
         horizon = self.horizon if horizon is None else int(horizon)
@@ -156,7 +153,7 @@ class Forecaster:
         horizon = self.check_horizon(horizon)
         if not items:
             return []
-        batch, future_ds, pred, _ = self._forward(items, horizon)
+        batch, future_ds, pred = self._forward(items)
         values = to_original_scale(pred, batch)[:, :horizon]  # (B, h, Q)
         return [SeriesForecast(item.unique_id, ds[:horizon], values[i],
                                item.ds[-self.lookback:])
@@ -252,9 +249,7 @@ def frame_to_inputs(df: pd.DataFrame, spec: FeatureSpec, horizon: int,
     history_columns = [*spec.covariates, *spec.static_covariates]
     clean, _ = validate_frame(df, history_columns, spec.freq)
     future: dict[str, pd.DataFrame] = {}
-    if spec.future_covariates:
-        if future_df is None:
-            raise MissingColumnError(spec.future_covariates[0], ["(no future_df given)"])
+    if spec.future_covariates and future_df is not None:  # without it: an error per series
         checked, _ = validate_frame(future_df, list(spec.future_covariates), spec.freq,
                                     require_y=False)
         future = {str(k): g for k, g in checked.groupby("unique_id", sort=False)}

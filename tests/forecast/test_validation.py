@@ -106,3 +106,11 @@ def test_missing_future_covariate_at_predict_time(tiny_config, panel_frame):
     future = history.groupby("unique_id").tail(3)  # 3 rows, not 6, and in the past
     with pytest.raises(MissingFutureCovariateError, match="'holiday' of series 's0'.*expected 6"):
         forecaster.predict(history, future_df=future.drop(columns=["y"]))
+
+
+def test_future_covariates_are_required_at_predict_time(tiny_config, panel_frame):
+    from forecast import Forecaster
+
+    forecaster = Forecaster("naive", tiny_config).fit(panel_frame)
+    with pytest.raises(MissingFutureCovariateError, match="'holiday' of series 's0' has 0"):
+        forecaster.predict(panel_frame.groupby("unique_id").head(100))
