@@ -178,6 +178,38 @@ def test_reload_after_promote_serves_new_version_without_failures(stack, monkeyp
     assert httpx.post(stack["url"] + "/reload", headers=AUTH).json()["status"] == "unchanged"
 
 
+def test_broken_version_is_refused_and_the_old_one_keeps_serving(stack, monkeypatch, tmp_path):
+    import shutil
+
+    import mlflow
+
+    from pipelines.mlflow_run import log_pyfunc
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stack["uri"])
+    mlflow.set_tracking_uri(stack["uri"])
+    client = MlflowClient(stack["uri"])
+    serving = post(stack, request_body(make_panel())).json()["model"]["version"]
+    good = download_model_dir(f"models:/forecaster/{serving}")
+    broken = tmp_path / "broken"
+    shutil.copytree(good, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    experiment = client.get_experiment_by_name("forecast")
+    run = client.create_run(experiment.experiment_id, run_name="broken")
+    client.set_terminated(run.info.run_id)
+    uri, model_id = log_pyfunc(run.info.run_id, broken)
+    version = client.create_model_version("forecaster", uri, run_id=run.info.run_id,
+                                          model_id=model_id).version
+    client.set_registered_model_alias("forecaster", "champion", version)
+    try:
+        answer = httpx.post(stack["url"] + "/reload", headers=AUTH, timeout=60).json()
+        assert answer["status"] == "refused" and answer["version"] == serving
+        assert f"v{version} failed" in answer["detail"]
+        after = post(stack, request_body(make_panel()))
+        assert after.status_code == 200 and after.json()["model"]["version"] == serving
+    finally:
+        client.set_registered_model_alias("forecaster", "champion", serving)
+
+
 def test_no_model_means_503(stack, tmp_path):
     env = {**stack["env"], "FORECAST_MODEL_NAME": "absent", "FORECAST_CACHE_DIR": str(tmp_path)}
     with bento_server(env, tmp_path / "bento.log", ready=False) as url:
