@@ -38,8 +38,11 @@ def port_or_free(preferred: int) -> int:
 
 
 def launch(command: list[str], log: Path, env: dict | None = None) -> int:
+    # MLflow exported the embedded store's URIs into os.environ; children get only `env`'s
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     proc = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})}, start_new_session=True)
+                            env={**inherited, **(env or {})}, start_new_session=True)
     with PIDS.open("a") as f:
         f.write(f"{proc.pid}\n")
     return proc.pid

@@ -46,8 +46,7 @@ class ModelSource:
         return self.cache_dir / self.name / f"{self.alias}.json"
 
     def _client(self) -> MlflowClient:
-        uri = mlflow.get_tracking_uri()
-        return MlflowClient(uri, uri)
+        return MlflowClient(mlflow.get_tracking_uri(), mlflow.get_registry_uri())
 
     def resolve_version(self) -> tuple[str, str | None]:
         """(version, run_id) the alias points to now; raises when the registry is unreachable."""

@@ -47,10 +47,19 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
+# mlflow.set_tracking_uri/set_registry_uri export these; a child must not inherit a stale one
+TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def child_env(env: dict | None = None) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if k not in TRACKING_VARIABLES}
+    return {**inherited, **(env or {})}
+
+
 def start(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None
           ) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+                            env=child_env(env), cwd=cwd, start_new_session=True)
 
 
 def mlflow_server_cmd(store: Path, port: int) -> list[str]:

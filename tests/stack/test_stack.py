@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from pipelines.client import vic_elec_request
-from tests.servers import BIN, free_port, start, stop, wait_http
+from tests.servers import BIN, child_env, free_port, start, stop, wait_http
 from tests.stack.compose import load_compose
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +146,7 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
         wait_http(mlflow_url + "/health", proc=mlflow_proc, timeout=120)
         trainer = subprocess.run(
             [str(BIN / "forecast"), *localise(services["trainer"]["command"], ports)],
-            env={**os.environ, **environment("trainer")}, cwd=tmp_path, capture_output=True,
+            env=child_env(environment("trainer")), cwd=tmp_path, capture_output=True,
             text=True, timeout=900)
         assert trainer.returncode == 0, trainer.stdout[-3000:] + trainer.stderr[-3000:]
 
@@ -156,8 +156,10 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
                                 ports["service"])
         service_proc = start(service_cmd, tmp_path / "service.log", env=service_env, cwd=ROOT)
         url = f"http://127.0.0.1:{ports['service']}"
-        wait_http(url + "/readyz", proc=service_proc, timeout=180)
+        wait_http(url + "/livez", proc=service_proc, timeout=180)
+        deadline = time.monotonic() + 120  # the service loads the champion from S3
         while httpx.get(url + "/readyz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, (tmp_path / "service.log").read_text()[-3000:]
             time.sleep(1)
 
         body, _ = vic_elec_request()
