@@ -158,7 +158,9 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             try:
                 wait_http(base + probe, timeout=180, proc=proc)
+                deadline = time.monotonic() + 180
                 while httpx.get(base + probe, timeout=5).status_code != 200:
+                    assert time.monotonic() < deadline, f"{server} never became ready"
                     time.sleep(0.5)
                 check = httpx.post(base + path, json=body, timeout=60)
                 assert check.status_code == 200, check.text[:500]
