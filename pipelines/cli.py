@@ -116,9 +116,19 @@ def cmd_study(args: argparse.Namespace) -> int:
         from .tracking import connect
 
         connect()
-    result = run_study(settings, progress=console.print)
-    report = write_report(result, Path(settings.output_dir),
-                          f"Preset `{path.stem}`, produced by `forecast study --config {name}`.")
+    from .study import PARTS
+
+    parts = tuple(args.parts or PARTS)
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise ForecastError(f"unknown study part(s) {unknown}; valid: {list(PARTS)}")
+    result = run_study(settings, progress=console.print, parts=parts,
+                       saved=Path(settings.output_dir))
+    note = f"Preset `{path.stem}`, produced by `forecast study --config {name}`."
+    if parts != PARTS:
+        note += (f" Parts {', '.join(parts)} were re-run with `--parts`; the others are read "
+                 "back from the previous run in the same folder.")
+    report = write_report(result, Path(settings.output_dir), note)
     console.print(f"report: {report}")
     if not args.no_tracking:
         console.print(f"logged as MLflow run {log_study(result, settings)}")
@@ -202,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "or a YAML file")
     p.add_argument("--output", help="report folder (default: output_dir of the config)")
     p.add_argument("--no-tracking", action="store_true", help="write the report only")
+    p.add_argument("--parts", nargs="+", metavar="PART",
+                   help="run only these parts (speed, dependency, real, attention); the others "
+                   "are read back from the output folder of an earlier run")
     p.set_defaults(func=cmd_study)
     p = sub.add_parser("serve", help="Run the BentoML prediction service (bentoml serve).",
                        description="Serve models:/$FORECAST_MODEL_NAME@$FORECAST_MODEL_ALIAS "

@@ -26,13 +26,13 @@ from forecast.models import ModelDims
 from forecast.module import ForecastModule
 from forecast.study.attention import lag_profile, mean_attention
 from forecast.study.gradients import input_gradient_by_distance
+from forecast.study.probe import probe_in_subprocess
 from forecast.study.profiling import (
     FAMILIES,
     count_parameters,
     family_model,
     growth_exponent,
     matched_rnn_hidden,
-    measure,
     thread_speedup,
 )
 from forecast.study.synthetic import DependencyStream, dependency_length, make_dependency_batch
@@ -120,12 +120,14 @@ def run_speed(s: SpeedSettings, progress) -> tuple[pd.DataFrame, dict]:
         for family in FAMILIES:
             hidden = matched_rnn_hidden(family, dims, target) if family in ("lstm", "gru") \
                 else None
-            torch.manual_seed(0)
             model = family_model(family, dims, s.width, s.patch_len, hidden)
             progress(f"[study] speed {family} lookback {lookback}")
+            spec = {"family": family, "lookback": lookback, "horizon": s.horizon,
+                    "n_features": s.n_features, "width": s.width, "patch_len": s.patch_len,
+                    "hidden": hidden, "train_batch": s.train_batch,
+                    "infer_batch": s.infer_batch, "repeats": s.repeats}
             rows.append({"family": family, "lookback": lookback,
-                         "parameters": count_parameters(model),
-                         **measure(model, dims, s.train_batch, s.infer_batch, s.repeats)})
+                         "parameters": count_parameters(model), **probe_in_subprocess(spec)})
     speed = pd.DataFrame(rows)
     exponents = {
         family: {metric: growth_exponent(list(g["lookback"]), list(g[metric]))
@@ -337,11 +339,17 @@ def write_report(r: StudyResult, out: Path, title_note: str) -> Path:
     pd.DataFrame({f: p for f, p in r.gradients.items()}).rename_axis("distance").to_csv(
         out / "study_gradients.csv")
     (out / "study_exponents.json").write_text(json.dumps(r.exponents, indent=2))
+    np.savetxt(out / "study_attention.csv", r.attention, delimiter=",", fmt="%.6g")
+    (out / "study_summary.json").write_text(json.dumps(
+        {"yardstick_mae": r.yardstick, "minutes": r.seconds / 60,
+         "top_lags_hours": {str(k / 2): v for k, v in sorted(r.lags.items(),
+                                                             key=lambda kv: -kv[1])[:10]}},
+        indent=2))
     exponents = pd.DataFrame(r.exponents).T.reset_index(names="family")
     claims = claims_table(r)
     lines = [
         "# RNN vs attention: measured", "",
-        f"{title_note} Total time {r.seconds / 60:.1f} min on this machine "
+        f"{title_note} Time for the parts run: {r.seconds / 60:.1f} min on this machine "
         f"({torch.get_num_threads()} CPU threads).", "",
         "| aspect | RNN (LSTM/GRU) | Attention (Transformer) | measured here |",
         "|---|---|---|---|",
@@ -371,17 +379,54 @@ def write_report(r: StudyResult, out: Path, title_note: str) -> Path:
     report = out / "study.md"
     report.write_text("\n".join(lines))
     r.files = [report, *figures.values(), *out.glob("study_*.csv"),
-               out / "study_exponents.json"]
+               out / "study_exponents.json", out / "study_summary.json"]
     return report
 
 
-def run_study(settings: StudySettings, progress=print) -> StudyResult:
+PARTS = ("speed", "dependency", "real", "attention")
+
+
+def load_saved_part(part: str, folder: Path, settings: StudySettings):
+    """A part's results as an earlier run saved them in `folder` (for --parts)."""
+    try:
+        if part == "speed":
+            return (pd.read_csv(folder / "study_speed.csv"),
+                    json.loads((folder / "study_exponents.json").read_text()))
+        if part == "dependency":
+            gradients = pd.read_csv(folder / "study_gradients.csv", index_col="distance")
+            return (pd.read_csv(folder / "study_dependency.csv"),
+                    {c: gradients[c].to_numpy() for c in gradients.columns})
+        if part == "real":
+            summary = json.loads((folder / "study_summary.json").read_text())
+            return pd.read_csv(folder / "study_real.csv"), summary["yardstick_mae"]
+        attention = np.loadtxt(folder / "study_attention.csv", delimiter=",")
+        return attention, lag_profile(attention, settings.attention.patch_len)
+    except (OSError, KeyError, ValueError) as err:
+        raise ConfigError(f"cannot reuse the '{part}' results in {folder}: {err}; "
+                          f"run that part again") from None
+
+
+def run_study(settings: StudySettings, progress=print, parts: tuple[str, ...] = PARTS,
+              saved: Path | None = None) -> StudyResult:
+    """Run the chosen parts; the others are read back from `saved` (a previous output)."""
     start = time.perf_counter()
     pl.seed_everything(settings.seed, verbose=False)
-    speed, exponents = run_speed(settings.speed, progress)
-    dependency, gradients = run_dependency(settings.dependency, settings.seed, progress)
-    real, yardstick = run_real(settings.real, progress)
-    attention, lags = run_attention(settings.attention, progress)
+    runners = {
+        "speed": lambda: run_speed(settings.speed, progress),
+        "dependency": lambda: run_dependency(settings.dependency, settings.seed, progress),
+        "real": lambda: run_real(settings.real, progress),
+        "attention": lambda: run_attention(settings.attention, progress),
+    }
+    results = {}
+    for part in PARTS:
+        if part in parts:
+            results[part] = runners[part]()
+        else:
+            results[part] = load_saved_part(part, saved or Path(settings.output_dir), settings)
+    speed, exponents = results["speed"]
+    dependency, gradients = results["dependency"]
+    real, yardstick = results["real"]
+    attention, lags = results["attention"]
     result = StudyResult(speed, exponents, dependency, gradients, real, yardstick, attention,
                          lags, seconds=time.perf_counter() - start)
     result.lags_patch = settings.attention.patch_len

@@ -74,6 +74,20 @@ def _status_mb(key: str) -> float:
 def measure(model: nn.Module, dims: ModelDims, train_batch: int, infer_batch: int,
             repeats: int) -> dict[str, float]:
     """Train step per sample, inference latency at batch 1 and `infer_batch`, peak memory."""
+    model.eval()
+    out: dict[str, float] = {}
+    for batch in (1, infer_batch):
+        xb = random_batch(dims, batch)
+        with torch.inference_mode():
+            gc.collect()
+            base = reset_peak_rss()
+            model(xb)  # warm-up, also the peak-memory sample
+            peak = peak_rss_mb() - base if base is not None else float("nan")
+            start = time.perf_counter()
+            for _ in range(repeats):
+                model(xb)
+        out[f"infer_ms_batch{batch}"] = 1000 * (time.perf_counter() - start) / repeats
+        out[f"infer_peak_mb_batch{batch}"] = peak
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = random_batch(dims, train_batch)
     gc.collect()
@@ -87,25 +101,11 @@ def measure(model: nn.Module, dims: ModelDims, train_batch: int, infer_batch: in
 
     model.train()
     step()  # warm-up, also the peak-memory sample
-    train_peak = peak_rss_mb() - base if base is not None else float("nan")
+    out["train_peak_mb"] = peak_rss_mb() - base if base is not None else float("nan")
     start = time.perf_counter()
     for _ in range(repeats):
         step()
-    train_s = (time.perf_counter() - start) / repeats
-    model.eval()
-    out = {"train_ms_per_sample": 1000 * train_s / train_batch, "train_peak_mb": train_peak}
-    for batch in (1, infer_batch):
-        xb = random_batch(dims, batch)
-        with torch.inference_mode():
-            gc.collect()
-            base = reset_peak_rss()
-            model(xb)
-            peak = peak_rss_mb() - base if base is not None else float("nan")
-            start = time.perf_counter()
-            for _ in range(repeats):
-                model(xb)
-        out[f"infer_ms_batch{batch}"] = 1000 * (time.perf_counter() - start) / repeats
-        out[f"infer_peak_mb_batch{batch}"] = peak
+    out["train_ms_per_sample"] = 1000 * (time.perf_counter() - start) / repeats / train_batch
     return out
 
 
@@ -126,9 +126,10 @@ def thread_speedup(model: nn.Module, dims: ModelDims, repeats: int) -> float:
     for n in (1, threads):
         torch.set_num_threads(n)
         with torch.inference_mode():
-            model(x)
+            for _ in range(3):  # warm-up: the thread pool resizes on the first calls
+                model(x)
             start = time.perf_counter()
-            for _ in range(repeats):
+            for _ in range(5 * repeats):
                 model(x)
         timings[n] = time.perf_counter() - start
     torch.set_num_threads(threads)
