@@ -130,6 +130,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--models", nargs="*", default=["transformer", "lstm"])
     parser.add_argument("--levels", nargs="*", type=int, default=list(LEVELS))
+    parser.add_argument("--workers", nargs="*", type=int, default=[1, 2],
+                        help="FORECAST_WORKERS settings of the BentoML service to measure")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     store = f"sqlite:///{workdir / 'mlflow.db'}"
@@ -141,16 +143,19 @@ def main() -> None:
         version = register(name, workdir)
         floor = forward_floor(name, history, ahead)
         print(f"{name} v{version}: {floor}", flush=True)
+        bentoml_cmd = [sys.executable, "-m", "bentoml", "serve", "service.service:Forecaster",
+                       "--host", "127.0.0.1"]
         servers = {
-            "bentoml": ([sys.executable, "-m", "bentoml", "serve", "service.service:Forecaster",
-                         "--host", "127.0.0.1"], "/predict", bento_body,
-                        {"FORECAST_MODEL_ALIAS": f"bench-{name}",
-                         "FORECAST_CACHE_DIR": str(workdir / "cache")}, "/readyz"),
-            "mlflow": ([str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m",
-                        f"models:/forecaster@bench-{name}", "--env-manager", "local",
-                        "--host", "127.0.0.1", "-w", "1"], "/invocations", pyfunc_body, {},
-                       "/ping"),
+            f"bentoml-w{w}": (bentoml_cmd, "/predict", bento_body,
+                              {"FORECAST_MODEL_ALIAS": f"bench-{name}", "FORECAST_WORKERS": str(w),
+                               "FORECAST_CACHE_DIR": str(workdir / "cache")}, "/readyz")
+            for w in args.workers
         }
+        servers["mlflow"] = ([str(Path(sys.executable).with_name("mlflow")), "models", "serve",
+                              "-m", f"models:/forecaster@bench-{name}", "--env-manager", "local",
+                              "--host", "127.0.0.1", "-w", "1"], "/invocations", pyfunc_body,
+                             {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+                             "/ping")
         for server, (cmd, path, body, env, probe) in servers.items():
             port = free_port()
             proc = start([*cmd, "--port", str(port)], workdir / f"{server}-{name}.log",
@@ -191,9 +196,10 @@ def markdown(rows: list[dict]) -> str:
         for level in sorted({r["concurrency"] for r in rows}):
             pair = {r["server"]: r for r in rows if r["model"] == model
                     and r["concurrency"] == level}
-            if {"bentoml", "mlflow"} <= pair.keys() and pair["mlflow"]["rps"] > 0:
-                lines.append(f"  - concurrency {level}: bentoml/mlflow throughput ratio "
-                             f"{pair['bentoml']['rps'] / pair['mlflow']['rps']:.2f}x")
+            for server in sorted(k for k in pair if k.startswith("bentoml")):
+                if "mlflow" in pair and pair["mlflow"]["rps"] > 0:
+                    lines.append(f"  - concurrency {level}: {server}/mlflow throughput ratio "
+                                 f"{pair[server]['rps'] / pair['mlflow']['rps']:.2f}x")
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,11 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def progress(message: str) -> None:
+    """Progress lines like '[compare] training lstm', printed literally (not as Rich markup)."""
+    console.print(message, markup=False, highlight=False)
+
+
 def _config_path(value: str | None) -> Path | None:
     """`--config quick` finds pipelines/configs/quick.yaml; a path is used as is."""
     if value is None:
@@ -59,7 +64,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import run_compare
 
     config = _load(args)
-    result = run_compare(config, progress=console.print)
+    result = run_compare(config, progress=progress)
     _print_metrics_table("comparison on the test window", result.table.to_dict("records"),
                          list(result.table.columns))
     d = result.decision
@@ -122,7 +127,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ForecastError(f"unknown study part(s) {unknown}; valid: {list(PARTS)}")
-    result = run_study(settings, progress=console.print, parts=parts,
+    result = run_study(settings, progress=progress, parts=parts,
                        saved=Path(settings.output_dir))
     note = f"Preset `{path.stem}`, produced by `forecast study --config {name}`."
     if parts != PARTS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Sequence
 
@@ -78,7 +79,7 @@ def run_forward(loaded: LoadedModel, items: Sequence[SeriesInput]) -> list[Serie
 
 @bentoml.service(
     name="forecaster",
-    workers=1,
+    workers=int(os.environ.get("FORECAST_WORKERS", "1")),
     traffic={"timeout": 60, "max_concurrency": 512},
 )
 class Forecaster:
