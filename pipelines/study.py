@@ -275,6 +275,8 @@ def claims_table(r: StudyResult) -> list[tuple[str, str, str, str]]:
     week_rank = _rank_near(r.lags, 330)
     real = r.real.pivot_table(index="lookback", columns="family", values="mae")
 
+    batch = r.speed_infer_batch
+
     def train(family: str, lookback: int) -> float:
         return ratio(speed, "train_ms_per_sample", family, "lstm", lookback)
 
@@ -301,8 +303,11 @@ def claims_table(r: StudyResult) -> list[tuple[str, str, str, str]]:
          f"{train('transformer', large):.2f}x at L={large}; patched/LSTM "
          f"{train('transformer_patched', large):.2f}x at L={large}; peak memory full "
          f"attention/LSTM at L={large}: "
-         f"{ratio(speed, 'train_peak_mb', 'transformer', 'lstm', large):.1f}x; best family on "
-         f"vic_elec: {best_family}"),
+         f"{ratio(speed, 'train_peak_mb', 'transformer', 'lstm', large):.1f}x in training; "
+         f"inference at batch {batch}, full attention/LSTM at L={large}: "
+         f"{ratio(speed, f'infer_ms_batch{batch}', 'transformer', 'lstm', large):.0f}x the time, "
+         f"{ratio(speed, f'infer_peak_mb_batch{batch}', 'transformer', 'lstm', large):.0f}x the "
+         f"memory; best family on vic_elec: {best_family}"),
     ]
 
 
