@@ -34,7 +34,7 @@ class ServiceSettings:
             cache_dir=Path(os.environ.get("FORECAST_CACHE_DIR", ".forecast/service-cache")),
             max_series=_int("FORECAST_MAX_SERIES", 256),
             max_points=_int("FORECAST_MAX_POINTS", 20_000),
-            max_batch_size=_int("FORECAST_MAX_BATCH_SIZE", 64),
+            max_batch_size=_int("FORECAST_MAX_BATCH_SIZE", 8),
             max_wait_ms=float(os.environ.get("FORECAST_MAX_WAIT_MS", 0)),
             poll_seconds=_int("FORECAST_POLL_SECONDS", 0),
             torch_threads=_int("FORECAST_TORCH_THREADS",
