@@ -148,10 +148,8 @@ def _dependency_model(family: str, distance: int, s: DependencySettings):
     dims = ModelDims(dependency_length(distance), 1, 2, 0, 0, 1)
     target = count_parameters(family_model("transformer", dims, s.width, s.patch_len))
     hidden = matched_rnn_hidden(family, dims, target) if family in ("lstm", "gru") else None
-    model = family_model(family, dims, s.width, s.patch_len, hidden)
-    if hasattr(model, "config") and hasattr(model.config, "revin"):
-        model.config = type(model.config)(**{**model.config.__dict__, "revin": False})
-    return model
+    # no instance normalisation: the target is one raw input value, not a level to restore
+    return family_model(family, dims, s.width, s.patch_len, hidden, revin=False)
 
 
 def train_dependency(family: str, distance: int, s: DependencySettings, seed: int) -> float:

@@ -23,12 +23,12 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def family_model(family: str, dims: ModelDims, width: int, patch_len: int,
-                 rnn_hidden: int | None = None) -> nn.Module:
+                 rnn_hidden: int | None = None, revin: bool = True) -> nn.Module:
     if family in ("lstm", "gru"):
         return build_model(family, dims, asdict(RNNConfig(family, rnn_hidden or width, 1, 0.0)))
     config = TransformerConfig(d_model=width, n_heads=4, n_layers=2, ff_dim=2 * width,
                                dropout=0.0, patch_len=patch_len if family.endswith("patched")
-                               else 0, revin=True, pooling="mean")
+                               else 0, revin=revin, pooling="mean")
     return build_model("transformer", dims, asdict(config))
 
 
