@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .data.panel import Panel
+from .inference import to_original_scale
 from .metrics import all_metrics, point_index
 from .windows import WindowDataset
 
@@ -27,15 +28,12 @@ def forecast_windows(model: nn.Module, dataset: WindowDataset, batch_size: int =
     model.eval()
     preds, actuals, series, starts = [], [], [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        scale, loc = batch["scale"][:, None], batch["loc"][:, None]
-        preds.append(model(batch) * scale[..., None] + loc[..., None])
-        actuals.append(batch["target"] * scale + loc)
-        series.append(batch["series"])
-        starts.append(batch["start"])
-    return WindowForecasts(
-        torch.cat(preds).numpy(), torch.cat(actuals).numpy(),
-        torch.cat(series).numpy(), torch.cat(starts).numpy(),
-    )
+        preds.append(to_original_scale(model(batch), batch))
+        actuals.append(to_original_scale(batch["target"][..., None], batch)[..., 0])
+        series.append(batch["series"].numpy())
+        starts.append(batch["start"].numpy())
+    return WindowForecasts(np.concatenate(preds), np.concatenate(actuals),
+                           np.concatenate(series), np.concatenate(starts))
 
 
 def score(result: WindowForecasts, panel: Panel, quantiles: list[float]) -> dict[str, float]:
