@@ -131,11 +131,11 @@ class Forecaster:
         return rows
 
     # ---- inference ----------------------------------------------------------------------
-    def _forward(self, items: list[SeriesInput]):
+    def _forward(self, items: list[SeriesInput], checked: bool = False):
         network = self._require_model()
         assert self.spec is not None
         batch, future_ds = build_batch(items, self.spec, self.scaler, self.lookback,
-                                       self.horizon, self.config.data.season)
+                                       self.horizon, self.config.data.season, checked)
         with torch.inference_mode():
             return batch, future_ds, network(batch)
 
@@ -147,13 +147,17 @@ class Forecaster:
                 "trained for")
         return horizon
 
-    def predict_series(self, items: list[SeriesInput], horizon: int | None = None
-                       ) -> list[SeriesForecast]:
-        """Forecast many series in one forward pass (the service's batched path)."""
+    def predict_series(self, items: list[SeriesInput], horizon: int | None = None,
+                       checked: bool = False) -> list[SeriesForecast]:
+        """Forecast many series in one forward pass (the service's batched path).
+
+        `checked=True`: every item already passed `check_series` (the service validates each
+        request before it joins a batch), so it is not validated twice.
+        """
         horizon = self.check_horizon(horizon)
         if not items:
             return []
-        batch, future_ds, pred = self._forward(items)
+        batch, future_ds, pred = self._forward(items, checked)
         values = to_original_scale(pred, batch)[:, :horizon]  # (B, h, Q)
         return [SeriesForecast(item.unique_id, ds[:horizon], values[i],
                                item.ds[-self.lookback:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -41,8 +42,25 @@ class SeriesForecast:
     history_ds: pd.DatetimeIndex  # the lookback timestamps the forecast used
 
 
+@lru_cache(maxsize=64)
+def fixed_step_ns(freq: str) -> int | None:
+    """Nanoseconds between timestamps for fixed frequencies (30min, h, D); None for calendar
+    ones (MS, W-SUN) whose steps vary. Fixed steps take a numpy path: it runs per request."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    return int(offset.nanos) if isinstance(offset, pd.offsets.Tick) else None
+
+
+def regular_index(first: pd.Timestamp, freq: str, periods: int) -> pd.DatetimeIndex:
+    step = fixed_step_ns(freq)
+    if step is None:
+        return pd.date_range(first, periods=periods, freq=freq)
+    ns = first.value + step * np.arange(periods, dtype=np.int64)  # .value: UTC nanoseconds
+    index = pd.DatetimeIndex(ns.view("datetime64[ns]"))
+    return index if first.tz is None else index.tz_localize("UTC").tz_convert(first.tz)
+
+
 def future_index(last: pd.Timestamp, freq: str, horizon: int) -> pd.DatetimeIndex:
-    return pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
+    return regular_index(last, freq, horizon + 1)[1:]
 
 
 def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: int) -> None:
@@ -56,9 +74,10 @@ def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: i
         bad = np.flatnonzero(~np.isfinite(item.y))
         raise NonFiniteValueError("y", uid, len(bad), item.ds[bad[0]])
     recent = item.ds[-lookback:]
-    expected = pd.date_range(recent[0], periods=lookback, freq=spec.freq)
-    if not recent.equals(expected):
-        at = int(np.flatnonzero(expected != recent)[0])
+    expected = regular_index(recent[0], spec.freq, lookback)
+    got, want = recent.as_unit("ns").asi8, expected.as_unit("ns").asi8
+    if not np.array_equal(got, want):
+        at = int(np.flatnonzero(got != want)[0])
         raise FrequencyError(uid, f"timestamps do not follow the model's frequency "
                                   f"'{spec.freq}': expected {expected[at]}, found {recent[at]}")
     for name in spec.past_covariates:
@@ -97,11 +116,16 @@ def covariate_matrix(item: SeriesInput, spec: FeatureSpec, horizon: int) -> np.n
 
 
 def build_batch(items: list[SeriesInput], spec: FeatureSpec, scaler: SeriesScaler,
-                lookback: int, horizon: int, season: int) -> tuple[Batch, list[pd.DatetimeIndex]]:
-    """Scale the last `lookback` steps of each series and stack them into one Batch."""
+                lookback: int, horizon: int, season: int, checked: bool = False
+                ) -> tuple[Batch, list[pd.DatetimeIndex]]:
+    """Scale the last `lookback` steps of each series and stack them into one Batch.
+
+    `checked=True` skips `check_series` for callers that already ran it on every item.
+    """
     past, future, static, loc, scale, futures = [], [], [], [], [], []
     for item in items:
-        check_series(item, spec, lookback, horizon)
+        if not checked:
+            check_series(item, spec, lookback, horizon)
         n = len(item.y)
         stats = scaler.stats.get(item.unique_id)
         x_all = covariate_matrix(item, spec, horizon)  # (n + H, Fp + Ff)
