@@ -7,7 +7,8 @@ Weights are trained for a few batches only: serving cost depends on the architec
 how well it was trained.
 
 Run: .venv/bin/python benchmarks/serve_load.py [--seconds 8] [--models transformer lstm]
-Writes benchmarks/results/serve_load.json and .md.
+Writes benchmarks/results/serve_load.json and .md. Service settings (FORECAST_MAX_BATCH_SIZE,
+FORECAST_TORCH_THREADS, ...) are taken from this script's environment.
 """
 
 from __future__ import annotations
@@ -195,12 +196,12 @@ def main() -> None:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| model | server | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | server | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors "
+             "| client CPU ms/request |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['server']} | {r['concurrency']} | {r['rps']:.0f} | "
                      f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | "
-                     f"{r['errors']} |")
+                     f"{r['errors']} | {r['client_cpu_ms']:.2f} |")
     lines.append("")
     for model in sorted({r["model"] for r in rows}):
         first = next(r for r in rows if r["model"] == model)

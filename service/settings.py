@@ -34,9 +34,11 @@ class ServiceSettings:
             cache_dir=Path(os.environ.get("FORECAST_CACHE_DIR", ".forecast/service-cache")),
             max_series=_int("FORECAST_MAX_SERIES", 256),
             max_points=_int("FORECAST_MAX_POINTS", 20_000),
-            max_batch_size=_int("FORECAST_MAX_BATCH_SIZE", 8),
+            max_batch_size=_int("FORECAST_MAX_BATCH_SIZE", 64),
             max_wait_ms=float(os.environ.get("FORECAST_MAX_WAIT_MS", 0)),
             poll_seconds=_int("FORECAST_POLL_SECONDS", 0),
+            # one core per worker stays free for its event loop (HTTP, JSON, validation):
+            # torch's spinning threads on every core made batch-1 latency 10x worse
             torch_threads=_int("FORECAST_TORCH_THREADS",
-                               max(1, (os.cpu_count() or 1) // max(workers, 1))),
+                               max(1, (os.cpu_count() or 1) // max(workers, 1) - 1)),
         )
