@@ -182,8 +182,8 @@ def main() -> None:
                     time.sleep(0.5)
                 check = httpx.post(base + path, json=body, timeout=60)
                 assert check.status_code == 200, check.text[:500]
+                encoded = json.dumps(body).encode()
                 for level in args.levels:
-                    encoded = json.dumps(body).encode()
                     result = uvloop.run(load(base + path, encoded, level, args.seconds))
                     rows.append({"model": name, "server": server, **result, **floor})
                     print(json.dumps(rows[-1]), flush=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -12,6 +11,7 @@ import torch
 from .data.calendar import calendar_features
 from .data.panel import FeatureSpec
 from .data.scaling import SeriesScaler, SeriesStats
+from .data.timegrid import first_off_grid, regular_index
 from .errors import (
     DataValidationError,
     FrequencyError,
@@ -42,23 +42,6 @@ class SeriesForecast:
     history_ds: pd.DatetimeIndex  # the lookback timestamps the forecast used
 
 
-@lru_cache(maxsize=64)
-def fixed_step_ns(freq: str) -> int | None:
-    """Nanoseconds between timestamps for fixed frequencies (30min, h, D); None for calendar
-    ones (MS, W-SUN) whose steps vary. Fixed steps take a numpy path: it runs per request."""
-    offset = pd.tseries.frequencies.to_offset(freq)
-    return int(offset.nanos) if isinstance(offset, pd.offsets.Tick) else None
-
-
-def regular_index(first: pd.Timestamp, freq: str, periods: int) -> pd.DatetimeIndex:
-    step = fixed_step_ns(freq)
-    if step is None:
-        return pd.date_range(first, periods=periods, freq=freq)
-    ns = first.value + step * np.arange(periods, dtype=np.int64)  # .value: UTC nanoseconds
-    index = pd.DatetimeIndex(ns.view("datetime64[ns]"))
-    return index if first.tz is None else index.tz_localize("UTC").tz_convert(first.tz)
-
-
 def future_index(last: pd.Timestamp, freq: str, horizon: int) -> pd.DatetimeIndex:
     return regular_index(last, freq, horizon + 1)[1:]
 
@@ -74,12 +57,11 @@ def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: i
         bad = np.flatnonzero(~np.isfinite(item.y))
         raise NonFiniteValueError("y", uid, len(bad), item.ds[bad[0]])
     recent = item.ds[-lookback:]
-    expected = regular_index(recent[0], spec.freq, lookback)
-    got, want = recent.as_unit("ns").asi8, expected.as_unit("ns").asi8
-    if not np.array_equal(got, want):
-        at = int(np.flatnonzero(got != want)[0])
+    off = first_off_grid(recent, spec.freq)
+    if off is not None:
+        at, expected = off
         raise FrequencyError(uid, f"timestamps do not follow the model's frequency "
-                                  f"'{spec.freq}': expected {expected[at]}, found {recent[at]}")
+                                  f"'{spec.freq}': expected {expected}, found {recent[at]}")
     for name in spec.past_covariates:
         values = item.covariates.get(name)
         if values is None:

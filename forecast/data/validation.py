@@ -15,6 +15,7 @@ from ..errors import (
     NonFiniteValueError,
     TimestampParseError,
 )
+from .timegrid import first_off_grid
 
 REQUIRED_COLUMNS = ("unique_id", "ds", "y")
 
@@ -59,13 +60,12 @@ def infer_freq(ds: pd.Series | pd.DatetimeIndex, unique_id: str = "series") -> s
 
 
 def _check_regular(ds: pd.Series, freq: str, unique_id: str) -> None:
-    expected = pd.date_range(ds.iloc[0], periods=len(ds), freq=freq)
-    mismatch = np.flatnonzero(expected.values != ds.values)
-    if len(mismatch):
-        at = mismatch[0]
+    off = first_off_grid(pd.DatetimeIndex(ds), freq)
+    if off is not None:
+        at, expected = off
         raise FrequencyError(
             unique_id,
-            f"timestamps do not follow the frequency '{freq}': expected {expected[at]} at "
+            f"timestamps do not follow the frequency '{freq}': expected {expected} at "
             f"position {at}, found {ds.iloc[at]}",
         )
 

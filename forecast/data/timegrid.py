@@ -1,0 +1,36 @@
+"""Regular timestamp grids at a frequency: the check every series must pass, and the future
+timestamps of a forecast. Both run per request in the service, so fixed steps use numpy."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+
+@lru_cache(maxsize=64)
+def fixed_step_ns(freq: str) -> int | None:
+    """Nanoseconds between timestamps for fixed frequencies (30min, h, D); None for calendar
+    ones (MS, W-SUN) whose steps vary."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    return int(offset.nanos) if isinstance(offset, pd.offsets.Tick) else None
+
+
+def regular_index(first: pd.Timestamp, freq: str, periods: int) -> pd.DatetimeIndex:
+    """`pd.date_range(first, periods=periods, freq=freq)`, without its overhead when it can."""
+    step = fixed_step_ns(freq)
+    if step is None:
+        return pd.date_range(first, periods=periods, freq=freq)
+    ns = first.value + step * np.arange(periods, dtype=np.int64)  # .value: UTC nanoseconds
+    index = pd.DatetimeIndex(ns.view("datetime64[ns]"))
+    return index if first.tz is None else index.tz_localize("UTC").tz_convert(first.tz)
+
+
+def first_off_grid(ds: pd.DatetimeIndex, freq: str) -> tuple[int, pd.Timestamp] | None:
+    """Position and expected value of the first timestamp off the grid that starts at ds[0];
+    None when every timestamp is on it."""
+    expected = regular_index(ds[0], freq, len(ds))
+    got, want = ds.as_unit("ns").asi8, expected.as_unit("ns").asi8
+    mismatch = np.flatnonzero(got != want)
+    return (int(mismatch[0]), expected[mismatch[0]]) if len(mismatch) else None
