@@ -26,6 +26,15 @@ def save_artifact(directory: str | Path, state_dict: dict[str, torch.Tensor], co
     return directory
 
 
+def find_artifact(root: str | Path, source: str) -> Path:
+    """The model directory at or below `root` (inside a downloaded MLflow model, for one);
+    `source` names where `root` came from in the error."""
+    found = next(iter(sorted(Path(root).rglob(CONFIG))), None)
+    if found is None:
+        raise ArtifactError(f"{source} holds no forecast model directory (no {CONFIG})")
+    return found.parent
+
+
 def load_artifact(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
     directory = Path(directory)
     for name in (WEIGHTS, CONFIG, SCALER):

@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from forecast import Forecaster
+from forecast.artifacts import find_artifact
 from forecast.datamodule import PreparedData
 from forecast.errors import ForecastError
 from forecast.forecaster import evaluate_on
@@ -38,10 +39,7 @@ def download_model_dir(model_uri: str, destination: Path | None = None) -> Path:
     target = destination or Path(tempfile.mkdtemp(prefix="forecast-model-"))
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
                                                      dst_path=str(target)))
-    candidates = list(local.rglob("config.json"))
-    if not candidates:
-        raise ForecastError(f"{model_uri} holds no forecast model directory (no config.json)")
-    return candidates[0].parent
+    return find_artifact(local, model_uri)
 
 
 def score_champion(client: MlflowClient, name: str, alias: str, prepared: PreparedData,

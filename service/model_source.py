@@ -16,6 +16,7 @@ import mlflow
 from mlflow import MlflowClient
 
 from forecast import Forecaster as ForecastModel
+from forecast.artifacts import CONFIG, find_artifact
 from forecast.errors import ForecastError
 
 log = logging.getLogger("forecast.service")
@@ -55,18 +56,16 @@ class ModelSource:
 
     def _download(self, version: str) -> Path:
         target = self.cache_dir / self.name / f"v{version}"
-        if (target / "config.json").is_file():
+        if (target / CONFIG).is_file():
             return target
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         local = Path(mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{self.name}/{version}", dst_path=str(staging)))
-        found = next(iter(local.rglob("config.json")), None)
-        if found is None:
-            raise ForecastError(f"{self.name} v{version} holds no forecast model directory")
+        found = find_artifact(local, f"{self.name} v{version}")
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(found.parent, target)
+        shutil.copytree(found, target)
         shutil.rmtree(staging, ignore_errors=True)
         return target
 

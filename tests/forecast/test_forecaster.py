@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from forecast import DataValidationError, Forecaster, build_config
-from forecast.artifacts import CONFIG, SCALER, WEIGHTS
+from forecast.artifacts import CONFIG, SCALER, WEIGHTS, find_artifact
+from forecast.errors import ArtifactError
 from tests.conftest import HORIZON, tiny_config_values
 
 
@@ -88,3 +89,11 @@ def test_backtest_reports_each_window(tiny_config, panel_frame):
     rows = forecaster.backtest(3, HORIZON)
     assert [r["window"] for r in rows] == [0, 1, 2]
     assert len({r["cutoff"] for r in rows}) == 3
+
+
+def test_find_artifact_below_a_downloaded_model(tmp_path, tiny_config, panel_frame):
+    Forecaster("lstm", tiny_config).fit(panel_frame).save(tmp_path / "pyfunc/artifacts/model")
+    assert find_artifact(tmp_path, "v1") == tmp_path / "pyfunc/artifacts/model"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ArtifactError, match="v2 holds no forecast model directory"):
+        find_artifact(tmp_path / "empty", "v2")
