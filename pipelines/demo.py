@@ -20,7 +20,7 @@ from rich.table import Table
 
 from .cli import main as forecast_cli
 from .client import vic_elec_request
-from .tracking import EMBEDDED_ARTIFACTS, tracking_uri
+from .tracking import EMBEDDED_ARTIFACTS, child_env, tracking_uri
 
 console = Console()
 STATE = Path(".forecast")
@@ -39,10 +39,8 @@ def port_or_free(preferred: int) -> int:
 
 def launch(command: list[str], log: Path, env: dict | None = None) -> int:
     # MLflow exported the embedded store's URIs into os.environ; children get only `env`'s
-    inherited = {k: v for k, v in os.environ.items()
-                 if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     proc = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            env={**inherited, **(env or {})}, start_new_session=True)
+                            env=child_env(env), start_new_session=True)
     with PIDS.open("a") as f:
         f.write(f"{proc.pid}\n")
     return proc.pid

@@ -21,6 +21,16 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
 
+# mlflow.set_tracking_uri/set_registry_uri export these; a child must not inherit a stale one
+TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def child_env(env: dict | None = None) -> dict[str, str]:
+    """This process's environment for a child process, minus the tracking URIs, plus `env`."""
+    inherited = {k: v for k, v in os.environ.items() if k not in TRACKING_VARIABLES}
+    return {**inherited, **(env or {})}
+
+
 class TrackingUnavailableError(ForecastError):
     """The tracking server cannot be reached."""
 

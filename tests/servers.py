@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from pipelines.tracking import child_env
+
 BIN = Path(sys.executable).parent
 
 
@@ -45,15 +47,6 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-
-
-# mlflow.set_tracking_uri/set_registry_uri export these; a child must not inherit a stale one
-TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-
-
-def child_env(env: dict | None = None) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if k not in TRACKING_VARIABLES}
-    return {**inherited, **(env or {})}
 
 
 def start(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None

@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from pipelines.client import vic_elec_request
-from tests.servers import BIN, child_env, free_port, start, stop, wait_http
+from pipelines.tracking import child_env
+from tests.servers import BIN, free_port, start, stop, wait_http
 from tests.stack.compose import load_compose
 
 ROOT = Path(__file__).resolve().parents[2]
