@@ -113,7 +113,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     from .study import load_study_settings, log_study, run_study, write_report
 
     name = args.config or "study-quick"
-    path = Path(name) if Path(name).exists() else CONFIG_DIR / f"{name}.yaml"
+    path = _config_path(name)
     settings = load_study_settings(path)
     if args.output:
         settings = settings.model_copy(update={"output_dir": args.output})
