@@ -31,9 +31,9 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forecast import Forecaster, load_config  # noqa: E402
+from forecast import Forecaster, Predictor, load_config  # noqa: E402
 from forecast.data import load_vic_elec  # noqa: E402
-from forecast.forecaster import frame_to_inputs  # noqa: E402
+from forecast.frames import frame_to_inputs  # noqa: E402
 from pipelines.client import vic_elec_request  # noqa: E402
 from tests.servers import free_port, start, stop, wait_http  # noqa: E402
 
@@ -47,6 +47,7 @@ def register(name: str, workdir: Path) -> str:
 
     from pipelines.bundle import write_bundle
     from pipelines.mlflow_run import log_bundle, log_pyfunc
+    from pipelines.registry import register_version, set_alias
     from pipelines.tracking import connect, ensure_experiment
 
     config = load_config(ROOT / "pipelines/configs/default.yaml", [
@@ -57,12 +58,10 @@ def register(name: str, workdir: Path) -> str:
     client = connect()
     run_id = log_bundle(bundle, ensure_experiment(client, "bench"))
     uri, model_id = log_pyfunc(run_id, bundle / "model")
-    if not client.search_registered_models("name='forecaster'"):
-        client.create_registered_model("forecaster")
-    version = client.create_model_version("forecaster", uri, run_id=run_id, model_id=model_id)
-    client.set_registered_model_alias("forecaster", f"bench-{name}", version.version)
+    version = register_version(client, "forecaster", uri, run_id, model_id)
+    set_alias(client, "forecaster", f"bench-{name}", version)
     mlflow.end_run()
-    return version.version
+    return version
 
 
 def request_frames():
@@ -122,7 +121,7 @@ def forward_floor(name: str, history, ahead, repeats: int = 30) -> dict:
 
     from pipelines.registry import download_model_dir
 
-    model = Forecaster.load(download_model_dir(f"models:/forecaster@bench-{name}"))
+    model = Predictor.load(download_model_dir(f"models:/forecaster@bench-{name}"))
     torch.set_num_threads(2)
     future = ahead.drop(columns=["y"])
     items = frame_to_inputs(history, model.spec, model.horizon, future)

@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from .errors import ArtifactError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WEIGHTS, CONFIG, SCALER = "model.safetensors", "config.json", "scaler.json"
 
 
@@ -42,7 +42,18 @@ def load_artifact(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict,
             raise ArtifactError(f"model directory {directory} lacks {name}; expected "
                                 f"{WEIGHTS}, {CONFIG} and {SCALER}")
     config = json.loads((directory / CONFIG).read_text())
+    if config.get("format_version") == 1:
+        config = upgrade_v1(config)
     if config.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(f"{directory / CONFIG}: format_version "
                             f"{config.get('format_version')} is not {FORMAT_VERSION}")
     return load_file(directory / WEIGHTS), config, json.loads((directory / SCALER).read_text())
+
+
+def upgrade_v1(config: dict) -> dict:
+    """Version 1 (0.1.0) repeated the family and season inside `architecture` and kept a `dims`
+    block that is now derived; models already in a registry keep loading."""
+    architecture = {k: v for k, v in config["architecture"].items()
+                    if k not in ("cell", "kind", "season")}
+    rest = {k: v for k, v in config.items() if k != "dims"}
+    return {**rest, "format_version": 2, "architecture": architecture}

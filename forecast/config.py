@@ -5,53 +5,28 @@ Every section forbids unknown keys so a typo fails loudly with the list of valid
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from .errors import ConfigError
-
-MODEL_NAMES = ("lstm", "gru", "transformer", "naive", "seasonal_naive")
-NEURAL_MODELS = ("lstm", "gru", "transformer")
-CALENDAR_FEATURES = ("hour", "dayofweek", "month", "dayofyear", "minute")
+from .models import FamilyConfig, ModelFamily, family_names, get_family
+from .models.registry import revision, sections
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class RNNSettings(_Section):
-    hidden_size: int = Field(64, ge=1)
-    num_layers: int = Field(1, ge=1)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-
-
-class TransformerSettings(_Section):
-    d_model: int = Field(64, ge=4)
-    n_heads: int = Field(4, ge=1)
-    n_layers: int = Field(2, ge=1)
-    ff_dim: int = Field(128, ge=1)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    patch_len: int = Field(24, ge=0, description="0 = one token per step; >0 = PatchTST-style")
-    revin: bool = True
-    pooling: Literal["flatten", "mean"] = "flatten"
-
-    @model_validator(mode="after")
-    def _heads_divide(self) -> TransformerSettings:
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
-            )
-        return self
-
-
 class ModelSettings(_Section):
-    name: Literal["lstm", "gru", "transformer", "naive", "seasonal_naive"] = "lstm"
+    """The `model:` section. Each registered family adds its own settings section to it
+    (`rnn`, `transformer`, ...): see `config_schema`."""
+
+    name: str = "lstm"
     quantiles: list[float] = Field(default_factory=list)
-    rnn: RNNSettings = Field(default_factory=RNNSettings)
-    transformer: TransformerSettings = Field(default_factory=TransformerSettings)
 
     @field_validator("quantiles")
     @classmethod
@@ -59,6 +34,16 @@ class ModelSettings(_Section):
         if any(not 0.0 < q < 1.0 for q in value):
             raise ValueError(f"quantiles must lie strictly between 0 and 1, got {value}")
         return sorted(set(value))
+
+    @property
+    def family(self) -> ModelFamily:
+        return get_family(self.name)
+
+    @property
+    def architecture(self) -> FamilyConfig:
+        """The settings of the named family (its section, or the family's defaults)."""
+        family = self.family
+        return getattr(self, family.section) if family.section else family.config_class()
 
 
 class ColumnNames(_Section):
@@ -125,19 +110,36 @@ class ForecastConfig(_Section):
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
-    models: list[str] = Field(default_factory=lambda: list(MODEL_NAMES))
+    models: list[str] = Field(default_factory=family_names)
 
     @field_validator("models")
     @classmethod
     def _known_models(cls, value: list[str]) -> list[str]:
-        unknown = [m for m in value if m not in MODEL_NAMES]
+        unknown = [m for m in value if m not in family_names()]
         if unknown:
-            raise ValueError(f"unknown model(s) {unknown}; valid choices: {list(MODEL_NAMES)}")
+            raise ValueError(f"unknown model(s) {unknown}; valid choices: {family_names()}")
         return value
 
     def with_model(self, name: str) -> ForecastConfig:
         """A copy of this config training model `name` (validated)."""
         return build_config({**self.model_dump(), "model": {**self.model.model_dump(), "name": name}})
+
+
+@lru_cache(maxsize=4)
+def _schema(registry_revision: int) -> type[ForecastConfig]:
+    """ForecastConfig whose `model` section knows every family registered now."""
+    names = tuple(family_names())
+    fields: dict[str, Any] = {
+        section: (config_class, Field(default_factory=config_class))
+        for section, config_class in sections().items()}
+    fields["name"] = (Literal[names], "lstm" if "lstm" in names else names[0])
+    model = create_model("ModelSettings", __base__=ModelSettings, **fields)
+    return create_model("ForecastConfig", __base__=ForecastConfig,
+                        model=(model, Field(default_factory=model)))
+
+
+def config_schema() -> type[ForecastConfig]:
+    return _schema(revision())
 
 
 def _format_validation_error(err: ValidationError) -> str:
@@ -156,7 +158,7 @@ def _format_validation_error(err: ValidationError) -> str:
 
 
 def _section_for(loc: tuple) -> type[BaseModel] | None:
-    cls: type[BaseModel] = ForecastConfig
+    cls: type[BaseModel] = config_schema()
     for part in loc:
         field = cls.model_fields.get(str(part))
         if field is None or not isinstance(field.annotation, type):
@@ -170,7 +172,7 @@ def _section_for(loc: tuple) -> type[BaseModel] | None:
 def build_config(values: dict[str, Any] | None = None) -> ForecastConfig:
     """Validate a nested dict into a ForecastConfig, raising ConfigError with readable lines."""
     try:
-        return ForecastConfig.model_validate(values or {})
+        return config_schema().model_validate(values or {})
     except ValidationError as err:
         raise ConfigError(_format_validation_error(err)) from None
 

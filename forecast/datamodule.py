@@ -13,7 +13,7 @@ from .data.loading import load_frame
 from .data.panel import FeatureSpec, Panel, build_panel
 from .data.split import SplitBounds, split_bounds
 from .data.validation import validate_frame
-from .windows import Split, WindowDataset, split_dataset
+from .windows import Split, WindowDataset, split_dataset, split_step
 
 
 @dataclass
@@ -57,10 +57,7 @@ class WindowDataModule(pl.LightningDataModule):
         self.prepared, self.settings = prepared, settings
 
     def dataset(self, split: Split, step: int | None = None) -> WindowDataset:
-        """Train windows every `window_step`; evaluation windows every horizon (no overlap)."""
-        default = self.settings.window_step if split == "train" else self.settings.horizon
-        if split == "val":
-            default = max(1, self.settings.horizon // 4)
+        default = split_step(split, self.settings.horizon, self.settings.window_step)
         return split_dataset(
             self.prepared.panel, self.prepared.bounds, split,
             self.settings.lookback, self.settings.horizon, step or default,

@@ -8,14 +8,23 @@ class ForecastError(Exception):
 
 
 class DataValidationError(ForecastError, ValueError):
-    """Input data breaks the data contract."""
+    """Input data breaks the data contract.
+
+    `field` says where, relative to one series (`y`, `ds`, `covariates.Temperature`), so the
+    service can point at `series[i].<field>` without knowing the exception types.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field
+        super().__init__(message)
 
 
 class MissingColumnError(DataValidationError):
-    def __init__(self, column: str, available: list[str]):
+    def __init__(self, column: str, available: list[str], group: str = "covariates"):
         self.column = column
         super().__init__(
-            f"missing column '{column}': expected it in the data; found columns {sorted(available)}"
+            f"missing column '{column}': expected it in the data; found columns {sorted(available)}",
+            f"{group}.{column}",
         )
 
 
@@ -24,7 +33,7 @@ class TimestampParseError(DataValidationError):
         self.column = column
         super().__init__(
             f"column '{column}' has values that are not timestamps (e.g. {example!r}); "
-            "expected ISO-8601 dates or datetimes"
+            "expected ISO-8601 dates or datetimes", "ds"
         )
 
 
@@ -40,7 +49,7 @@ class DuplicateTimestampError(DataValidationError):
 class FrequencyError(DataValidationError):
     def __init__(self, unique_id: str, detail: str):
         self.unique_id = unique_id
-        super().__init__(f"series '{unique_id}': {detail}")
+        super().__init__(f"series '{unique_id}': {detail}", "ds")
 
 
 class NonFiniteValueError(DataValidationError):
@@ -49,7 +58,8 @@ class NonFiniteValueError(DataValidationError):
         self.unique_id = unique_id
         super().__init__(
             f"column '{column}' of series '{unique_id}' has {count} NaN/inf values "
-            f"(first at ds={first_ds}); set data.fill to 'ffill' or 'interpolate', or clean the data"
+            f"(first at ds={first_ds}); set data.fill to 'ffill' or 'interpolate', or clean the data",
+            "y" if column == "y" else f"covariates.{column}",
         )
 
 
@@ -57,7 +67,7 @@ class SeriesTooShortError(DataValidationError):
     def __init__(self, unique_id: str, length: int, needed: int, what: str = "lookback + horizon"):
         self.unique_id = unique_id
         super().__init__(
-            f"series '{unique_id}' has {length} points; expected at least {needed} ({what})"
+            f"series '{unique_id}' has {length} points; expected at least {needed} ({what})", "y"
         )
 
 
@@ -67,7 +77,7 @@ class MissingFutureCovariateError(DataValidationError):
         self.unique_id = unique_id
         super().__init__(
             f"future covariate '{column}' of series '{unique_id}' has {have} values after the "
-            f"last observed y; expected {needed} (one per forecast step)"
+            f"last observed y; expected {needed} (one per forecast step)", f"covariates.{column}"
         )
 
 

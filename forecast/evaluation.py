@@ -1,4 +1,8 @@
-"""Run a model over windows without the Trainer and score it on the original scale."""
+"""Score a predictor on prepared data: test metrics, backtests, window forecasts.
+
+Functions of (predictor, prepared data), so a freshly trained model, a loaded one and the
+current champion are all scored the same way on the same windows.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .data.panel import Panel
+from .data.panel import Panel, build_panel
+from .datamodule import PreparedData
+from .errors import ConfigError
 from .inference import to_original_scale
 from .metrics import all_metrics, point_index
-from .windows import WindowDataset
+from .predictor import Predictor
+from .windows import Split, WindowDataset, split_step, window_starts
 
 
 @dataclass
@@ -21,10 +28,12 @@ class WindowForecasts:
     actual: np.ndarray  # (N, H) original scale
     series: np.ndarray  # (N,)
     starts: np.ndarray  # (N,)
+    panel: Panel  # the series the indices point into
 
 
 @torch.inference_mode()
-def forecast_windows(model: nn.Module, dataset: WindowDataset, batch_size: int = 256) -> WindowForecasts:
+def forecast_windows(model: nn.Module, dataset: WindowDataset, batch_size: int = 256
+                     ) -> WindowForecasts:
     model.eval()
     preds, actuals, series, starts = [], [], [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
@@ -33,18 +42,68 @@ def forecast_windows(model: nn.Module, dataset: WindowDataset, batch_size: int =
         series.append(batch["series"].numpy())
         starts.append(batch["start"].numpy())
     return WindowForecasts(np.concatenate(preds), np.concatenate(actuals),
-                           np.concatenate(series), np.concatenate(starts))
+                           np.concatenate(series), np.concatenate(starts), dataset.panel)
 
 
-def score(result: WindowForecasts, panel: Panel, quantiles: list[float]) -> dict[str, float]:
+def panel_for(predictor: Predictor, prepared: PreparedData) -> Panel:
+    """The data scaled with the predictor's own statistics (the prepared panel when they are
+    the ones it was trained with)."""
+    if predictor.scaler is prepared.panel.scaler:
+        return prepared.panel
+    spec = predictor.spec
+    missing = [c for c in (*spec.covariates, *spec.static_covariates)
+               if c not in prepared.frame.columns]
+    if missing:
+        raise ConfigError(f"model needs columns {missing} that the data does not have")
+    return build_panel(prepared.frame, spec, scaler=predictor.scaler, season=predictor.dims.season)
+
+
+def split_windows(predictor: Predictor, prepared: PreparedData, split: Split = "test",
+                  step: int | None = None) -> WindowDataset:
+    """Every window whose targets lie in `split` (test: one per horizon, no overlap)."""
+    step = step or split_step(split, predictor.horizon, predictor.horizon)
+    starts = [window_starts(b, split, predictor.lookback, predictor.horizon, step)
+              for b in prepared.bounds]
+    return WindowDataset(panel_for(predictor, prepared), starts, predictor.lookback,
+                         predictor.horizon)
+
+
+def forecast_split(predictor: Predictor, prepared: PreparedData, split: Split = "test"
+                   ) -> WindowForecasts:
+    return forecast_windows(predictor.network, split_windows(predictor, prepared, split))
+
+
+def score(result: WindowForecasts, quantiles: list[float] | tuple[float, ...]) -> dict[str, float]:
     """MAE, RMSE, sMAPE, MASE of the point forecast, plus coverage when quantiles exist."""
+    quantiles = list(quantiles)
     point = result.forecast[..., point_index(quantiles)]
-    scales = np.array(
-        [panel.scaler.stats[panel.series[i].unique_id].mase_scale for i in result.series]
-    )
+    stats = result.panel.scaler.stats
+    scales = np.array([stats[result.panel.series[i].unique_id].mase_scale for i in result.series])
     metrics = all_metrics(result.actual, point, scales)
     if len(quantiles) >= 2:
         lo, hi = result.forecast[..., 0], result.forecast[..., -1]
         inside = (result.actual >= lo) & (result.actual <= hi)
         metrics[f"coverage_{quantiles[0]:g}_{quantiles[-1]:g}"] = float(inside.mean())
     return metrics
+
+
+def evaluate(predictor: Predictor, prepared: PreparedData, split: Split = "test"
+             ) -> dict[str, float]:
+    """Metrics on non-overlapping horizon-long windows of the split, on the original scale."""
+    return score(forecast_split(predictor, prepared, split), predictor.quantiles)
+
+
+def backtest(predictor: Predictor, prepared: PreparedData, n_windows: int, step: int
+             ) -> list[dict]:
+    """Rolling origin: windows ending at the last point, then `step` earlier each time."""
+    panel, rows = panel_for(predictor, prepared), []
+    lookback, horizon = predictor.lookback, predictor.horizon
+    for k in range(n_windows):
+        starts = [np.array([len(s.y) - horizon - k * step], dtype=np.int64) for s in panel.series]
+        if min(int(s[0]) for s in starts) < lookback:
+            break
+        dataset = WindowDataset(panel, starts, lookback, horizon)
+        result = forecast_windows(predictor.network, dataset)
+        cutoff = panel.series[0].ds[int(starts[0][0]) - 1]
+        rows.append({"window": k, "cutoff": str(cutoff), **score(result, predictor.quantiles)})
+    return rows

@@ -12,7 +12,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .models.transformer import TransformerForecaster
 from .windows import Batch
 
 
@@ -21,15 +20,6 @@ class Explanation:
     method: str  # "attention" | "saliency"
     ds: list[pd.Timestamp]
     weight: list[float]
-
-
-def attention_per_step(model: TransformerForecaster, batch: Batch) -> np.ndarray:
-    """(B, L): attention received by each input step, averaged over heads, layers and queries."""
-    with torch.inference_mode():
-        _, maps = model(batch, return_attention=True)  # (B, layers, heads, N, N)
-    per_token = maps.mean(dim=(1, 2)).mean(dim=1)  # (B, N) mean over queries
-    per_step = per_token.repeat_interleave(model.patch_len, dim=1) / model.patch_len  # (B, N*P)
-    return per_step[:, model.pad:].numpy()  # drop the front padding -> (B, L)
 
 
 def saliency_per_step(model: nn.Module, batch: Batch, point: int) -> np.ndarray:
@@ -41,10 +31,11 @@ def saliency_per_step(model: nn.Module, batch: Batch, point: int) -> np.ndarray:
     return past.grad.abs().sum(dim=-1).numpy()  # (B, L)
 
 
-def explain_batch(model: nn.Module, batch: Batch, history: list[pd.DatetimeIndex], point: int,
-                  top_k: int) -> list[Explanation]:
-    if isinstance(model, TransformerForecaster):
-        method, weights = "attention", attention_per_step(model, batch)
+def explain_batch(model: nn.Module, attention: bool, batch: Batch,
+                  history: list[pd.DatetimeIndex], point: int, top_k: int) -> list[Explanation]:
+    """`attention`: the model's family returns attention maps (`step_attention`)."""
+    if attention:
+        method, weights = "attention", model.step_attention(batch)
     else:
         method, weights = "saliency", saliency_per_step(model, batch, point)
     total = weights.sum(axis=1, keepdims=True)

@@ -34,6 +34,14 @@ class SeriesInput:
     static: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CheckedSeries:
+    """A series that passed `check_series` for one model; only `Predictor.check` makes these,
+    so code holding one never validates it twice."""
+
+    item: SeriesInput
+
+
 @dataclass
 class SeriesForecast:
     unique_id: str
@@ -68,7 +76,8 @@ def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: i
             raise MissingColumnError(name, sorted(item.covariates))
         if len(values) < n:
             raise DataValidationError(f"past covariate '{name}' of series '{uid}' has "
-                                      f"{len(values)} values; expected {n} (one per y)")
+                                      f"{len(values)} values; expected {n} (one per y)",
+                                      f"covariates.{name}")
     for name in spec.future_covariates:
         values = item.covariates.get(name)
         if values is None:
@@ -81,7 +90,7 @@ def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: i
             raise NonFiniteValueError(name, uid, int((~np.isfinite(values)).sum()), "input")
     for name in spec.static_covariates:
         if name not in item.static:
-            raise MissingColumnError(name, sorted(item.static))
+            raise MissingColumnError(name, sorted(item.static), "static")
 
 
 def covariate_matrix(item: SeriesInput, spec: FeatureSpec, horizon: int) -> np.ndarray:
@@ -97,17 +106,11 @@ def covariate_matrix(item: SeriesInput, spec: FeatureSpec, horizon: int) -> np.n
     return np.stack(columns, axis=1) if columns else np.zeros((n + horizon, 0))
 
 
-def build_batch(items: list[SeriesInput], spec: FeatureSpec, scaler: SeriesScaler,
-                lookback: int, horizon: int, season: int, checked: bool = False
-                ) -> tuple[Batch, list[pd.DatetimeIndex]]:
-    """Scale the last `lookback` steps of each series and stack them into one Batch.
-
-    `checked=True` skips `check_series` for callers that already ran it on every item.
-    """
+def build_batch(checked: list[CheckedSeries], spec: FeatureSpec, scaler: SeriesScaler,
+                lookback: int, horizon: int, season: int) -> tuple[Batch, list[pd.DatetimeIndex]]:
+    """Scale the last `lookback` steps of each (checked) series and stack them into one Batch."""
     past, future, static, loc, scale, futures = [], [], [], [], [], []
-    for item in items:
-        if not checked:
-            check_series(item, spec, lookback, horizon)
+    for item in (c.item for c in checked):
         n = len(item.y)
         stats = scaler.stats.get(item.unique_id)
         x_all = covariate_matrix(item, spec, horizon)  # (n + H, Fp + Ff)
@@ -127,7 +130,7 @@ def build_batch(items: list[SeriesInput], spec: FeatureSpec, scaler: SeriesScale
         loc.append(stats.y_mean)
         scale.append(stats.y_std)
         futures.append(f_ds)
-    count = len(items)
+    count = len(checked)
     batch = Batch(
         past=torch.from_numpy(np.stack(past)),
         future=torch.from_numpy(np.stack(future)),

@@ -1,4 +1,8 @@
-"""How to run: a Lightning Trainer with early stopping, best checkpoint and a Rich progress bar."""
+"""How to run: a Lightning Trainer with early stopping, best checkpoint and a Rich progress bar.
+
+`train` is the library's one training function: config + prepared data in, a complete
+`Predictor` (with its test metrics) and a report out.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 
-from .config import TrainerSettings
+from .config import ForecastConfig, TrainerSettings
+from .datamodule import PreparedData, WindowDataModule
+from .evaluation import evaluate
+from .module import ForecastModule
+from .predictor import Predictor
 
 
 class EpochTimer(Callback):
@@ -93,3 +101,24 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
         epoch_seconds=timer.durations,
         history=history.epochs,
     )
+
+
+def train(config: ForecastConfig, prepared: PreparedData,
+          callbacks: list[Callback] | None = None, logger=False
+          ) -> tuple[Predictor, TrainingReport | None]:
+    """Fit the configured family on `prepared` and score it on the test windows.
+
+    Baselines have nothing to learn: they get the scalers and no report.
+    """
+    data, settings = config.data, config.model
+    predictor = Predictor.build(settings.name, settings.architecture, prepared.panel.spec,
+                                prepared.panel.scaler, data.lookback, data.horizon,
+                                settings.quantiles, data.season, config.model_dump())
+    report = None
+    if settings.family.neural:
+        trainer = config.trainer
+        module = ForecastModule(predictor.network, settings.quantiles, trainer.learning_rate,
+                                trainer.weight_decay, trainer.max_epochs)
+        report = fit_module(module, WindowDataModule(prepared, data), trainer, callbacks, logger)
+    predictor.network.eval()
+    return predictor.with_metrics(evaluate(predictor, prepared, "test")), report

@@ -27,6 +27,12 @@ class Batch(TypedDict):
     start: torch.Tensor  # (B,) index of the first target step in the series
 
 
+def split_step(split: Split, horizon: int, window_step: int) -> int:
+    """Stride between windows: every `window_step` in training, a quarter horizon in
+    validation (more origins for early stopping), one horizon in test (no overlap)."""
+    return {"train": window_step, "val": max(1, horizon // 4), "test": horizon}[split]
+
+
 def window_starts(
     bounds: SplitBounds, split: Split, lookback: int, horizon: int, step: int
 ) -> np.ndarray:
@@ -50,7 +56,7 @@ class WindowDataset(Dataset):
         lookback: int,
         horizon: int,
     ):
-        self.lookback, self.horizon = lookback, horizon
+        self.panel, self.lookback, self.horizon = panel, lookback, horizon
         self.n_past_only = panel.spec.n_past_only
         lengths = [len(s.values) for s in panel.series]
         self.offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)

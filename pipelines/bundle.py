@@ -16,7 +16,6 @@ import pandas as pd
 import yaml
 
 from forecast import Forecaster, __version__
-from forecast.metrics import point_index
 
 from .plots import as_long_frame, forecast_vs_actual, residuals
 
@@ -51,9 +50,7 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
     directory = (root or BUNDLE_ROOT) / f"{forecaster.name}-{stamp}-{time.time_ns() % 10**6}"
     directory.mkdir(parents=True, exist_ok=True)
     forecaster.save(directory / "model")
-    assert forecaster.prepared is not None
-    test = as_long_frame(forecaster.forecast_split("test"), forecaster.prepared.panel,
-                         point_index(forecaster.quantiles))
+    test = as_long_frame(forecaster.forecast_split("test"), forecaster.predictor.point)
     test.to_csv(directory / "test_forecasts.csv", index=False)
     plots = directory / "plots"
     plots.mkdir(exist_ok=True)

@@ -11,8 +11,10 @@ from rich.table import Table
 
 from forecast import load_config
 from forecast.errors import ForecastError
+from forecast.models import families
 
-CONFIG_DIR = Path(__file__).with_name("configs")
+from .presets import config_path
+
 console = Console()
 errors = Console(stderr=True)
 
@@ -22,21 +24,11 @@ def progress(message: str) -> None:
     console.print(message, markup=False, highlight=False)
 
 
-def _config_path(value: str | None) -> Path | None:
-    """`--config quick` finds pipelines/configs/quick.yaml; a path is used as is."""
-    if value is None:
-        return CONFIG_DIR / "default.yaml"
-    path = Path(value)
-    if not path.exists() and (CONFIG_DIR / f"{value}.yaml").exists():
-        return CONFIG_DIR / f"{value}.yaml"
-    return path
-
-
 def _load(args: argparse.Namespace, extra: list[str] | None = None):
     overrides = list(args.set or []) + list(extra or [])
     if getattr(args, "data", None):
         overrides.append(f"data.path={args.data}")
-    return load_config(_config_path(args.config), overrides)
+    return load_config(config_path(args.config), overrides)
 
 
 def _print_metrics_table(title: str, rows: list[dict], columns: list[str]) -> None:
@@ -90,11 +82,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from .registry import promote
+    from .registry import set_alias
     from .tracking import connect
 
     config = _load(args)
-    promote(connect(), config.tracking.registered_model, config.tracking.alias, str(args.version))
+    set_alias(connect(), config.tracking.registered_model, config.tracking.alias,
+              str(args.version), decision="promoted_by_hand")
     console.print(f"'{config.tracking.alias}' now points to "
                   f"{config.tracking.registered_model} v{args.version}")
     return 0
@@ -110,10 +103,9 @@ def cmd_log_run(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from .study import load_study_settings, log_study, run_study, write_report
+    from .study import PARTS, load_study_settings, log_study, run_study, write_report
 
-    name = args.config or "study-quick"
-    path = _config_path(name)
+    path = config_path(args.config, default="study-quick")
     settings = load_study_settings(path)
     if args.output:
         settings = settings.model_copy(update={"output_dir": args.output})
@@ -121,16 +113,14 @@ def cmd_study(args: argparse.Namespace) -> int:
         from .tracking import connect
 
         connect()
-    from .study import PARTS
-
     parts = tuple(args.parts or PARTS)
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ForecastError(f"unknown study part(s) {unknown}; valid: {list(PARTS)}")
     result = run_study(settings, progress=progress, parts=parts,
                        saved=Path(settings.output_dir))
-    note = f"Preset `{path.stem}`, produced by `forecast study --config {name}`."
-    if parts != PARTS:
+    note = f"Preset `{path.stem}`, produced by `forecast study --config {args.config or path.stem}`."
+    if set(parts) != set(PARTS):
         note += (f" Parts {', '.join(parts)} were re-run with `--parts`; the others are read "
                  "back from the previous run in the same folder.")
     report = write_report(result, Path(settings.output_dir), note)
@@ -197,8 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train", "Train one model, evaluate it on the test window and log the run.",
             cmd_train)
-    p.add_argument("--model", choices=["lstm", "gru", "transformer", "naive", "seasonal_naive"],
-                   help="model to train (default: model.name of the config)")
+    p.add_argument("--model", choices=[f.name for f in families()], metavar="MODEL",
+                   help="model to train (default: model.name of the config): " + "; ".join(
+                       f"{f.name} ({f.description})" if f.description else f.name
+                       for f in families()))
     p.add_argument("--data", help="CSV or Parquet file in long format (default: vic_elec)")
     p = add("compare", "Train every model and baseline on the same split, backtest them, log a "
             "parent run with a comparison table and register the best; 'champion' moves only "

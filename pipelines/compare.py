@@ -13,7 +13,8 @@ from forecast.datamodule import prepare_data
 from .bundle import read_bundle
 from .mlflow_run import log_bundle, log_pyfunc
 from .plots import comparison_bars
-from .registry import PromotionDecision, register_and_gate
+from .promotion import PromotionDecision, register_and_gate
+from .tables import markdown_table
 from .tracking import connect, ensure_experiment
 from .train import TrackingFailedError, train_model
 
@@ -82,10 +83,3 @@ def run_compare(config: ForecastConfig, progress=print) -> CompareResult:
         raise TrackingFailedError(bundles, err) from err
     return CompareResult(parent.info.run_id, table, best, decision)
 
-
-def markdown_table(table: pd.DataFrame) -> str:
-    header = "| " + " | ".join(table.columns) + " |"
-    rule = "|" + "---|" * len(table.columns)
-    body = ["| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |"
-            for row in table.itertuples(index=False)]
-    return "\n".join([header, rule, *body]) + "\n"

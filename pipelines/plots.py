@@ -11,6 +11,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from forecast.evaluation import WindowForecasts  # noqa: E402
+from forecast.models import get_family  # noqa: E402
+
+
+def save_figure(fig, path: Path) -> Path:
+    """The one way a figure is written: tight layout, 110 dpi PNG, figure closed."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
 
 def forecast_vs_actual(frame: pd.DataFrame, path: Path, title: str, days: int = 14) -> Path:
     """Line plot of the last `days` of test forecasts against the actual values."""
@@ -22,10 +33,7 @@ def forecast_vs_actual(frame: pd.DataFrame, path: Path, title: str, days: int = 
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
     fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def residuals(frame: pd.DataFrame, path: Path, title: str) -> Path:
@@ -38,32 +46,26 @@ def residuals(frame: pd.DataFrame, path: Path, title: str) -> Path:
     right.set_title("MAE by forecast step")
     right.set_xlabel("steps ahead")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def comparison_bars(table: pd.DataFrame, metric: str, path: Path) -> Path:
     ordered = table.sort_values(metric)
     fig, ax = plt.subplots(figsize=(8, 4))
-    colors = ["tab:gray" if m in ("naive", "seasonal_naive") else "tab:blue"
-              for m in ordered["model"]]
+    colors = ["tab:blue" if get_family(m).neural else "tab:gray" for m in ordered["model"]]
     ax.bar(ordered["model"], ordered[metric], color=colors)
     for i, value in enumerate(ordered[metric]):
         ax.text(i, value, f"{value:.1f}" if value > 10 else f"{value:.3f}", ha="center",
                 va="bottom", fontsize=8)
     ax.set_ylabel(f"test {metric}")
     ax.set_title(f"Models on the same test window ({metric}, lower is better)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
-def as_long_frame(forecasts, panel, point: int) -> pd.DataFrame:
+def as_long_frame(forecasts: WindowForecasts, point: int) -> pd.DataFrame:
     """Window forecasts (N, H, Q) into rows of unique_id, ds, step, forecast, actual."""
     n, h = forecasts.actual.shape
+    panel = forecasts.panel
     rows = {
         "unique_id": np.repeat([panel.series[i].unique_id for i in forecasts.series], h),
         "ds": np.concatenate([panel.series[s].ds[t:t + h]

@@ -1,18 +1,26 @@
-"""ASGI middleware: API key on the protected routes, body-size limit, 422 for bad bodies.
+"""ASGI middleware: API key on every route but a named public list, body-size limit, 422 for
+bad bodies.
 
+Safe by default: a route added later is protected unless it is added to PUBLIC_ROUTES.
 BentoML answers request-schema errors with 400; the contract is 422 (field + reason), so the
-status is rewritten on the protected routes, leaving BentoML's JSON detail intact.
+status is rewritten, leaving BentoML's JSON detail intact.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-import os
 
 from .settings import ServiceSettings
 
-PROTECTED = ("/predict", "/reload")
+# health probes, metrics, the OpenAPI document and its UI, and what the model is
+PUBLIC_ROUTES = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/", "/docs",
+                           "/docs.json", "/schema.json", "/model"})
+PUBLIC_PREFIXES = ("/static_content/", "/assets/")  # the Swagger UI's files
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_ROUTES or path.startswith(PUBLIC_PREFIXES)
 
 
 async def _send_json(send, status: int, body: dict) -> None:
@@ -24,11 +32,10 @@ async def _send_json(send, status: int, body: dict) -> None:
 
 
 class ForecastGuard:
-    def __init__(self, app, max_body_bytes: int | None = None):
+    def __init__(self, app, settings: ServiceSettings | None = None):
         self.app = app
-        self.api_key = ServiceSettings.from_env().api_key
-        self.max_body_bytes = max_body_bytes or int(
-            os.environ.get("FORECAST_MAX_BODY_BYTES", 32 * 1024 * 1024))
+        settings = settings or ServiceSettings.from_env()
+        self.api_key, self.max_body_bytes = settings.api_key, settings.max_body_bytes
 
     def _authorised(self, headers: dict[bytes, bytes]) -> bool:
         if self.api_key is None:
@@ -40,7 +47,7 @@ class ForecastGuard:
         return hmac.compare_digest(given.encode(), self.api_key.encode())
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] not in PROTECTED:
+        if scope["type"] != "http" or is_public(scope["path"]):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         if not self._authorised(headers):

@@ -12,30 +12,35 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mlflow
-from mlflow import MlflowClient
-
-from forecast import Forecaster as ForecastModel
-from forecast.artifacts import CONFIG, find_artifact
+from forecast import Predictor
+from forecast.artifacts import CONFIG
 from forecast.errors import ForecastError
+from pipelines.registry import download_model_dir, registry_client, version_by_alias
 
 log = logging.getLogger("forecast.service")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadedModel:
-    model: ForecastModel
+    predictor: Predictor
     name: str
     version: str
     alias: str
     run_id: str | None
-    source: str  # "registry" | "cache"
-    architecture: str
+    source: str  # "registry" | "cache" | "directory"
     loaded_at: float = field(default_factory=time.time)
 
 
 class ModelUnavailableError(ForecastError):
     """Neither the registry nor the local cache can provide a model."""
+
+
+def load_model_dir(directory: Path, name: str, version: str, alias: str, run_id: str | None,
+                   source: str) -> LoadedModel:
+    """Load a model directory and prove it predicts; a version that cannot is refused here."""
+    predictor = Predictor.load(directory)
+    predictor.smoke_test()
+    return LoadedModel(predictor, name, version, alias, run_id, source)
 
 
 class ModelSource:
@@ -46,12 +51,12 @@ class ModelSource:
     def pointer(self) -> Path:
         return self.cache_dir / self.name / f"{self.alias}.json"
 
-    def _client(self) -> MlflowClient:
-        return MlflowClient(mlflow.get_tracking_uri(), mlflow.get_registry_uri())
-
     def resolve_version(self) -> tuple[str, str | None]:
-        """(version, run_id) the alias points to now; raises when the registry is unreachable."""
-        version = self._client().get_model_version_by_alias(self.name, self.alias)
+        """(version, run_id) the alias points to now; raises when the registry is unreachable
+        or the alias is not set."""
+        version = version_by_alias(registry_client(), self.name, self.alias)
+        if version is None:
+            raise ModelUnavailableError(f"{self.name}@{self.alias} is not set in the registry")
         return str(version.version), version.run_id
 
     def _download(self, version: str) -> Path:
@@ -61,21 +66,15 @@ class ModelSource:
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        local = Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{self.name}/{version}", dst_path=str(staging)))
-        found = find_artifact(local, f"{self.name} v{version}")
+        found = download_model_dir(f"models:/{self.name}/{version}", staging)
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(found, target)
         shutil.rmtree(staging, ignore_errors=True)
         return target
 
-    def _load(self, directory: Path, version: str, run_id: str | None, source: str) -> LoadedModel:
-        model = ForecastModel.load(directory)
-        model.smoke_test()  # a version that cannot predict is refused here
-        return LoadedModel(model, self.name, version, self.alias, run_id, source, model.name)
-
     def load_from_registry(self, version: str, run_id: str | None) -> LoadedModel:
-        loaded = self._load(self._download(version), version, run_id, "registry")
+        loaded = load_model_dir(self._download(version), self.name, version, self.alias, run_id,
+                                "registry")
         self.pointer.parent.mkdir(parents=True, exist_ok=True)
         self.pointer.write_text(json.dumps({"version": version, "run_id": run_id}))
         return loaded
@@ -86,7 +85,8 @@ class ModelSource:
                 f"no cached copy of {self.name}@{self.alias} in {self.cache_dir}")
         meta = json.loads(self.pointer.read_text())
         directory = self.cache_dir / self.name / f"v{meta['version']}"
-        return self._load(directory, meta["version"], meta.get("run_id"), "cache")
+        return load_model_dir(directory, self.name, meta["version"], self.alias,
+                              meta.get("run_id"), "cache")
 
     def load_initial(self) -> LoadedModel | None:
         """Registry first; on failure the cached copy; None when there is neither."""

@@ -1,10 +1,19 @@
-"""Request and response models: they are the OpenAPI document at /docs."""
+"""Request and response models (they are the OpenAPI document at /docs), and how each
+response is built from the library's results."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
+
+from forecast.explain import Explanation
+from forecast.frames import quantile_label
+from forecast.inference import SeriesForecast
+
+if TYPE_CHECKING:
+    from .model_source import LoadedModel
 
 
 class SeriesIn(BaseModel):
@@ -24,11 +33,21 @@ class ModelRef(BaseModel):
     alias: str
     architecture: str
 
+    @classmethod
+    def of(cls, loaded: LoadedModel) -> ModelRef:
+        return cls(name=loaded.name, version=loaded.version, alias=loaded.alias,
+                   architecture=loaded.predictor.name)
+
 
 class InputImportance(BaseModel):
     method: str = Field(description="attention (Transformer) or saliency (input gradients)")
     ds: list[datetime]
     weight: list[float]
+
+    @classmethod
+    def of(cls, explanation: Explanation) -> InputImportance:
+        return cls(method=explanation.method, ds=[d.to_pydatetime() for d in explanation.ds],
+                   weight=explanation.weight)
 
 
 class ForecastOut(BaseModel):
@@ -38,10 +57,31 @@ class ForecastOut(BaseModel):
     quantiles: dict[str, list[float]] = Field(default_factory=dict)
     explanation: InputImportance | None = None
 
+    @classmethod
+    def of(cls, forecast: SeriesForecast, steps: int, point: int,
+           quantiles: dict[float, int], explanation: Explanation | None) -> ForecastOut:
+        """`quantiles`: each quantile to return -> its column in `forecast.values`."""
+        values = forecast.values[:steps]
+        return cls(unique_id=forecast.unique_id, ds=list(forecast.ds[:steps].to_pydatetime()),
+                   mean=values[:, point].tolist(),
+                   quantiles={quantile_label(q): values[:, i].tolist()
+                              for q, i in quantiles.items()},
+                   explanation=InputImportance.of(explanation) if explanation else None)
+
 
 class PredictResponse(BaseModel):
     model: ModelRef
     forecasts: list[ForecastOut]
+
+    @classmethod
+    def of(cls, loaded: LoadedModel, forecasts: list[SeriesForecast], steps: int,
+           quantiles: list[float], explanations: list[Explanation] | None) -> PredictResponse:
+        predictor = loaded.predictor
+        columns = {q: predictor.quantiles.index(q) for q in quantiles}
+        explanations = explanations or [None] * len(forecasts)
+        return cls(model=ModelRef.of(loaded), forecasts=[
+            ForecastOut.of(f, steps, predictor.point, columns, e)
+            for f, e in zip(forecasts, explanations, strict=True)])
 
 
 class ModelInfo(BaseModel):
@@ -57,6 +97,17 @@ class ModelInfo(BaseModel):
     freq: str
     quantiles: list[float]
     covariates: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, loaded: LoadedModel) -> ModelInfo:
+        predictor, spec = loaded.predictor, loaded.predictor.spec
+        return cls(name=loaded.name, version=loaded.version, alias=loaded.alias,
+                   architecture=predictor.name, run_id=loaded.run_id, source=loaded.source,
+                   metrics=dict(predictor.metrics), lookback=predictor.lookback,
+                   horizon=predictor.horizon, freq=spec.freq, quantiles=list(predictor.quantiles),
+                   covariates={"past": list(spec.past_covariates),
+                               "future": list(spec.future_covariates),
+                               "static": list(spec.static_covariates)})
 
 
 class ReloadResponse(BaseModel):

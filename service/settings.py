@@ -1,4 +1,4 @@
-"""Service configuration from the environment (the same variables in every deployment)."""
+"""Every service setting, read from the environment once (the same variables everywhere)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ class ServiceSettings:
     model_alias: str
     api_key: str | None
     cache_dir: Path
+    workers: int
     max_series: int
     max_points: int
+    max_body_bytes: int
     max_batch_size: int
     max_wait_ms: float
     poll_seconds: int
@@ -32,8 +34,10 @@ class ServiceSettings:
             model_alias=os.environ.get("FORECAST_MODEL_ALIAS", "champion"),
             api_key=os.environ.get("FORECAST_API_KEY") or None,
             cache_dir=Path(os.environ.get("FORECAST_CACHE_DIR", ".forecast/service-cache")),
+            workers=workers,
             max_series=_int("FORECAST_MAX_SERIES", 256),
             max_points=_int("FORECAST_MAX_POINTS", 20_000),
+            max_body_bytes=_int("FORECAST_MAX_BODY_BYTES", 32 * 1024 * 1024),
             max_batch_size=_int("FORECAST_MAX_BATCH_SIZE", 64),
             max_wait_ms=float(os.environ.get("FORECAST_MAX_WAIT_MS", 0)),
             poll_seconds=_int("FORECAST_POLL_SECONDS", 0),

@@ -1,6 +1,6 @@
 """Data layer: load long-format frames, validate them against the contract, build tensors."""
 
-from .loading import load_frame, load_vic_elec, vic_elec_config_values
+from .loading import load_frame, load_vic_elec
 from .panel import Panel, SeriesArrays, build_panel
 from .scaling import SeriesScaler
 from .split import SplitBounds, split_bounds
@@ -17,5 +17,4 @@ __all__ = [
     "load_vic_elec",
     "split_bounds",
     "validate_frame",
-    "vic_elec_config_values",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -30,16 +29,6 @@ def load_vic_elec() -> pd.DataFrame:
             "Holiday": holiday,
         }
     )
-
-
-def vic_elec_config_values() -> dict[str, Any]:
-    """The data section that describes vic_elec: Temperature past, Holiday future, calendar."""
-    return {
-        "past_covariates": ["Temperature"],
-        "future_covariates": ["Holiday"],
-        "calendar": ["hour", "dayofweek", "dayofyear"],
-        "freq": "30min",
-    }
 
 
 def _read_file(path: Path) -> pd.DataFrame:

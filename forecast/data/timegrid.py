@@ -34,3 +34,10 @@ def first_off_grid(ds: pd.DatetimeIndex, freq: str) -> tuple[int, pd.Timestamp] 
     got, want = ds.as_unit("ns").asi8, expected.as_unit("ns").asi8
     mismatch = np.flatnonzero(got != want)
     return (int(mismatch[0]), expected[mismatch[0]]) if len(mismatch) else None
+
+
+def hours_per_step(freq: str) -> float:
+    """Hours between two timestamps at a fixed frequency (0.5 for 30min), to report lags in
+    the user's units; NaN for calendar frequencies."""
+    step = fixed_step_ns(freq)
+    return step / 3.6e12 if step is not None else float("nan")

@@ -18,6 +18,7 @@ class ModelDims:
     n_future: int  # per horizon step: known-ahead features
     n_static: int
     n_outputs: int  # 1 for a point forecast, else the number of quantiles
+    season: int = 1  # steps per season (seasonal_naive reads it)
 
 
 class ForecastHead(nn.Module):

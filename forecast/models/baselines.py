@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..windows import Batch
 from .base import ModelDims
+from .registry import FamilyConfig, ModelFamily, register
+
+if TYPE_CHECKING:
+    from ..windows import Batch
 
 
-@dataclass(frozen=True)
-class BaselineConfig:
-    kind: str  # "naive" | "seasonal_naive"
-    season: int = 1
+class BaselineConfig(FamilyConfig):
+    """Baselines have no settings: the season is `data.season` (in ModelDims)."""
 
 
 class BaselineForecaster(nn.Module):
-    def __init__(self, dims: ModelDims, config: BaselineConfig):
+    def __init__(self, dims: ModelDims, season: int):
         super().__init__()
-        if config.kind == "seasonal_naive" and config.season > dims.lookback:
+        if season > dims.lookback:
             raise ConfigError(
                 f"seasonal_naive needs data.lookback >= data.season; got lookback "
-                f"{dims.lookback} < season {config.season}"
+                f"{dims.lookback} < season {season}"
             )
-        self.dims, self.config = dims, config
-        season = config.season if config.kind == "seasonal_naive" else 1
+        self.dims = dims
         steps = torch.arange(dims.horizon) % season
         # index into the lookback of the value one season before each horizon step
         self.register_buffer("source", dims.lookback - season + steps, persistent=False)
@@ -36,3 +36,11 @@ class BaselineForecaster(nn.Module):
         y = batch["past"][:, :, 0]  # (B, L)
         out = y[:, self.source]  # (B, H)
         return out.unsqueeze(-1).expand(-1, -1, self.dims.n_outputs)  # (B, H, Q)
+
+
+register(ModelFamily(name="naive", config_class=BaselineConfig, neural=False,
+                     build=lambda dims, config: BaselineForecaster(dims, 1),
+                     description="the last observed value, repeated"))
+register(ModelFamily(name="seasonal_naive", config_class=BaselineConfig, neural=False,
+                     build=lambda dims, config: BaselineForecaster(dims, dims.season),
+                     description="the value one season (data.season) earlier"))

@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from ..windows import Batch
 from .base import ForecastHead, ModelDims
+from .registry import FamilyConfig, ModelFamily, register
+
+if TYPE_CHECKING:
+    from ..windows import Batch
 
 
-@dataclass(frozen=True)
-class RNNConfig:
-    cell: str  # "lstm" | "gru"
-    hidden_size: int = 64
-    num_layers: int = 2
-    dropout: float = 0.1
+class RNNConfig(FamilyConfig):
+    """The `model.rnn` section, shared by lstm and gru."""
+
+    hidden_size: int = Field(64, ge=1)
+    num_layers: int = Field(1, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
 
 
 class RecurrentForecaster(nn.Module):
     """Sequential encoder: hidden state h_t = f(h_{t-1}, x_t); the head reads h_L."""
 
-    def __init__(self, dims: ModelDims, config: RNNConfig):
+    def __init__(self, dims: ModelDims, config: RNNConfig, cell: str):
         super().__init__()
         self.dims, self.config = dims, config
-        rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU}[config.cell]
+        rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
         self.rnn = rnn_class(
             input_size=dims.n_features,
             hidden_size=config.hidden_size,
@@ -39,3 +43,10 @@ class RecurrentForecaster(nn.Module):
         outputs, _ = self.rnn(batch["past"])  # (B, L, F) -> (B, L, hidden)
         last = outputs[:, -1]  # (B, hidden)
         return self.head(last, batch["future"], batch["static"])  # (B, H, Q)
+
+
+for _cell in ("lstm", "gru"):
+    register(ModelFamily(
+        name=_cell, config_class=RNNConfig, section="rnn",
+        build=lambda dims, config, cell=_cell: RecurrentForecaster(dims, config, cell),
+        description=f"{_cell.upper()} encoder over the lookback, direct multi-step head"))

@@ -7,25 +7,40 @@ falls by patch_len^2) and RevIN-style instance normalisation of the target.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import torch
+from pydantic import Field, model_validator
 from torch import nn
 
-from ..windows import Batch
 from .base import ForecastHead, ModelDims
+from .registry import FamilyConfig, ModelFamily, register
+
+if TYPE_CHECKING:
+    from ..windows import Batch
 
 
-@dataclass(frozen=True)
-class TransformerConfig:
-    d_model: int = 64
-    n_heads: int = 4
-    n_layers: int = 2
-    ff_dim: int = 128
-    dropout: float = 0.1
-    patch_len: int = 0
+class TransformerConfig(FamilyConfig):
+    """The `model.transformer` section."""
+
+    d_model: int = Field(64, ge=4)
+    n_heads: int = Field(4, ge=1)
+    n_layers: int = Field(2, ge=1)
+    ff_dim: int = Field(128, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    patch_len: int = Field(24, ge=0, description="0 = one token per step; >0 = PatchTST-style")
     revin: bool = True
-    pooling: str = "flatten"  # "flatten" (PatchTST head) or "mean" (size independent of lookback)
+    # "flatten" (PatchTST head) or "mean" (head size independent of the lookback)
+    pooling: Literal["flatten", "mean"] = "flatten"
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TransformerConfig:
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )
+        return self
 
 
 def sinusoidal_positions(n: int, d_model: int) -> torch.Tensor:
@@ -112,3 +127,17 @@ class TransformerForecaster(nn.Module):
         if return_attention:
             return out, torch.stack(maps, dim=1)  # (B, layers, heads, N, N)
         return out
+
+    def step_attention(self, batch: Batch) -> np.ndarray:
+        """(B, L): attention each input step receives, averaged over heads, layers, queries."""
+        with torch.inference_mode():
+            _, maps = self(batch, return_attention=True)  # (B, layers, heads, N, N)
+        per_token = maps.mean(dim=(1, 2)).mean(dim=1)  # (B, N) mean over queries
+        per_step = per_token.repeat_interleave(self.patch_len, dim=1) / self.patch_len  # (B, N*P)
+        return per_step[:, self.pad:].numpy()  # drop the front padding -> (B, L)
+
+
+register(ModelFamily(
+    name="transformer", config_class=TransformerConfig, section="transformer",
+    build=TransformerForecaster, attention=True,
+    description="encoder-only self-attention, PatchTST-style patches, RevIN"))

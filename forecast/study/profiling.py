@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +24,12 @@ def count_parameters(model: nn.Module) -> int:
 def family_model(family: str, dims: ModelDims, width: int, patch_len: int,
                  rnn_hidden: int | None = None, revin: bool = True) -> nn.Module:
     if family in ("lstm", "gru"):
-        return build_model(family, dims, asdict(RNNConfig(family, rnn_hidden or width, 1, 0.0)))
+        return build_model(family, dims, RNNConfig(hidden_size=rnn_hidden or width, num_layers=1,
+                                                   dropout=0.0))
     config = TransformerConfig(d_model=width, n_heads=4, n_layers=2, ff_dim=2 * width,
                                dropout=0.0, patch_len=patch_len if family.endswith("patched")
                                else 0, revin=revin, pooling="mean")
-    return build_model("transformer", dims, asdict(config))
+    return build_model("transformer", dims, config)
 
 
 def matched_rnn_hidden(family: str, dims: ModelDims, target: int) -> int:

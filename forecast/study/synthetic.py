@@ -6,7 +6,9 @@ Every other step carries a random distractor value, so the only way to the targe
 
 from __future__ import annotations
 
+import lightning.pytorch as pl
 import torch
+from torch.utils.data import DataLoader
 
 from ..windows import Batch
 
@@ -39,12 +41,32 @@ def make_dependency_batch(n: int, distance: int, generator: torch.Generator) -> 
 
 
 class DependencyStream(torch.utils.data.IterableDataset):
-    """Fresh batches forever: the task cannot be memorised, only solved."""
+    """Fresh batches (`batches` of them, or forever): the task cannot be memorised, only solved."""
 
-    def __init__(self, distance: int, batch_size: int, seed: int):
-        self.distance, self.batch_size, self.seed = distance, batch_size, seed
+    def __init__(self, distance: int, batch_size: int, seed: int, batches: int | None = None):
+        self.distance, self.batch_size, self.seed, self.batches = (
+            distance, batch_size, seed, batches)
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed)
-        while True:
+        count = 0
+        while self.batches is None or count < self.batches:
+            count += 1
             yield make_dependency_batch(self.batch_size, self.distance, generator)
+
+
+class DependencyData(pl.LightningDataModule):
+    """One epoch of `steps` fresh training batches and a fixed validation batch, so the task
+    trains through the library's `fit_module` like any forecaster."""
+
+    def __init__(self, distance: int, batch_size: int, steps: int, seed: int, n_val: int = 64):
+        super().__init__()
+        self.train_stream = DependencyStream(distance, batch_size, seed, steps)
+        self.val_batch = make_dependency_batch(n_val, distance,
+                                               torch.Generator().manual_seed(seed + 1))
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_stream, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader([self.val_batch], batch_size=None)

@@ -7,14 +7,15 @@ import torch
 
 from forecast.models import ModelDims, build_model
 
-DIMS = ModelDims(lookback=24, horizon=6, n_features=5, n_future=3, n_static=2, n_outputs=3)
+DIMS = ModelDims(lookback=24, horizon=6, n_features=5, n_future=3, n_static=2, n_outputs=3,
+                 season=12)
 ARCH = {
-    "lstm": {"cell": "lstm", "hidden_size": 8, "num_layers": 2, "dropout": 0.0},
-    "gru": {"cell": "gru", "hidden_size": 8, "num_layers": 1, "dropout": 0.0},
+    "lstm": {"hidden_size": 8, "num_layers": 2, "dropout": 0.0},
+    "gru": {"hidden_size": 8, "num_layers": 1, "dropout": 0.0},
     "transformer": {"d_model": 8, "n_heads": 2, "n_layers": 2, "ff_dim": 16, "dropout": 0.0,
                     "patch_len": 0, "revin": True},
-    "naive": {"kind": "naive", "season": 1},
-    "seasonal_naive": {"kind": "seasonal_naive", "season": 12},
+    "naive": {},
+    "seasonal_naive": {},  # the season is data.season, carried by ModelDims
 }
 
 

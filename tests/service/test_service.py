@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from forecast import Forecaster as ForecastModel
 from forecast.inference import SeriesInput
 from pipelines.cli import main
-from pipelines.registry import download_model_dir
+from pipelines.registry import download_model_dir, register_version, set_alias
 from tests.conftest import HORIZON, LOOKBACK, make_panel
 from tests.pipelines.conftest import write_project
 from tests.servers import bento_server, mlflow_server
@@ -197,9 +197,8 @@ def test_broken_version_is_refused_and_the_old_one_keeps_serving(stack, monkeypa
     run = client.create_run(experiment.experiment_id, run_name="broken")
     client.set_terminated(run.info.run_id)
     uri, model_id = log_pyfunc(run.info.run_id, broken)
-    version = client.create_model_version("forecaster", uri, run_id=run.info.run_id,
-                                          model_id=model_id).version
-    client.set_registered_model_alias("forecaster", "champion", version)
+    version = register_version(client, "forecaster", uri, run.info.run_id, model_id)
+    set_alias(client, "forecaster", "champion", version)
     try:
         answer = httpx.post(stack["url"] + "/reload", headers=AUTH, timeout=60).json()
         assert answer["status"] == "refused" and answer["version"] == serving
@@ -260,3 +259,17 @@ def test_forecast_predict_reports_service_errors(stack, tmp_path, capsys):
     assert main(["predict", "--url", stack["url"], "--data", str(data),
                  "--api-key", API_KEY]) == 2
     assert "422" in capsys.readouterr().err
+
+
+def test_docs_describe_this_service_and_every_route_is_protected(stack):
+    spec = httpx.get(stack["url"] + "/docs.json", timeout=10).json()
+    assert "/model" in spec["paths"] and "get" in spec["paths"]["/model"]
+    assert spec["info"]["title"] == "forecast" and spec["info"]["version"] != "None"
+    assert "champion" in spec["info"]["description"]
+    assert "Machine Learning Service created with BentoML" not in spec["info"]["description"]
+    top_k = spec["components"]["schemas"]["predict__Input"]["properties"]["top_k"]
+    assert (top_k["minimum"], top_k["maximum"]) == (1, 500)
+    # a route nobody listed is protected, not public
+    assert httpx.get(stack["url"] + "/not-a-route", timeout=10).status_code == 401
+    response = post(stack, request_body(make_panel(), top_k=0))
+    assert response.status_code == 422

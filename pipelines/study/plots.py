@@ -11,15 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..plots import save_figure  # noqa: E402
+from .attention import AttentionResult  # noqa: E402
+
 COLORS = {"lstm": "tab:blue", "gru": "tab:green", "transformer": "tab:red",
           "transformer_patched": "tab:orange", "seasonal_naive": "tab:gray"}
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def speed_curves(speed: pd.DataFrame, path: Path, infer_batch: int) -> Path:
@@ -37,7 +33,7 @@ def speed_curves(speed: pd.DataFrame, path: Path, infer_batch: int) -> Path:
         ax.set_xlabel("lookback (steps)")
         ax.set_title(title)
     axes[0].legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def dependency_errors(errors: pd.DataFrame, path: Path) -> Path:
@@ -51,7 +47,7 @@ def dependency_errors(errors: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("test MSE / variance")
     ax.set_title("Reproduce a value seen d steps ago")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def gradient_norms(profiles: dict[str, np.ndarray], path: Path) -> Path:
@@ -65,38 +61,38 @@ def gradient_norms(profiles: dict[str, np.ndarray], path: Path) -> Path:
     ax.set_ylabel("|d forecast / d input| (at initialisation)")
     ax.set_title("Gradient reaching inputs d steps back")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def real_accuracy(real: pd.DataFrame, yardstick: float, path: Path) -> Path:
+def real_accuracy(real: pd.DataFrame, yardstick: float, freq: str, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     for family, group in real.groupby("family"):
         ax.plot(group["lookback"], group["mae"], marker="o", label=family,
                 color=COLORS.get(family))
     ax.axhline(yardstick, color="gray", ls="--", label="seasonal_naive (season 336)")
     ax.set_xscale("log")
-    ax.set_xlabel("lookback (half-hours)")
+    ax.set_xlabel(f"lookback (steps of {freq})")
     ax.set_ylabel("test MAE (MW)")
     ax.set_title("vic_elec day-ahead accuracy against lookback")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def attention_map(attention: np.ndarray, patch_len: int, lags: dict[int, float],
-                  path: Path) -> Path:
+def attention_map(result: AttentionResult, path: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
-    image = left.imshow(attention, cmap="viridis", aspect="auto")
-    hours = patch_len / 2
-    left.set_title(f"mean attention (tokens = {patch_len} half-hours = {hours:g} h)")
+    image = left.imshow(result.attention, cmap="viridis", aspect="auto")
+    lags, hours = result.lags, result.hours(result.patch_len)
+    left.set_title(f"mean attention (tokens = {result.patch_len} steps = {hours:g} h)")
     left.set_xlabel("key token (older -> newer)")
     left.set_ylabel("query token")
     fig.colorbar(image, ax=left)
     order = sorted(lags)
-    right.bar([lag / 2 for lag in order], [lags[lag] for lag in order], width=hours * 0.8)
+    right.bar([result.hours(lag) for lag in order], [lags[lag] for lag in order],
+              width=hours * 0.8)
     for mark, label in ((24, "1 day"), (168, "1 week")):
         right.axvline(mark, color="red", ls="--", lw=0.8)
         right.text(mark, max(lags.values()), label, color="red", fontsize=8)
     right.set_xlabel("lag from the most recent token (hours)")
     right.set_ylabel("attention weight")
     right.set_title("where the most recent token looks")
-    return _save(fig, path)
+    return save_figure(fig, path)

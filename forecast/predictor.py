@@ -1,0 +1,183 @@
+"""`Predictor`: a trained model, complete and immutable: what training returns and the service holds.
+
+It owns everything needed to turn raw series into forecasts (feature spec, scaler, network,
+dimensions) and nothing about how it was trained; evaluation and backtests are functions of
+(predictor, data) in `evaluation.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import ValidationError
+from torch import nn
+
+from . import __version__
+from .artifacts import load_artifact, save_artifact
+from .data.panel import FeatureSpec
+from .data.scaling import SeriesScaler
+from .errors import ArtifactError, DataValidationError, ForecastError
+from .explain import Explanation, explain_batch
+from .inference import (
+    CheckedSeries,
+    SeriesForecast,
+    SeriesInput,
+    build_batch,
+    check_series,
+    to_original_scale,
+)
+from .metrics import point_index
+from .models import FamilyConfig, ModelDims, get_family
+
+
+def model_dims(spec: FeatureSpec, lookback: int, horizon: int, quantiles: Sequence[float],
+               season: int) -> ModelDims:
+    """The network's shapes follow from the features and the task; nothing else decides them."""
+    return ModelDims(lookback=lookback, horizon=horizon, n_features=spec.n_step_features,
+                     n_future=spec.n_future, n_static=len(spec.static_covariates),
+                     n_outputs=max(len(quantiles), 1), season=season)
+
+
+@dataclass(frozen=True)
+class Predictor:
+    name: str  # model family
+    architecture: FamilyConfig
+    network: nn.Module
+    spec: FeatureSpec
+    scaler: SeriesScaler
+    dims: ModelDims
+    quantiles: tuple[float, ...] = ()
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    training_config: Mapping[str, Any] = field(default_factory=dict)  # provenance only
+
+    @classmethod
+    def build(cls, name: str, architecture: FamilyConfig, spec: FeatureSpec,
+              scaler: SeriesScaler, lookback: int, horizon: int, quantiles: Sequence[float],
+              season: int, training_config: Mapping[str, Any] | None = None) -> Predictor:
+        """A fresh (untrained) predictor of family `name` for this task."""
+        dims = model_dims(spec, lookback, horizon, quantiles, season)
+        network = get_family(name).build(dims, architecture)
+        return cls(name, architecture, network, spec, scaler, dims, tuple(quantiles),
+                   training_config=training_config or {})
+
+    def with_metrics(self, metrics: Mapping[str, float]) -> Predictor:
+        return dataclasses.replace(self, metrics=dict(metrics))
+
+    @property
+    def lookback(self) -> int:
+        return self.dims.lookback
+
+    @property
+    def horizon(self) -> int:
+        return self.dims.horizon
+
+    @property
+    def point(self) -> int:
+        """Column of the point forecast (the median when quantiles are set)."""
+        return point_index(list(self.quantiles))
+
+    # ---- inference ----------------------------------------------------------------------
+    def check_horizon(self, horizon: int | None) -> int:
+        horizon = self.horizon if horizon is None else int(horizon)
+        if not 1 <= horizon <= self.horizon:
+            raise DataValidationError(
+                f"horizon {horizon} is outside 1..{self.horizon}, the horizon the model was "
+                "trained for", "horizon")
+        return horizon
+
+    def check(self, item: SeriesInput) -> CheckedSeries:
+        """Raise the contract's named exception for anything that makes a forecast meaningless."""
+        check_series(item, self.spec, self.lookback, self.horizon)
+        return CheckedSeries(item)
+
+    def _batch(self, checked: Sequence[CheckedSeries]):
+        return build_batch(list(checked), self.spec, self.scaler, self.lookback, self.horizon,
+                           self.dims.season)
+
+    def forecast(self, checked: Sequence[CheckedSeries], horizon: int | None = None
+                 ) -> list[SeriesForecast]:
+        """Forecast many checked series in one forward pass (the service's batched path)."""
+        horizon = self.check_horizon(horizon)
+        if not checked:
+            return []
+        batch, future_ds = self._batch(checked)
+        self.network.eval()
+        with torch.inference_mode():
+            values = to_original_scale(self.network(batch), batch)[:, :horizon]  # (B, h, Q)
+        return [SeriesForecast(c.item.unique_id, ds[:horizon], values[i],
+                               c.item.ds[-self.lookback:])
+                for i, (c, ds) in enumerate(zip(checked, future_ds, strict=True))]
+
+    def predict_series(self, items: Sequence[SeriesInput], horizon: int | None = None
+                       ) -> list[SeriesForecast]:
+        return self.forecast([self.check(item) for item in items], horizon)
+
+    def explain(self, checked: Sequence[CheckedSeries], top_k: int = 10) -> list[Explanation]:
+        """The `top_k` input timestamps that mattered most for each series' forecast."""
+        batch, _ = self._batch(checked)
+        history = [c.item.ds[-self.lookback:] for c in checked]
+        return explain_batch(self.network, get_family(self.name).attention, batch, history,
+                             self.point, top_k)
+
+    def smoke_test(self) -> None:
+        """One prediction on a synthetic series; raises if the output is not finite."""
+        n, spec = self.lookback, self.spec
+        ds = pd.date_range("2020-01-01", periods=n, freq=spec.freq)
+        covariates = {c: np.zeros(n + (self.horizon if c in spec.future_covariates else 0))
+                      for c in spec.covariates}
+        static = dict.fromkeys(spec.static_covariates, 0.0)
+        item = SeriesInput("__smoke__", ds, np.sin(np.arange(n) / 7.0), covariates, static)
+        values = self.predict_series([item])[0].values
+        if values.shape != (self.horizon, self.dims.n_outputs) or not np.isfinite(values).all():
+            raise ForecastError(f"smoke prediction failed: shape {values.shape}, "
+                                f"finite={bool(np.isfinite(values).all())}")
+
+    # ---- persistence --------------------------------------------------------------------
+    def config_json(self) -> dict[str, Any]:
+        """What config.json holds: each fact once, enough to rebuild the network."""
+        features = {k: v for k, v in self.spec.to_json().items() if k != "freq"}
+        return {
+            "name": self.name,
+            "architecture": self.architecture.model_dump(),
+            "lookback": self.lookback,
+            "horizon": self.horizon,
+            "freq": self.spec.freq,
+            "season": self.dims.season,
+            "features": features,
+            "quantiles": list(self.quantiles),
+            "metrics": dict(self.metrics),
+            "library_version": __version__,
+            "training_config": dict(self.training_config),
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        return save_artifact(directory, self.network.state_dict(), self.config_json(),
+                             self.scaler.to_json())
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Predictor:
+        """Rebuild from a model directory: safetensors weights and JSON, no unpickling."""
+        weights, config, scaler = load_artifact(directory)
+        family = get_family(config["name"])
+        try:
+            architecture = family.config_class.model_validate(config["architecture"])
+        except ValidationError as err:
+            raise ArtifactError(f"{directory}: architecture does not fit family "
+                                f"'{family.name}': {err}") from None
+        spec = FeatureSpec.from_json({**config["features"], "freq": config["freq"]})
+        predictor = cls.build(family.name, architecture, spec, SeriesScaler.from_json(scaler),
+                              config["lookback"], config["horizon"], config["quantiles"],
+                              config["season"], config.get("training_config"))
+        missing, unexpected = predictor.network.load_state_dict(weights, strict=False)
+        if missing or unexpected:
+            raise ArtifactError(f"weights in {directory} do not fit the architecture: missing "
+                                f"{missing[:3]}, unexpected {unexpected[:3]}")
+        predictor.network.eval()
+        return predictor.with_metrics(config.get("metrics", {}))

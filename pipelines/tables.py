@@ -1,0 +1,14 @@
+"""Markdown tables for reports and MLflow artifacts."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def markdown_table(frame: pd.DataFrame, float_format: str = ".3f") -> str:
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(format(v, float_format) if isinstance(v, float) else str(v)
+                              for v in row) + " |"
+            for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"

@@ -1,0 +1,58 @@
+"""The one registry module against a real tracking server: register, alias, resolve, download."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from forecast import Forecaster, Predictor
+from forecast.errors import ForecastError
+from pipelines.mlflow_run import log_pyfunc
+from pipelines.registry import (
+    download_model_dir,
+    list_versions,
+    register_version,
+    set_alias,
+    version_by_alias,
+)
+
+
+def test_register_alias_resolve_download(tracking_server, tmp_path, tiny_config, panel_frame,
+                                         monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    mlflow.set_tracking_uri(tracking_server)
+    client = MlflowClient(tracking_server)
+    assert version_by_alias(client, "registry-test", "champion") is None  # no model yet
+
+    forecaster = Forecaster("naive", tiny_config).fit(panel_frame)
+    forecaster.save(tmp_path / "model")
+    experiment = client.create_experiment("registry-test")
+    run = client.create_run(experiment)
+    uri, model_id = log_pyfunc(run.info.run_id, tmp_path / "model")
+    client.set_terminated(run.info.run_id)
+
+    first = register_version(client, "registry-test", uri, run.info.run_id, model_id,
+                             tags={"architecture": "naive"})
+    second = register_version(client, "registry-test", uri, run.info.run_id, model_id)
+    assert (first, second) == ("1", "2")
+    assert version_by_alias(client, "registry-test", "champion") is None  # no alias yet
+
+    set_alias(client, "registry-test", "champion", first, decision="promoted_by_hand")
+    assert version_by_alias(client, "registry-test", "champion").version == first
+    rows = list_versions(client, "registry-test")
+    assert [r["aliases"] for r in rows] == ["champion", ""]
+    assert rows[0]["architecture"] == "naive" and rows[0]["decision"] == "promoted_by_hand"
+
+    with pytest.raises(ForecastError, match="has no version 9"):
+        set_alias(client, "registry-test", "champion", "9")
+
+    directory = download_model_dir("models:/registry-test@champion", tmp_path / "download")
+    assert Predictor.load(directory).name == "naive"
+
+
+def test_an_unreachable_registry_is_an_error_not_a_missing_alias():
+    client = MlflowClient("http://127.0.0.1:9")
+    with pytest.raises(MlflowException):
+        version_by_alias(client, "forecaster", "champion")
