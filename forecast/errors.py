@@ -37,48 +37,46 @@ class TimestampParseError(DataValidationError):
         )
 
 
-class DuplicateTimestampError(DataValidationError):
+class SeriesError(DataValidationError):
+    """A problem inside one series: carries its id and, where one column is at fault, that."""
+
+    def __init__(self, unique_id: str, message: str, field: str | None,
+                 column: str | None = None):
+        self.unique_id, self.column = unique_id, column
+        super().__init__(message, field)
+
+
+class DuplicateTimestampError(SeriesError):
     def __init__(self, unique_id: str, ds: object, count: int):
-        self.unique_id = unique_id
-        super().__init__(
-            f"series '{unique_id}' has {count} duplicate (unique_id, ds) rows, first at ds={ds}; "
-            "expected one row per series and timestamp"
-        )
+        super().__init__(unique_id, f"series '{unique_id}' has {count} duplicate (unique_id, ds) "
+                         f"rows, first at ds={ds}; expected one row per series and timestamp",
+                         "ds")
 
 
-class FrequencyError(DataValidationError):
+class FrequencyError(SeriesError):
     def __init__(self, unique_id: str, detail: str):
-        self.unique_id = unique_id
-        super().__init__(f"series '{unique_id}': {detail}", "ds")
+        super().__init__(unique_id, f"series '{unique_id}': {detail}", "ds")
 
 
-class NonFiniteValueError(DataValidationError):
+class NonFiniteValueError(SeriesError):
     def __init__(self, column: str, unique_id: str, count: int, first_ds: object):
-        self.column = column
-        self.unique_id = unique_id
-        super().__init__(
-            f"column '{column}' of series '{unique_id}' has {count} NaN/inf values "
-            f"(first at ds={first_ds}); set data.fill to 'ffill' or 'interpolate', or clean the data",
-            "y" if column == "y" else f"covariates.{column}",
-        )
+        field = "y" if column == "y" else f"covariates.{column}"
+        super().__init__(unique_id, f"column '{column}' of series '{unique_id}' has {count} "
+                         f"NaN/inf values (first at ds={first_ds}); set data.fill to 'ffill' or "
+                         "'interpolate', or clean the data", field, column)
 
 
-class SeriesTooShortError(DataValidationError):
+class SeriesTooShortError(SeriesError):
     def __init__(self, unique_id: str, length: int, needed: int, what: str = "lookback + horizon"):
-        self.unique_id = unique_id
-        super().__init__(
-            f"series '{unique_id}' has {length} points; expected at least {needed} ({what})", "y"
-        )
+        super().__init__(unique_id, f"series '{unique_id}' has {length} points; expected at "
+                         f"least {needed} ({what})", "y")
 
 
-class MissingFutureCovariateError(DataValidationError):
+class MissingFutureCovariateError(SeriesError):
     def __init__(self, column: str, unique_id: str, have: int, needed: int):
-        self.column = column
-        self.unique_id = unique_id
-        super().__init__(
-            f"future covariate '{column}' of series '{unique_id}' has {have} values after the "
-            f"last observed y; expected {needed} (one per forecast step)", f"covariates.{column}"
-        )
+        super().__init__(unique_id, f"future covariate '{column}' of series '{unique_id}' has "
+                         f"{have} values after the last observed y; expected {needed} (one per "
+                         "forecast step)", f"covariates.{column}", column)
 
 
 class ConfigError(ForecastError, ValueError):

@@ -17,26 +17,26 @@ class _Section(BaseModel):
 
 class SpeedSettings(_Section):
     lookbacks: list[int] = [48, 96, 192, 336, 720, 1440, 2880]
-    width: int = 32
-    patch_len: int = 24
+    width: int = Field(32, description="Transformer d_model; RNN sizes are matched to it")
+    patch_len: int = Field(24, description="steps per token of the patched Transformer")
     n_features: int = 4
     horizon: int = 48
     train_batch: int = 8
-    infer_batch: int = 64
+    infer_batch: int = Field(64, description="the large inference batch (batch 1 always runs)")
     repeats: int = 3
-    thread_lookback: int = 720
+    thread_lookback: int = Field(720, description="lookback of the 1-vs-all-threads timing")
 
 
 class DependencySettings(_Section):
     distances: list[int] = [8, 32, 128, 512, 1024]
     families: list[str] = list(FAMILIES)
-    steps: int = 300
+    steps: int = Field(300, description="training batches, each freshly drawn")
     batch_size: int = 32
     learning_rate: float = 3e-3
     width: int = 32
     patch_len: int = 8
     n_test: int = 512
-    gradient_length: int = 1040
+    gradient_length: int = Field(1040, description="lookback of the gradient-by-distance probe")
     gradient_seeds: int = 3
 
 
