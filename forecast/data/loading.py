@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -31,15 +32,21 @@ def load_vic_elec() -> pd.DataFrame:
     )
 
 
+# file suffix -> reader; a new file format is one entry here
+READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    ".parquet": pd.read_parquet, ".pq": pd.read_parquet,
+    ".csv": pd.read_csv, ".txt": pd.read_csv, ".gz": pd.read_csv,
+}
+
+
 def _read_file(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataValidationError(f"data file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if suffix in (".csv", ".txt", ".gz"):
-        return pd.read_csv(path)
-    raise DataValidationError(f"data file {path}: expected a .csv or .parquet file")
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataValidationError(f"data file {path}: expected one of the suffixes "
+                                  f"{sorted(READERS)}")
+    return reader(path)
 
 
 def to_long_format(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -17,13 +16,13 @@ from pipelines.registry import (
     set_alias,
     version_by_alias,
 )
+from pipelines.tracking import connect
 
 
 def test_register_alias_resolve_download(tracking_server, tmp_path, tiny_config, panel_frame,
                                          monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
-    mlflow.set_tracking_uri(tracking_server)
-    client = MlflowClient(tracking_server)
+    client = connect()  # sets the tracking and registry URIs, as the CLI does
     assert version_by_alias(client, "registry-test", "champion") is None  # no model yet
 
     forecaster = Forecaster("naive", tiny_config).fit(panel_frame)
@@ -53,6 +52,6 @@ def test_register_alias_resolve_download(tracking_server, tmp_path, tiny_config,
 
 
 def test_an_unreachable_registry_is_an_error_not_a_missing_alias():
-    client = MlflowClient("http://127.0.0.1:9")
+    client = MlflowClient("http://127.0.0.1:9", "http://127.0.0.1:9")
     with pytest.raises(MlflowException):
         version_by_alias(client, "forecaster", "champion")
