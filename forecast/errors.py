@@ -79,6 +79,31 @@ class MissingFutureCovariateError(SeriesError):
                          "forecast step)", f"covariates.{column}", column)
 
 
+class ValueRangeError(SeriesError):
+    """Finite, but too large for float32 arithmetic to give a meaningful forecast."""
+
+    def __init__(self, column: str, unique_id: str, value: float, limit: float, what: str):
+        field = "y" if column == "y" else f"covariates.{column}"
+        super().__init__(unique_id, f"column '{column}' of series '{unique_id}' has the value "
+                         f"{value:g}, {what} beyond {limit:g}; expected values in the data's "
+                         "range", field, column)
+
+
+class TimestampRangeError(DataValidationError):
+    """Forecast timestamps would fall outside what timestamps can hold (1677-2262)."""
+
+    def __init__(self, last: object, steps: int):
+        super().__init__(f"the {steps} timestamps after {last} pass the latest representable "
+                         f"timestamp ({_max_timestamp()}); expected history that ends earlier",
+                         "ds")
+
+
+def _max_timestamp() -> str:
+    import pandas as pd
+
+    return str(pd.Timestamp.max)
+
+
 class ConfigError(ForecastError, ValueError):
     """A configuration value or model name is not valid."""
 

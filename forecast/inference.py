@@ -19,6 +19,7 @@ from .errors import (
     MissingFutureCovariateError,
     NonFiniteValueError,
     SeriesTooShortError,
+    ValueRangeError,
 )
 from .windows import Batch
 
@@ -36,10 +37,13 @@ class SeriesInput:
 
 @dataclass(frozen=True)
 class CheckedSeries:
-    """A series that passed `check_series` for one model; only `Predictor.check` makes these,
-    so code holding one never validates it twice."""
+    """A series that passed `check_series` and `check_values` for one model, with the scaling
+    statistics it will be forecast with; only `Predictor.check` makes these, so code holding
+    one never validates it twice."""
 
     item: SeriesInput
+    stats: SeriesStats
+    future_ds: pd.DatetimeIndex  # the horizon's timestamps
 
 
 @dataclass
@@ -52,6 +56,59 @@ class SeriesForecast:
 
 def future_index(last: pd.Timestamp, freq: str, horizon: int) -> pd.DatetimeIndex:
     return regular_index(last, freq, horizon + 1)[1:]
+
+
+# Beyond this, float32 sums inside the network overflow (attention logits first) and a
+# "forecast" of inf or NaN would be answered; such inputs are refused instead.
+MAX_ABS_VALUE = 1e15
+MAX_STANDARD_SCORE = 1e6  # standard deviations from the series' training mean
+
+
+def check_range(column: str, uid: str, values: np.ndarray, mean: float | None = None,
+                std: float = 1.0) -> None:
+    """ValueRangeError when a (finite) value is too large in itself, or (given the series'
+    statistics) too many standard deviations from its mean."""
+    if not len(values):
+        return
+    if mean is None:
+        worst = int(np.argmax(np.abs(values)))
+        if abs(values[worst]) > MAX_ABS_VALUE:
+            raise ValueRangeError(column, uid, float(values[worst]), MAX_ABS_VALUE,
+                                  "in absolute value")
+        return
+    scores = np.abs(values - mean) / std
+    worst = int(np.argmax(scores))
+    if scores[worst] > MAX_STANDARD_SCORE:
+        raise ValueRangeError(column, uid, float(values[worst]), MAX_STANDARD_SCORE,
+                              "in standard deviations from the training mean,")
+
+
+def series_stats(item: SeriesInput, spec: FeatureSpec, scaler: SeriesScaler, horizon: int,
+                 season: int) -> SeriesStats:
+    """The training statistics of a known series; a series never seen in training is scaled
+    by its own history."""
+    stats = scaler.stats.get(item.unique_id)
+    if stats is not None:
+        return stats
+    n = len(item.y)
+    return SeriesStats.fit(item.y.astype(np.float64), covariate_matrix(item, spec, horizon)[:n],
+                           season)
+
+
+def check_values(item: SeriesInput, spec: FeatureSpec, scaler: SeriesScaler, lookback: int,
+                 horizon: int, season: int) -> SeriesStats:
+    """Values the network can take: bounded, and within reach of the series' scale."""
+    uid, n = item.unique_id, len(item.y)
+    check_range("y", uid, item.y)
+    for name in spec.covariates:
+        check_range(name, uid, np.asarray(item.covariates[name], dtype=np.float64))
+    stats = series_stats(item, spec, scaler, horizon, season)
+    check_range("y", uid, item.y[-lookback:], stats.y_mean, stats.y_std)
+    x = covariate_matrix(item, spec, horizon)[n - lookback:]
+    for j, name in enumerate(spec.covariates):
+        if stats.x_mean:
+            check_range(name, uid, x[:, j], stats.x_mean[j], stats.x_std[j])
+    return stats
 
 
 def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: int) -> None:
@@ -70,6 +127,11 @@ def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: i
         at, expected = off
         raise FrequencyError(uid, f"timestamps do not follow the model's frequency "
                                   f"'{spec.freq}': expected {expected}, found {recent[at]}")
+    for name, values in item.covariates.items():
+        if len(values) > n + horizon:
+            raise DataValidationError(f"covariate '{name}' of series '{uid}' has {len(values)} "
+                                      f"values; expected at most {n + horizon} (one per y, plus "
+                                      f"{horizon} ahead)", f"covariates.{name}")
     for name in spec.past_covariates:
         values = item.covariates.get(name)
         if values is None:
@@ -106,18 +168,14 @@ def covariate_matrix(item: SeriesInput, spec: FeatureSpec, horizon: int) -> np.n
     return np.stack(columns, axis=1) if columns else np.zeros((n + horizon, 0))
 
 
-def build_batch(checked: list[CheckedSeries], spec: FeatureSpec, scaler: SeriesScaler,
-                lookback: int, horizon: int, season: int) -> tuple[Batch, list[pd.DatetimeIndex]]:
+def build_batch(checked: list[CheckedSeries], spec: FeatureSpec, lookback: int, horizon: int
+                ) -> tuple[Batch, list[pd.DatetimeIndex]]:
     """Scale the last `lookback` steps of each (checked) series and stack them into one Batch."""
     past, future, static, loc, scale, futures = [], [], [], [], [], []
-    for item in (c.item for c in checked):
+    for item, stats, f_ds in ((c.item, c.stats, c.future_ds) for c in checked):
         n = len(item.y)
-        stats = scaler.stats.get(item.unique_id)
         x_all = covariate_matrix(item, spec, horizon)  # (n + H, Fp + Ff)
-        if stats is None:  # a series never seen in training: its own history sets the scale
-            stats = SeriesStats.fit(item.y.astype(np.float64), x_all[:n], season)
         local = SeriesScaler({item.unique_id: stats})
-        f_ds = future_index(item.ds[-1], spec.freq, horizon)
         all_ds = item.ds[-lookback:].append(f_ds)
         x = local.scale_x(item.unique_id, x_all[n - lookback:])  # (L+H, Fp+Ff)
         calendar = calendar_features(all_ds, list(spec.calendar))  # (L+H, 2C)

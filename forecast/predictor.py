@@ -31,6 +31,8 @@ from .inference import (
     SeriesInput,
     build_batch,
     check_series,
+    check_values,
+    future_index,
     to_original_scale,
 )
 from .metrics import point_index
@@ -43,6 +45,22 @@ def model_dims(spec: FeatureSpec, lookback: int, horizon: int, quantiles: Sequen
     return ModelDims(lookback=lookback, horizon=horizon, n_features=spec.n_step_features,
                      n_future=spec.n_future, n_static=len(spec.static_covariates),
                      n_outputs=max(len(quantiles), 1), season=season)
+
+
+def check_weights(build, dims: ModelDims, architecture: FamilyConfig,
+                  weights: Mapping[str, torch.Tensor], source: object) -> None:
+    """Compare the weights with the network the config describes, built on the meta device
+    (shapes only, no memory), so a config with absurd dimensions is refused at once instead
+    of allocating gigabytes."""
+    with torch.device("meta"):
+        expected = build(dims, architecture).state_dict()
+    wrong = [k for k, v in expected.items()
+             if k not in weights or tuple(weights[k].shape) != tuple(v.shape)]
+    unexpected = [k for k in weights if k not in expected]
+    if wrong or unexpected:
+        shapes = {k: tuple(expected[k].shape) for k in wrong[:3]}
+        raise ArtifactError(f"weights in {source} do not fit the architecture its config.json "
+                            f"describes: expected shapes {shapes}, unexpected {unexpected[:3]}")
 
 
 @dataclass(frozen=True)
@@ -95,11 +113,12 @@ class Predictor:
     def check(self, item: SeriesInput) -> CheckedSeries:
         """Raise the contract's named exception for anything that makes a forecast meaningless."""
         check_series(item, self.spec, self.lookback, self.horizon)
-        return CheckedSeries(item)
+        stats = check_values(item, self.spec, self.scaler, self.lookback, self.horizon,
+                             self.dims.season)
+        return CheckedSeries(item, stats, future_index(item.ds[-1], self.spec.freq, self.horizon))
 
     def _batch(self, checked: Sequence[CheckedSeries]):
-        return build_batch(list(checked), self.spec, self.scaler, self.lookback, self.horizon,
-                           self.dims.season)
+        return build_batch(list(checked), self.spec, self.lookback, self.horizon)
 
     def forecast(self, checked: Sequence[CheckedSeries], horizon: int | None = None
                  ) -> list[SeriesForecast]:
@@ -172,12 +191,12 @@ class Predictor:
             raise ArtifactError(f"{directory}: architecture does not fit family "
                                 f"'{family.name}': {err}") from None
         spec = FeatureSpec.from_json({**config["features"], "freq": config["freq"]})
+        dims = model_dims(spec, config["lookback"], config["horizon"], config["quantiles"],
+                          config["season"])
+        check_weights(family.build, dims, architecture, weights, directory)
         predictor = cls.build(family.name, architecture, spec, SeriesScaler.from_json(scaler),
                               config["lookback"], config["horizon"], config["quantiles"],
                               config["season"], config.get("training_config"))
-        missing, unexpected = predictor.network.load_state_dict(weights, strict=False)
-        if missing or unexpected:
-            raise ArtifactError(f"weights in {directory} do not fit the architecture: missing "
-                                f"{missing[:3]}, unexpected {unexpected[:3]}")
+        predictor.network.load_state_dict(weights)
         predictor.network.eval()
         return predictor.with_metrics(config.get("metrics", {}))

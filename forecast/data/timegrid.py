@@ -8,6 +8,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from ..errors import TimestampRangeError
+
 
 @lru_cache(maxsize=64)
 def fixed_step_ns(freq: str) -> int | None:
@@ -18,10 +20,17 @@ def fixed_step_ns(freq: str) -> int | None:
 
 
 def regular_index(first: pd.Timestamp, freq: str, periods: int) -> pd.DatetimeIndex:
-    """`pd.date_range(first, periods=periods, freq=freq)`, without its overhead when it can."""
+    """`pd.date_range(first, periods=periods, freq=freq)`, without its overhead when it can;
+    TimestampRangeError where the grid would pass the last representable timestamp (numpy's
+    int64 would silently wrap to 1677)."""
     step = fixed_step_ns(freq)
     if step is None:
-        return pd.date_range(first, periods=periods, freq=freq)
+        try:
+            return pd.date_range(first, periods=periods, freq=freq)
+        except (pd.errors.OutOfBoundsDatetime, OverflowError):
+            raise TimestampRangeError(first, periods - 1) from None
+    if first.value + step * (periods - 1) > pd.Timestamp.max.value:  # Python ints: no overflow
+        raise TimestampRangeError(first, periods - 1)
     ns = first.value + step * np.arange(periods, dtype=np.int64)  # .value: UTC nanoseconds
     index = pd.DatetimeIndex(ns.view("datetime64[ns]"))
     return index if first.tz is None else index.tz_localize("UTC").tz_convert(first.tz)
