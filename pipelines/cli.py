@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from forecast import load_config
@@ -14,6 +15,7 @@ from forecast.errors import ForecastError
 from forecast.models import families
 
 from .presets import config_path
+from .redaction import redact
 
 console = Console()
 errors = Console(stderr=True)
@@ -139,7 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     command = [bentoml, "serve", "service.service:Forecaster", "--host", args.host,
                "--port", str(args.port)]
     console.print(f"serving on http://{args.host}:{args.port} (tracking: "
-                  f"{os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db')})")
+                  f"{redact(os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db'))})")
     if "MLFLOW_TRACKING_URI" not in os.environ:
         from .tracking import tracking_uri
 
@@ -238,10 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ForecastError as err:
-        errors.print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+        errors.print(f"[bold red]error:[/] {escape(redact(str(err)))}", highlight=False,
+                     markup=True)
         return 2
     except FileNotFoundError as err:
-        errors.print(f"error: {err}", highlight=False, markup=False)
+        errors.print(f"error: {redact(str(err))}", highlight=False, markup=False)
         return 2
     except KeyboardInterrupt:
         errors.print("interrupted")

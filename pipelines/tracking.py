@@ -12,22 +12,27 @@ from mlflow import MlflowClient
 
 from forecast.errors import ForecastError
 
+from .redaction import redact
+
 EMBEDDED_DB = "mlflow.db"
 EMBEDDED_ARTIFACTS = "mlartifacts"
 
 # fail fast instead of MLflow's default minutes of retries when a server is down
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-
+CLI_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+DEFAULTED = tuple(k for k in CLI_DEFAULTS if k not in os.environ)  # set here, not by the user
+for _key in DEFAULTED:
+    os.environ[_key] = CLI_DEFAULTS[_key]
 
 # mlflow.set_tracking_uri/set_registry_uri export these; a child must not inherit a stale one
 TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def child_env(env: dict | None = None) -> dict[str, str]:
-    """This process's environment for a child process, minus the tracking URIs, plus `env`."""
-    inherited = {k: v for k, v in os.environ.items() if k not in TRACKING_VARIABLES}
+    """The user's environment for a child process: this process's, minus the tracking URIs and
+    the defaults this module set, plus `env`."""
+    dropped = {*TRACKING_VARIABLES, *DEFAULTED}
+    inherited = {k: v for k, v in os.environ.items() if k not in dropped}
     return {**inherited, **(env or {})}
 
 
@@ -54,10 +59,10 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         response = httpx.get(uri.rstrip("/") + "/health", timeout=timeout)
         response.raise_for_status()
     except httpx.HTTPError as err:
-        raise TrackingUnavailableError(
+        raise TrackingUnavailableError(redact(
             f"MLflow tracking server at {uri} is unreachable ({type(err).__name__}: {err}); "
             "start it or point MLFLOW_TRACKING_URI elsewhere"
-        ) from None
+        )) from None
 
 
 def connect() -> MlflowClient:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+KEEP = 1024  # batch sizes kept for inspection; older ones are dropped
+
 
 @dataclass
 class _Pending:
@@ -26,7 +28,7 @@ class MicroBatcher:
         self.run, self.max_batch_size, self.max_wait = run, max_batch_size, max_wait_ms / 1000
         self.queue: asyncio.Queue[_Pending] | None = None
         self.worker: asyncio.Task | None = None
-        self.batch_sizes: list[int] = []
+        self.batch_sizes: list[int] = []  # sizes of the latest batches (at most KEEP)
 
     async def submit(self, key: Any, items: Sequence[Any]) -> list[Any]:
         """Queue items that share `key` (the model); returns their results in order."""
@@ -66,6 +68,7 @@ class MicroBatcher:
             groups.setdefault(id(p.key), []).append(p)
         for group in groups.values():
             self.batch_sizes.append(len(group))
+            del self.batch_sizes[:-KEEP]
             try:
                 results = await asyncio.to_thread(self.run, group[0].key,
                                                   [p.item for p in group])

@@ -3,9 +3,13 @@ instead of BentoML's placeholder text and version "None" outside a built Bento."
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 import forecast
+
+from .schemas import ErrorBody
 
 DESCRIPTION = """\
 Forecasts from the model behind `models:/$FORECAST_MODEL_NAME@$FORECAST_MODEL_ALIAS`
@@ -20,6 +24,42 @@ Forecasts from the model behind `models:/$FORECAST_MODEL_NAME@$FORECAST_MODEL_AL
 Errors are JSON `{"error", "field"}`: 422 invalid input, 413 over the limits, 401 without the
 API key (when `FORECAST_API_KEY` is set), 503 while no model is loaded.
 """
+
+
+ERRORS = {
+    "401": "missing or wrong API key (when FORECAST_API_KEY is set)",
+    "413": "body, series, points or values over the limits",
+    "415": "the body is not JSON",
+    "422": "invalid input; `field` names where",
+    "503": "no model loaded yet",
+}
+ROUTE_ERRORS = {"/predict": list(ERRORS), "/reload": ["401"]}
+
+
+class DocumentedSpec:
+    """BentoML's OpenAPI document plus the error answers and `/reload`'s empty body."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __getattr__(self, name: str):
+        return getattr(self.spec, name)
+
+    def asdict(self) -> dict[str, Any]:
+        document = self.spec.asdict()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorBody"] = ErrorBody.model_json_schema()
+        error = {"content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        for path, codes in ROUTE_ERRORS.items():
+            operation = document["paths"][path]["post"]
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                responses[code] = {"description": ERRORS[code], **error}
+            for bentoml_code in (400, "400"):  # schema errors are answered 422
+                responses.pop(bentoml_code, None)
+        document["paths"]["/reload"]["post"].pop("requestBody", None)
+        return document
 
 
 def describe(service) -> None:
@@ -37,6 +77,6 @@ def describe(service) -> None:
         def openapi_spec(self):
             spec = base.openapi_spec.fget(self)
             info = attrs.evolve(spec.info, title="forecast", version=forecast.__version__)
-            return attrs.evolve(spec, info=info)
+            return DocumentedSpec(attrs.evolve(spec, info=info))
 
     service.__class__ = DescribedService

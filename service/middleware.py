@@ -1,5 +1,6 @@
-"""ASGI middleware: API key on every route but a named public list, body-size limit, 422 for
-bad bodies.
+"""ASGI middleware: API key on every route but a named public list, body-size limit counted
+on the bytes received (chunked bodies too), 415 for bodies that are not JSON, 422 for bad
+bodies.
 
 Safe by default: a route added later is protected unless it is added to PUBLIC_ROUTES.
 BentoML answers request-schema errors with 400; the contract is 422 (field + reason), so the
@@ -38,13 +39,28 @@ class ForecastGuard:
         self.api_key, self.max_body_bytes = settings.api_key, settings.max_body_bytes
 
     def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+        """Compared as bytes: a header that is not UTF-8 is simply a wrong key."""
         if self.api_key is None:
             return True
-        given = headers.get(b"x-api-key", b"").decode()
-        auth = headers.get(b"authorization", b"").decode()
-        if auth.lower().startswith("bearer "):
+        given = headers.get(b"x-api-key", b"")
+        auth = headers.get(b"authorization", b"")
+        if auth[:7].lower() == b"bearer ":
             given = auth[7:]
-        return hmac.compare_digest(given.encode(), self.api_key.encode())
+        return hmac.compare_digest(given, self.api_key.encode())
+
+    async def _read_body(self, receive) -> list[dict] | None:
+        """The whole body, counted as it arrives; None as soon as it passes the limit."""
+        messages, total = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            total += len(message.get("body", b""))
+            if total > self.max_body_bytes:
+                return None
+            if not message.get("more_body", False):
+                return messages
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or is_public(scope["path"]):
@@ -54,15 +70,27 @@ class ForecastGuard:
             return await _send_json(send, 401, {
                 "error": "missing or wrong API key: send 'Authorization: Bearer <key>' or "
                          "'X-API-Key: <key>'", "field": "authorization"})
-        length = headers.get(b"content-length")
-        if length and int(length) > self.max_body_bytes:
-            return await _send_json(send, 413, {
-                "error": f"request body of {int(length)} bytes exceeds {self.max_body_bytes}",
-                "field": "body"})
+        length = headers.get(b"content-length", b"")
+        too_large = {"error": f"request body exceeds {self.max_body_bytes} bytes",
+                     "field": "body"}
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            return await _send_json(send, 413, too_large)
+        has_body = (length.isdigit() and int(length) > 0) or b"transfer-encoding" in headers
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if has_body and content_type != b"application/json":
+            return await _send_json(send, 415, {
+                "error": "the body must be JSON: send 'Content-Type: application/json'",
+                "field": "content-type"})
+        messages = await self._read_body(receive)
+        if messages is None:
+            return await _send_json(send, 413, too_large)
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
 
         async def send_422_for_400(message):
             if message["type"] == "http.response.start" and message["status"] == 400:
                 message = {**message, "status": 422}
             await send(message)
 
-        return await self.app(scope, receive, send_422_for_400)
+        return await self.app(scope, replay, send_422_for_400)

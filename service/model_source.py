@@ -15,6 +15,7 @@ from pathlib import Path
 from forecast import Predictor
 from forecast.artifacts import CONFIG
 from forecast.errors import ForecastError
+from pipelines.redaction import redact
 from pipelines.registry import download_model_dir, registry_client, version_by_alias
 
 log = logging.getLogger("forecast.service")
@@ -97,7 +98,7 @@ class ModelSource:
                      self.alias)
             return loaded
         except Exception as err:  # noqa: BLE001 - registry down or alias missing
-            reason = f"{type(err).__name__}: {str(err)[:200]}"
+            reason = redact(f"{type(err).__name__}: {str(err)[:300]}")
         try:
             loaded = self.load_cached()
             log.warning("registry unavailable (%s); serving cached %s v%s", reason, self.name,
@@ -105,5 +106,5 @@ class ModelSource:
             return loaded
         except Exception as err:  # noqa: BLE001
             log.warning("no model to serve yet (%s; %s); /predict answers 503 until a reload "
-                        "finds %s@%s", reason, err, self.name, self.alias)
+                        "finds %s@%s", reason, redact(str(err)), self.name, self.alias)
             return None

@@ -14,7 +14,7 @@ import pandas as pd
 
 from forecast import Predictor
 from forecast.errors import DataValidationError
-from forecast.inference import CheckedSeries, SeriesInput
+from forecast.inference import CheckedSeries, SeriesForecast, SeriesInput
 
 from .schemas import ErrorBody, SeriesIn
 from .settings import ServiceSettings
@@ -61,10 +61,16 @@ def check_limits(series: Sequence[SeriesIn], settings: ServiceSettings) -> None:
     if len(series) > settings.max_series:
         raise RequestError(413, f"{len(series)} series exceed the limit of "
                                 f"{settings.max_series} per request", "series")
+    total = 0
     for i, s in enumerate(series):
         if len(s.y) > settings.max_points:
             raise RequestError(413, f"{len(s.y)} points exceed the limit of "
                                     f"{settings.max_points} per series", f"series[{i}].y")
+        total += len(s.ds) + len(s.y) + sum(map(len, s.covariates.values()))
+    if total > settings.max_request_points:
+        raise RequestError(413, f"{total} values (timestamps, targets and covariates) exceed "
+                                f"the limit of {settings.max_request_points} per request",
+                           "series")
 
 
 def served_quantiles(predictor: Predictor, wanted: list[float] | None) -> list[float]:
@@ -98,3 +104,11 @@ def validate_request(predictor: Predictor, settings: ServiceSettings, series: li
     wanted = served_quantiles(predictor, quantiles)
     checked = [check_series(predictor, i, s) for i, s in enumerate(series)]
     return ValidRequest(checked, steps, wanted)
+
+
+def check_finite(forecasts: Sequence[SeriesForecast]) -> None:
+    """The last guard: a forecast that is not finite is never answered with 200."""
+    for i, forecast in enumerate(forecasts):
+        if not np.isfinite(forecast.values).all():
+            raise RequestError(422, f"the forecast of series {i} is not finite: its values are "
+                                    "out of the range the model can handle", f"series[{i}].y")

@@ -4,9 +4,9 @@ response is built from the library's results."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from forecast.explain import Explanation
 from forecast.frames import quantile_label
@@ -16,15 +16,24 @@ if TYPE_CHECKING:
     from .model_source import LoadedModel
 
 
+Horizon = Annotated[StrictInt, Field(ge=1, description="steps to forecast; default: the trained "
+                                    "horizon, at most it")]
+TopK = Annotated[StrictInt, Field(ge=1, le=500, description="input timestamps to list with explain")]
+
+
 class SeriesIn(BaseModel):
+    """Numbers are strict: `true` or `"12"` is not a number."""
+
     unique_id: str = Field(min_length=1, max_length=256, examples=["VIC"])
-    ds: list[datetime] = Field(description="timestamps at the model's frequency, oldest first")
-    y: list[float] = Field(description="observed target, one value per ds")
-    covariates: dict[str, list[float]] = Field(
+    ds: list[datetime] = Field(min_length=1, description="timestamps at the model's frequency, "
+                               "oldest first; at least the model's lookback (GET /model)")
+    y: list[StrictFloat] = Field(min_length=1, description="observed target, one value per ds")
+    covariates: dict[str, list[StrictFloat]] = Field(
         default_factory=dict,
-        description="past covariates: one value per ds; future covariates: horizon more values",
+        description="past covariates: one value per ds; future covariates: horizon more values "
+                    "(at most one per ds plus the model's horizon)",
     )
-    static: dict[str, float] = Field(default_factory=dict)
+    static: dict[str, StrictFloat] = Field(default_factory=dict)
 
 
 class ModelRef(BaseModel):

@@ -12,22 +12,24 @@ import gc
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import bentoml
 import mlflow
 import torch
 from fastapi import FastAPI
-from pydantic import Field
+from pydantic import StrictBool, StrictFloat
 from starlette.responses import JSONResponse, RedirectResponse
 
 from forecast.inference import CheckedSeries, SeriesForecast
+from pipelines.redaction import redact, redact_logs
 
 from .batching import MicroBatcher
 from .docs import describe
 from .middleware import ForecastGuard
 from .model_source import LoadedModel, ModelSource
-from .requests import RequestError, utc_index, validate_request
-from .schemas import ModelInfo, PredictResponse, ReloadResponse, SeriesIn
+from .requests import RequestError, check_finite, utc_index, validate_request
+from .schemas import Horizon, ModelInfo, PredictResponse, ReloadResponse, SeriesIn, TopK
 from .settings import ServiceSettings
 from .timeout import install as install_timeout
 
@@ -64,11 +66,17 @@ class Forecaster:
 
     def __init__(self) -> None:
         self.settings = settings
+        redact_logs()
+        settings.bound_registry_calls()
         torch.set_num_threads(settings.torch_threads)
         self.source = ModelSource(settings.model_name, settings.model_alias, settings.cache_dir)
-        log.info("tracking URI %s", mlflow.get_tracking_uri())
+        log.info("tracking URI %s", redact(mlflow.get_tracking_uri()))
         self.loaded: LoadedModel | None = self.source.load_initial()
         self.reload_lock = threading.Lock()
+        # reloads get a thread of their own (forecasts keep the default pool), and concurrent
+        # /reload calls share the one in flight
+        self.reload_executor = ThreadPoolExecutor(1, thread_name_prefix="reload")
+        self.reload_in_flight: asyncio.Future | None = None
         self.batcher = MicroBatcher(run_forward, settings.max_batch_size, settings.max_wait_ms)
         if settings.poll_seconds > 0:
             threading.Thread(target=self._poll, daemon=True, name="alias-poller").start()
@@ -93,17 +101,17 @@ class Forecaster:
                 version, run_id = self.source.resolve_version()
             except Exception as err:  # noqa: BLE001 - registry down: keep serving
                 return ReloadResponse(status="refused", version=current,
-                                      detail=f"registry unavailable: {str(err)[:300]}")
+                                      detail=redact(f"registry unavailable: {str(err)[:300]}"))
             if self.loaded and version == current and self.loaded.source == "registry":
                 return ReloadResponse(status="unchanged", version=current,
                                       detail=f"{self.source.alias} is still v{version}")
             try:
                 candidate = self.source.load_from_registry(version, run_id)
             except Exception as err:  # noqa: BLE001 - a broken version never replaces a good one
-                log.error("refused v%s: %s", version, err)
+                reason = redact(str(err)[:300])
+                log.error("refused v%s: %s", version, reason)
                 return ReloadResponse(status="refused", version=current,
-                                      detail=f"v{version} failed to load or predict: "
-                                             f"{str(err)[:300]}")
+                                      detail=f"v{version} failed to load or predict: {reason}")
             self.loaded = candidate  # atomic swap: in-flight requests keep their reference
             freeze_heap()
             log.info("now serving %s v%s", candidate.name, version)
@@ -112,10 +120,9 @@ class Forecaster:
 
     # ---- endpoints --------------------------------------------------------------------
     @bentoml.api(route="/predict")
-    async def predict(self, series: list[SeriesIn],
-                      horizon: int | None = Field(None, ge=1, description="default: trained"),
-                      quantiles: list[float] | None = None, explain: bool = False,
-                      top_k: int = Field(10, ge=1, le=500)) -> PredictResponse:
+    async def predict(self, series: list[SeriesIn], horizon: Horizon | None = None,
+                      quantiles: list[StrictFloat] | None = None, explain: StrictBool = False,
+                      top_k: TopK = 10) -> PredictResponse:
         """Forecast every series; with explain, list the input timestamps that mattered most."""
         loaded = self.loaded
         if loaded is None:
@@ -128,6 +135,10 @@ class Forecaster:
         except RequestError as err:
             return JSONResponse(err.body(), status_code=err.status)
         forecasts = await self.batcher.submit(loaded, request.checked)
+        try:
+            check_finite(forecasts)
+        except RequestError as err:
+            return JSONResponse(err.body(), status_code=err.status)
         explanations = (await asyncio.to_thread(loaded.predictor.explain, request.checked, top_k)
                         if explain else None)
         return PredictResponse.of(loaded, forecasts, request.steps, request.quantiles,
@@ -136,7 +147,10 @@ class Forecaster:
     @bentoml.api(route="/reload")
     async def reload(self) -> ReloadResponse:
         """Re-resolve the alias and swap the model without dropping requests."""
-        return await asyncio.to_thread(self.reload_now)
+        if self.reload_in_flight is None or self.reload_in_flight.done():
+            loop = asyncio.get_running_loop()
+            self.reload_in_flight = loop.run_in_executor(self.reload_executor, self.reload_now)
+        return await asyncio.shield(self.reload_in_flight)
 
     def model_info(self) -> ModelInfo | None:
         return ModelInfo.of(self.loaded) if self.loaded else None

@@ -20,7 +20,10 @@ class ServiceSettings:
     workers: int
     max_series: int
     max_points: int
+    max_request_points: int
     max_body_bytes: int
+    registry_timeout_s: int
+    registry_retries: int
     max_batch_size: int
     max_wait_ms: float
     poll_seconds: int
@@ -37,7 +40,12 @@ class ServiceSettings:
             workers=workers,
             max_series=_int("FORECAST_MAX_SERIES", 256),
             max_points=_int("FORECAST_MAX_POINTS", 20_000),
+            max_request_points=_int("FORECAST_MAX_REQUEST_POINTS", 1_000_000),
             max_body_bytes=_int("FORECAST_MAX_BODY_BYTES", 32 * 1024 * 1024),
+            # the service's own bounds on registry calls: MLflow's defaults (7 retries with
+            # backoff) kept start-up blocked for minutes while the registry was down
+            registry_timeout_s=_int("FORECAST_REGISTRY_TIMEOUT", 5),
+            registry_retries=_int("FORECAST_REGISTRY_RETRIES", 1),
             max_batch_size=_int("FORECAST_MAX_BATCH_SIZE", 64),
             max_wait_ms=float(os.environ.get("FORECAST_MAX_WAIT_MS", 0)),
             poll_seconds=_int("FORECAST_POLL_SECONDS", 0),
@@ -46,3 +54,10 @@ class ServiceSettings:
             torch_threads=_int("FORECAST_TORCH_THREADS",
                                max(1, (os.cpu_count() or 1) // max(workers, 1) - 1)),
         )
+
+    def bound_registry_calls(self) -> None:
+        """Make MLflow's HTTP client in this process use the service's registry bounds."""
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(self.registry_timeout_s)
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(self.registry_retries)
+        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
+        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_JITTER"] = "0"

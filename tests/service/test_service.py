@@ -17,46 +17,8 @@ from forecast.inference import SeriesInput
 from pipelines.cli import main
 from pipelines.registry import download_model_dir, register_version, set_alias
 from tests.conftest import HORIZON, LOOKBACK, make_panel
-from tests.pipelines.conftest import write_project
-from tests.servers import bento_server, mlflow_server
-
-API_KEY = "test-key-123"
-AUTH = {"Authorization": f"Bearer {API_KEY}"}
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """Tracking server with a registered champion, and the service in front of it."""
-    root = tmp_path_factory.mktemp("stack")
-    _, config = write_project(root / "project")
-    mp = pytest.MonkeyPatch()
-    with mlflow_server(root / "store") as (uri, _):
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mp.chdir(root / "project")
-        assert main(["compare", "--config", str(config), "--set", "models=[gru]"]) == 0
-        env = {"MLFLOW_TRACKING_URI": uri, "FORECAST_CACHE_DIR": str(root / "cache"),
-               "FORECAST_API_KEY": API_KEY, "FORECAST_MAX_SERIES": "5"}
-        with bento_server(env, root / "bento.log") as url:
-            yield {"url": url, "uri": uri, "root": root, "config": config, "env": env}
-    mp.undo()
-
-
-def request_body(frame: pd.DataFrame, cut: int = 300, **extra) -> dict:
-    series = []
-    for uid, group in frame.groupby("unique_id"):
-        history, ahead = group.iloc[:cut], group.iloc[cut:cut + HORIZON]
-        series.append({
-            "unique_id": uid,
-            "ds": history["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
-            "y": history["y"].tolist(),
-            "covariates": {"temp": history["temp"].tolist(),
-                           "holiday": history["holiday"].tolist() + ahead["holiday"].tolist()},
-        })
-    return {"series": series, **extra}
-
-
-def post(stack, body, path="/predict", headers=AUTH):
-    return httpx.post(stack["url"] + path, json=body, headers=headers, timeout=60)
+from tests.servers import bento_server
+from tests.service.helpers import API_KEY, AUTH, mutate, post, request_body
 
 
 def test_forecast_matches_the_library(stack):
@@ -88,13 +50,6 @@ def test_shorter_horizon_and_explanations(stack):
     assert explanation["method"] == "saliency" and len(explanation["ds"]) == 4
     assert explanation["weight"] == sorted(explanation["weight"], reverse=True)
     assert 0 < sum(explanation["weight"]) <= 1 + 1e-6
-
-
-def mutate(body: dict, change) -> dict:
-    series = dict(body["series"][0])
-    series["covariates"] = dict(series["covariates"])
-    change(series)
-    return {**body, "series": [series]}
 
 
 @pytest.mark.parametrize("change,field", [
