@@ -47,7 +47,8 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
                  backtest: list[dict] | None = None) -> Path:
     """Save model, metrics, loss history, test forecasts and plots under one directory."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    directory = (root or BUNDLE_ROOT) / f"{forecaster.name}-{stamp}-{time.time_ns() % 10**6}"
+    directory = ((root or BUNDLE_ROOT) / f"{forecaster.name}-{stamp}-{time.time_ns() % 10**6}"
+                 ).resolve()  # absolute: printed for `forecast log-run`, valid from anywhere
     directory.mkdir(parents=True, exist_ok=True)
     forecaster.save(directory / "model")
     test = as_long_frame(forecaster.forecast_split("test"), forecaster.predictor.point)
@@ -88,3 +89,23 @@ def data_digest(frame: pd.DataFrame) -> str:
     import mlflow.data
 
     return mlflow.data.from_pandas(frame, targets="y").digest
+
+
+def bundle_experiment(directory: Path) -> str:
+    """The MLflow experiment the bundle's run was configured for."""
+    config = yaml.safe_load((Path(directory) / "config.yaml").read_text()) or {}
+    return config.get("tracking", {}).get("experiment", "forecast")
+
+
+RUNS_FILE = "mlflow_runs.txt"
+
+
+def record_run(directory: Path, run_id: str) -> None:
+    """Remember a run created for this bundle, so a failed attempt can be closed later."""
+    with (Path(directory) / RUNS_FILE).open("a") as f:
+        f.write(run_id + "\n")
+
+
+def recorded_runs(directory: Path) -> list[str]:
+    path = Path(directory) / RUNS_FILE
+    return path.read_text().split() if path.is_file() else []

@@ -98,9 +98,11 @@ def cmd_promote(args: argparse.Namespace) -> int:
 def cmd_log_run(args: argparse.Namespace) -> int:
     from .train import run_log_bundle
 
-    config = _load(args)
-    run_id = run_log_bundle(Path(args.directory), config.tracking.experiment)
-    console.print(f"logged {args.directory} as run {run_id}")
+    given = any(o.startswith("tracking.experiment=") for o in args.set or [])
+    experiment = _load(args).tracking.experiment if given else None
+    directory = Path(args.directory).resolve()
+    run_id = run_log_bundle(directory, experiment)
+    console.print(f"logged {directory} as run {run_id}", soft_wrap=True, markup=False)
     return 0
 
 
@@ -201,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("models", "List registered versions with their aliases and scores.", cmd_models)
     p = add("promote", "Move the champion alias to a version by hand.", cmd_promote)
     p.add_argument("--version", required=True, type=int, help="registered version number")
-    p = add("log-run", "Log a run bundle kept on disk after a tracking failure.", cmd_log_run)
+    p = add("log-run", "Log a run bundle kept on disk after a tracking failure, to the "
+            "experiment it was trained for (or --set tracking.experiment=NAME); runs the failed "
+            "attempt left RUNNING are marked FAILED.", cmd_log_run)
     p.add_argument("directory", help="bundle directory printed by the failed command")
     p = sub.add_parser("study", help="Measure the RNN-vs-attention claims and write a report.",
                        description="Speed and memory against lookback, a long-range dependency "
@@ -241,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ForecastError as err:
         errors.print(f"[bold red]error:[/] {escape(redact(str(err)))}", highlight=False,
-                     markup=True)
+                     markup=True, soft_wrap=True)
         return 2
     except FileNotFoundError as err:
         errors.print(f"error: {redact(str(err))}", highlight=False, markup=False)

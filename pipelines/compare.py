@@ -10,7 +10,7 @@ import pandas as pd
 from forecast import ForecastConfig
 from forecast.datamodule import prepare_data
 
-from .bundle import read_bundle
+from .bundle import read_bundle, record_run
 from .mlflow_run import log_bundle, log_pyfunc
 from .plots import comparison_bars
 from .promotion import PromotionDecision, register_and_gate
@@ -55,6 +55,8 @@ def run_compare(config: ForecastConfig, progress=print) -> CompareResult:
     bundles = [b for _, b in trained.values()]
     try:
         with mlflow.start_run(experiment_id=experiment_id, run_name="compare") as parent:
+            for bundle in bundles:
+                record_run(bundle, parent.info.run_id)
             child_ids = {name: log_bundle(bundle, experiment_id, run_name=name,
                                           parent_run_id=parent.info.run_id,
                                           frame=prepared.frame if name == best else None)

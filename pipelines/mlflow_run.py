@@ -8,7 +8,7 @@ import mlflow
 import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 
-from .bundle import read_bundle
+from .bundle import read_bundle, record_run, recorded_runs
 
 PYFUNC_REQUIREMENTS = ["forecast", "torch", "lightning", "pandas", "safetensors"]
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
@@ -30,6 +30,7 @@ def log_bundle(directory: Path, experiment_id: str, run_name: str | None = None,
                           tags={**run["tags"], "data.digest": run.get("data_digest", "")}
                           ) as active:
         run_id = active.info.run_id
+        record_run(directory, run_id)
         client = mlflow.MlflowClient()
         now = int(pd.Timestamp.now().timestamp() * 1000)
         metrics = [Metric(f"test_{k}", float(v), now, 0) for k, v in run["metrics"].items()]
@@ -60,6 +61,20 @@ def log_bundle(directory: Path, experiment_id: str, run_name: str | None = None,
             pd.DataFrame(run["backtest"]).to_csv(path, index=False)
             mlflow.log_artifact(str(path))
     return run_id
+
+
+def close_abandoned_runs(client: mlflow.MlflowClient, directory: Path) -> list[str]:
+    """Mark FAILED the runs an interrupted attempt left RUNNING for this bundle."""
+    closed = []
+    for run_id in recorded_runs(directory):
+        try:
+            status = client.get_run(run_id).info.status
+        except mlflow.exceptions.MlflowException:
+            continue  # never reached the server
+        if status == "RUNNING":
+            client.set_terminated(run_id, "FAILED")
+            closed.append(run_id)
+    return closed
 
 
 def log_pyfunc(run_id: str, model_dir: Path) -> tuple[str, str]:

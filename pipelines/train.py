@@ -11,8 +11,8 @@ from forecast import ForecastConfig, Forecaster
 from forecast.datamodule import PreparedData
 from forecast.errors import ForecastError
 
-from .bundle import write_bundle
-from .mlflow_run import log_bundle
+from .bundle import bundle_experiment, write_bundle
+from .mlflow_run import close_abandoned_runs, log_bundle
 from .tracking import connect, ensure_experiment
 
 
@@ -57,7 +57,11 @@ def run_train(config: ForecastConfig, callbacks: list[Callback] | None = None) -
     return TrainResult(run_id, bundle, forecaster.metrics)
 
 
-def run_log_bundle(directory: Path, experiment: str) -> str:
-    """`forecast log-run DIR`: log a bundle kept after a tracking failure."""
+def run_log_bundle(directory: Path, experiment: str | None = None) -> str:
+    """`forecast log-run DIR`: log a bundle kept after a tracking failure, to the experiment
+    it was trained for (unless one is given). Runs the failed attempt left RUNNING are marked
+    FAILED first, so the experiment shows one finished run and no ghost."""
     client = connect()
+    close_abandoned_runs(client, directory)
+    experiment = experiment or bundle_experiment(directory)
     return log_bundle(directory, ensure_experiment(client, experiment))

@@ -73,3 +73,38 @@ def test_server_dying_mid_training_keeps_bundle_for_log_run(tmp_path, project, m
         runs = client.search_runs([experiment.experiment_id])
         assert [r.info.status for r in runs] == ["FINISHED"]
         assert "test_mae" in runs[0].data.metrics
+
+
+def test_server_dying_while_logging_leaves_no_running_run(tmp_path, project, monkeypatch,
+                                                          capsys):
+    """The run was created, then the server died: log-run closes that run as FAILED and logs
+    a finished one to the experiment the bundle was trained for."""
+    import pipelines.mlflow_run as mlflow_run
+
+    store, port = tmp_path / "store", free_port()
+    config = load_config(project, ["tracking.experiment=dies-while-logging", "model.name=naive"])
+    with mlflow_server(store, port) as (uri, proc):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        real = mlflow_run.mlflow.log_artifacts
+
+        def die_then_log(*args, **kwargs):
+            stop(proc)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(mlflow_run.mlflow, "log_artifacts", die_then_log)
+        with pytest.raises(TrackingFailedError) as info:
+            run_train(config)
+        monkeypatch.undo()
+    bundle = info.value.bundles[0]
+    assert f"forecast log-run {bundle.resolve()}" in str(info.value)  # absolute path
+
+    with mlflow_server(store, port) as (uri, _):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name("dies-while-logging")
+        [abandoned] = client.search_runs([experiment.experiment_id])
+        assert abandoned.info.status == "RUNNING"  # what the crash left behind
+        assert main(["log-run", str(bundle)]) == 0  # no --set: the bundle's own experiment
+        runs = client.search_runs([experiment.experiment_id])
+        assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED"]
+        assert str(bundle.resolve()) in capsys.readouterr().out
