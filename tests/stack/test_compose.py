@@ -115,3 +115,20 @@ def test_env_example_documents_every_secret():
     env = read_env_file(ENV_EXAMPLE)
     for key in ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "FORECAST_API_KEY"):
         assert key in env
+
+
+@pytest.mark.parametrize("secret", ["FORECAST_API_KEY", "MLFLOW_ADMIN_USERNAME",
+                                    "MLFLOW_ADMIN_PASSWORD", "MLFLOW_SECRET_KEY"])
+def test_published_services_refuse_to_start_without_credentials(secret):
+    with pytest.raises(KeyError, match=secret):
+        load_compose({**read_env_file(), secret: ""})
+
+
+def test_mlflow_is_behind_basic_auth_and_named_hosts(compose):
+    command = compose["services"]["mlflow"]["command"]
+    assert command[command.index("--app-name") + 1] == "basic-auth"
+    hosts = command[command.index("--allowed-hosts") + 1].split(",")
+    assert "*" not in hosts and "mlflow" in hosts
+    for client in ("trainer", "service"):
+        env = compose["services"][client]["environment"]
+        assert env["MLFLOW_TRACKING_USERNAME"] and env["MLFLOW_TRACKING_PASSWORD"]

@@ -29,6 +29,8 @@ from tests.stack.compose import load_compose
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "forecast-stack-test"
+API_KEY = "stack-api-key"
+MLFLOW_PASSWORD = "stack-mlflow-pw"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "stack", "AWS_SECRET_ACCESS_KEY": "stack-secret",
                "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -129,7 +131,10 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
     env = {"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "unused", "POSTGRES_DB": "mlflow",
            "MINIO_ROOT_USER": CREDENTIALS["AWS_ACCESS_KEY_ID"],
            "MINIO_ROOT_PASSWORD": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-           "MLFLOW_BUCKET": BUCKET, "FORECAST_API_KEY": "", "TRAINER_CONFIG": str(trainer_config)}
+           "MLFLOW_BUCKET": BUCKET, "FORECAST_API_KEY": API_KEY,
+           "TRAINER_CONFIG": str(trainer_config), "MLFLOW_ADMIN_USERNAME": "stack-admin",
+           "MLFLOW_ADMIN_PASSWORD": MLFLOW_PASSWORD, "MLFLOW_SECRET_KEY": "stack-flask-secret",
+           "MLFLOW_ALLOWED_HOSTS": "localhost"}
     services = load_compose(env)["services"]
     ports = {"postgres": postgres, "s3": int(s3.rsplit(":", 1)[1]), "mlflow": free_port(),
              "service": free_port()}
@@ -140,11 +145,18 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
 
     mlflow_cmd = [str(BIN / "mlflow"), *localise(services["mlflow"]["command"], ports)]
     mlflow_proc = start(with_port(mlflow_cmd, ports["mlflow"]), tmp_path / "mlflow.log",
-                        env={**environment("mlflow"), "AWS_DEFAULT_REGION": "us-east-1"})
+                        env={**environment("mlflow"), "AWS_DEFAULT_REGION": "us-east-1"},
+                        cwd=tmp_path)  # the compose file's working_dir: basic_auth.db
     mlflow_url = f"http://127.0.0.1:{ports['mlflow']}"
     service_proc = None
     try:
         wait_http(mlflow_url + "/health", proc=mlflow_proc, timeout=120)
+        # the tracking server is behind basic auth: nobody else registers or moves champion
+        search = mlflow_url + "/api/2.0/mlflow/registered-models/search"
+        assert httpx.get(search, timeout=10).status_code == 401
+        assert httpx.get(search, auth=("stack-admin", "wrong"), timeout=10).status_code == 401
+        assert httpx.get(search, auth=("stack-admin", MLFLOW_PASSWORD),
+                         timeout=10).status_code == 200
         trainer = subprocess.run(
             [str(BIN / "forecast"), *localise(services["trainer"]["command"], ports)],
             env=child_env(environment("trainer")), cwd=tmp_path, capture_output=True,
@@ -164,8 +176,12 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
             time.sleep(1)
 
         body, _ = vic_elec_request()
-        response = httpx.post(url + "/predict", json=body, timeout=60)
+        assert httpx.post(url + "/predict", json=body, timeout=60).status_code == 401
+        response = httpx.post(url + "/predict", json=body, timeout=60,
+                              headers={"Authorization": f"Bearer {API_KEY}"})
         assert response.status_code == 200, response.text
+        logs = (tmp_path / "service.log").read_text() + trainer.stdout + trainer.stderr
+        assert MLFLOW_PASSWORD not in logs
         assert len(response.json()["forecasts"][0]["mean"]) == 48
 
         # artifacts went to the S3 store, runs and the registry to PostgreSQL
