@@ -75,7 +75,8 @@ def request_frames():
     return bento, pyfunc, history, ahead
 
 
-async def load(url: str, body: bytes, concurrency: int, seconds: float) -> dict:
+async def load(url: str, body: bytes, concurrency: int, seconds: float,
+               extra_headers: dict | None = None) -> dict:
     """Closed-loop load: `concurrency` clients, each sending its next request on an answer.
 
     aiohttp on uvloop with the body encoded once: the generator shares the cores with the
@@ -83,7 +84,7 @@ async def load(url: str, body: bytes, concurrency: int, seconds: float) -> dict:
     request is reported as `client_cpu_ms`).
     """
     latencies, errors, statuses = [], 0, {}
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", **(extra_headers or {})}
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=60)

@@ -1,0 +1,48 @@
+"""Schemathesis against the running service, from its own OpenAPI document (shared by the test
+and `benchmarks/fuzz_service.py`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance"
+
+
+def run_schemathesis(url: str, api_key: str, examples: int, report: Path,
+                     timeout: float = 600) -> tuple[int, dict]:
+    """Exit code and the counts read from the NDJSON event log: requests sent, 5xx answers."""
+    st = Path(sys.executable).with_name("st")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [str(st), "run", f"{url}/docs.json", "--url", url, "--checks", CHECKS,
+           "--max-examples", str(examples), "--header", f"Authorization: Bearer {api_key}",
+           "--seed", "1", "--request-timeout", "60", "--report", "ndjson",
+           "--report-ndjson-path", str(report), "--suppress-health-check", "all",
+           "--exclude-path", "/reload"]  # reload is exercised by its own tests
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    (report.parent / "schemathesis.txt").write_text(done.stdout + done.stderr)
+    return done.returncode, count(report)
+
+
+def count(report: Path) -> dict:
+    statuses: dict[str, int] = {}
+    for line in report.read_text().splitlines():
+        for code in _status_codes(json.loads(line)):
+            statuses[str(code)] = statuses.get(str(code), 0) + 1
+    server_errors = sum(n for code, n in statuses.items() if code.startswith("5"))
+    return {"requests": sum(statuses.values()), "server_errors": server_errors,
+            "statuses": statuses}
+
+
+def _status_codes(node):
+    """Every `status_code` of a response anywhere in one NDJSON event."""
+    if isinstance(node, dict):
+        if "status_code" in node and isinstance(node["status_code"], int) and "elapsed" in node:
+            yield node["status_code"]
+        for value in node.values():
+            yield from _status_codes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _status_codes(value)
