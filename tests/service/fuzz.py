@@ -11,19 +11,31 @@ from pathlib import Path
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance"
 
 
-def run_schemathesis(url: str, api_key: str, examples: int, report: Path,
+def run_schemathesis(url: str, api_key: str, examples: int, folder: Path,
                      timeout: float = 600) -> tuple[int, dict]:
-    """Exit code and the counts read from the NDJSON event log: requests sent, 5xx answers."""
+    """Worst exit code and the counts read from the NDJSON event logs: requests sent, 5xx
+    answers. Valid (positive) and invalid (negative) data run as separate passes: in its
+    mixed mode schemathesis 4.32 generated about 10 bodies however many were asked for."""
     st = Path(sys.executable).with_name("st")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [str(st), "run", f"{url}/docs.json", "--url", url, "--checks", CHECKS,
-           "--max-examples", str(examples), "--header", f"Authorization: Bearer {api_key}",
-           "--seed", "1", "--request-timeout", "60", "--report", "ndjson",
-           "--report-ndjson-path", str(report), "--suppress-health-check", "all",
-           "--exclude-path", "/reload"]  # reload is exercised by its own tests
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    (report.parent / "schemathesis.txt").write_text(done.stdout + done.stderr)
-    return done.returncode, count(report)
+    folder.mkdir(parents=True, exist_ok=True)
+    codes, totals = [], {"requests": 0, "server_errors": 0, "statuses": {}}
+    for mode in ("positive", "negative"):
+        report = folder / f"{mode}.ndjson"
+        cmd = [str(st), "run", f"{url}/docs.json", "--url", url, "--checks", CHECKS,
+               "--mode", mode, "--max-examples", str(examples),
+               "--header", f"Authorization: Bearer {api_key}", "--seed", "1",
+               "--request-timeout", "60", "--report", "ndjson", "--report-ndjson-path",
+               str(report), "--suppress-health-check", "all",
+               "--exclude-path", "/reload"]  # reload is exercised by its own tests
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        (folder / f"{mode}.txt").write_text(done.stdout + done.stderr)
+        codes.append(done.returncode)
+        counts = count(report)
+        totals["requests"] += counts["requests"]
+        totals["server_errors"] += counts["server_errors"]
+        for code, n in counts["statuses"].items():
+            totals["statuses"][code] = totals["statuses"].get(code, 0) + n
+    return max(codes), totals
 
 
 def count(report: Path) -> dict:
