@@ -86,7 +86,10 @@ class TrainerSettings(_Section):
     gradient_clip_val: float = 1.0
     seed: int = 42
     accelerator: str = "cpu"
-    devices: int | str = 1
+    devices: int | str = Field(1, description="processes (CPU) or GPUs per node")
+    strategy: str = Field("auto", description="Lightning strategy: auto, ddp (gloo on CPU, "
+                          "NCCL on GPUs), ...")
+    num_nodes: int = Field(1, ge=1, description="machines in a distributed run")
     precision: str = "32-true"
     enable_progress_bar: bool = True
     checkpoint_dir: str | None = None

@@ -38,16 +38,18 @@ class ForecastModule(pl.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self.loss(self(batch), batch["target"])
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=len(batch["target"]))
+                 batch_size=len(batch["target"]), sync_dist=True)
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         pred = self(batch)
         n = len(batch["target"])
-        self.log("val_loss", self.loss(pred, batch["target"]), prog_bar=True, batch_size=n)
+        # reduced across ranks in a distributed run, so early stopping sees the whole split
+        self.log("val_loss", self.loss(pred, batch["target"]), prog_bar=True, batch_size=n,
+                 sync_dist=True)
         # MAE on the original scale, comparable across runs and with the test metrics
         error = (pred[..., self.point] - batch["target"]) * batch["scale"][:, None]
-        self.log("val_mae", error.abs().mean(), prog_bar=True, batch_size=n)
+        self.log("val_mae", error.abs().mean(), prog_bar=True, batch_size=n, sync_dist=True)
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,15 @@ class TrainingReport:
     best_val_loss: float
     epoch_seconds: list[float]
     history: list[dict[str, float]] = field(default_factory=list)
+    world_size: int = 1  # processes that trained together
+
+
+def is_global_zero() -> bool:
+    """False in the worker processes of a distributed run (launched by Lightning's DDP or by
+    torchrun): only rank 0 evaluates, writes bundles, logs and registers."""
+    if "RANK" in os.environ:
+        return int(os.environ["RANK"]) == 0
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
 
 
 def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
@@ -77,6 +87,8 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
         max_epochs=settings.max_epochs,
         accelerator=settings.accelerator,
         devices=settings.devices,
+        strategy=settings.strategy,
+        num_nodes=settings.num_nodes,
         precision=settings.precision,
         gradient_clip_val=settings.gradient_clip_val,
         limit_train_batches=settings.limit_train_batches,
@@ -89,7 +101,8 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
         deterministic=False,
     )
     trainer.fit(module, datamodule=datamodule)
-    if checkpoint.best_model_path:
+    # rank 0 wrote the checkpoint and is the only rank that reports, so only it restores it
+    if trainer.is_global_zero and checkpoint.best_model_path:
         # the checkpoint holds tensors only (save_weights_only), so weights_only loading works
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(state["state_dict"])
@@ -100,6 +113,7 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
         best_val_loss=float(best) if best is not None else float("nan"),
         epoch_seconds=timer.durations,
         history=history.epochs,
+        world_size=trainer.world_size,
     )
 
 
@@ -121,4 +135,6 @@ def train(config: ForecastConfig, prepared: PreparedData,
                                 trainer.weight_decay, trainer.max_epochs)
         report = fit_module(module, WindowDataModule(prepared, data), trainer, callbacks, logger)
     predictor.network.eval()
+    if not is_global_zero():  # a worker of a distributed run: rank 0 scores and reports
+        return predictor, report
     return predictor.with_metrics(evaluate(predictor, prepared, "test")), report

@@ -30,6 +30,10 @@ def _load(args: argparse.Namespace, extra: list[str] | None = None):
     overrides = list(args.set or []) + list(extra or [])
     if getattr(args, "data", None):
         overrides.append(f"data.path={args.data}")
+    for flag, key in (("devices", "devices"), ("strategy", "strategy"),
+                      ("num_nodes", "num_nodes")):
+        if getattr(args, flag, None) is not None:
+            overrides.append(f"trainer.{key}={getattr(args, flag)}")
     return load_config(config_path(args.config), overrides)
 
 
@@ -48,6 +52,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = _load(args, [f"model.name={args.model}"] if args.model else None)
     result = run_train(config)
+    if result is None:  # a worker process of a distributed run; rank 0 reports
+        return 0
     _print_metrics_table(f"{config.model.name}: test metrics", [result.metrics],
                          list(result.metrics))
     console.print(f"run {result.run_id} logged; bundle kept at {result.bundle}")
@@ -59,6 +65,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     config = _load(args)
     result = run_compare(config, progress=progress)
+    if result is None:  # a worker process of a distributed run; rank 0 reports
+        return 0
     _print_metrics_table("comparison on the test window", result.table.to_dict("records"),
                          list(result.table.columns))
     d = result.decision
@@ -172,6 +180,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_distributed(p: argparse.ArgumentParser) -> None:
+    """Lightning's own distributed training: only rank 0 writes, logs and registers."""
+    group = p.add_argument_group("distributed training (Lightning strategies)")
+    group.add_argument("--devices", help="processes per machine on CPU, GPUs per machine "
+                       "(trainer.devices)")
+    group.add_argument("--strategy", help="ddp (gloo on CPU, NCCL on GPUs), or any Lightning "
+                       "strategy (trainer.strategy)")
+    group.add_argument("--num-nodes", type=int, help="machines taking part (trainer.num_nodes)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="forecast",
@@ -196,10 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
                        f"{f.name} ({f.description})" if f.description else f.name
                        for f in families()))
     p.add_argument("--data", help="CSV or Parquet file in long format (default: vic_elec)")
+    add_distributed(p)
     p = add("compare", "Train every model and baseline on the same split, backtest them, log a "
             "parent run with a comparison table and register the best; 'champion' moves only "
             "if it beats the current champion on the same test window.", cmd_compare)
     p.add_argument("--data", help="CSV or Parquet file in long format (default: vic_elec)")
+    add_distributed(p)
     add("models", "List registered versions with their aliases and scores.", cmd_models)
     p = add("promote", "Move the champion alias to a version by hand.", cmd_promote)
     p.add_argument("--version", required=True, type=int, help="registered version number")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from forecast import ForecastConfig
 from forecast.datamodule import prepare_data
+from forecast.training import is_global_zero
 
 from .bundle import read_bundle, record_run
 from .mlflow_run import log_bundle, log_pyfunc
@@ -40,7 +41,7 @@ def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("mae").reset_index(drop=True)
 
 
-def run_compare(config: ForecastConfig, progress=print) -> CompareResult:
+def run_compare(config: ForecastConfig, progress=print) -> CompareResult | None:
     client = connect()
     experiment_id = ensure_experiment(client, config.tracking.experiment)
     prepared = prepare_data(config.data)
@@ -49,6 +50,8 @@ def run_compare(config: ForecastConfig, progress=print) -> CompareResult:
         progress(f"[compare] training {name}")
         forecaster, bundle = train_model(config.with_model(name), prepared, with_backtest=True)
         trained[name] = (forecaster, bundle)
+    if not is_global_zero():  # a worker of a distributed run: rank 0 logs and registers
+        return None
     table = comparison_table({n: read_bundle(b) for n, (_, b) in trained.items()})
     metric = config.tracking.metric
     best = table.sort_values(metric)["model"].iloc[0]

@@ -10,6 +10,7 @@ from lightning.pytorch.callbacks import Callback
 from forecast import ForecastConfig, Forecaster
 from forecast.datamodule import PreparedData
 from forecast.errors import ForecastError
+from forecast.training import is_global_zero
 
 from .bundle import bundle_experiment, write_bundle
 from .mlflow_run import close_abandoned_runs, log_bundle
@@ -38,18 +39,25 @@ class TrainResult:
 
 def train_model(config: ForecastConfig, prepared: PreparedData | None = None,
                 with_backtest: bool = False, callbacks: list[Callback] | None = None
-                ) -> tuple[Forecaster, Path]:
-    """Fit and write the bundle; no MLflow involved."""
+                ) -> tuple[Forecaster, Path | None]:
+    """Fit and write the bundle; no MLflow involved. In the worker processes of a
+    distributed run there is no bundle (None): rank 0 writes it."""
     forecaster = Forecaster(config=config).fit(prepared=prepared, callbacks=callbacks)
+    if not is_global_zero():
+        return forecaster, None
     backtest = (forecaster.backtest(config.backtest.n_windows, config.backtest.step)
                 if with_backtest else None)
     return forecaster, write_bundle(forecaster, backtest=backtest)
 
 
-def run_train(config: ForecastConfig, callbacks: list[Callback] | None = None) -> TrainResult:
+def run_train(config: ForecastConfig, callbacks: list[Callback] | None = None
+              ) -> TrainResult | None:
+    """Train, keep the bundle, log it; None in a distributed run's worker processes."""
     client = connect()  # fails fast, before any training, when the server is down
     experiment_id = ensure_experiment(client, config.tracking.experiment)
     forecaster, bundle = train_model(config, with_backtest=True, callbacks=callbacks)
+    if bundle is None:
+        return None
     try:
         run_id = log_bundle(bundle, experiment_id, frame=forecaster.prepared.frame)
     except Exception as err:  # noqa: BLE001 - any tracking failure keeps the bundle
