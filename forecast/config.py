@@ -100,6 +100,16 @@ class BacktestSettings(_Section):
     step: int = Field(48, ge=1)
 
 
+class TuneSettings(_Section):
+    """`forecast tune`: an Optuna study on a database shared by every worker."""
+
+    trials: int = Field(20, ge=1, description="trials in the study in all, across workers")
+    storage: str = Field("sqlite:///optuna.db", description="Optuna RDB storage URL")
+    study: str | None = Field(None, description="study name; default tune-<model>")
+    startup_trials: int = Field(3, ge=0, description="trials finished before pruning starts")
+    warmup_epochs: int = Field(1, ge=0, description="epochs of a trial never pruned")
+
+
 class TrackingSettings(_Section):
     experiment: str = "forecast"
     registered_model: str = "forecaster"
@@ -113,6 +123,7 @@ class ForecastConfig(_Section):
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    tune: TuneSettings = Field(default_factory=TuneSettings)
     models: list[str] = Field(default_factory=family_names)
 
     @field_validator("models")
@@ -126,6 +137,17 @@ class ForecastConfig(_Section):
     def with_model(self, name: str) -> ForecastConfig:
         """A copy of this config training model `name` (validated)."""
         return build_config({**self.model_dump(), "model": {**self.model.model_dump(), "name": name}})
+
+    def with_values(self, values: dict[str, Any]) -> ForecastConfig:
+        """A copy with `{"model.rnn.hidden_size": 64, ...}` set (validated)."""
+        nested = self.model_dump()
+        for key, value in values.items():
+            *sections, last = key.split(".")
+            node = nested
+            for section in sections:
+                node = node[section]
+            node[last] = value
+        return build_config(nested)
 
 
 @lru_cache(maxsize=4)

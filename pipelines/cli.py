@@ -23,7 +23,7 @@ errors = Console(stderr=True)
 
 def progress(message: str) -> None:
     """Progress lines like '[compare] training lstm', printed literally (not as Rich markup)."""
-    console.print(message, markup=False, highlight=False)
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def _load(args: argparse.Namespace, extra: list[str] | None = None):
@@ -142,6 +142,25 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .tune import run_tune
+
+    extra = [f"model.name={args.model}"]
+    for flag in ("trials", "storage", "study"):
+        if getattr(args, flag) is not None:
+            extra.append(f"tune.{flag}={getattr(args, flag)}")
+    config = _load(args, extra)
+    result = run_tune(config, Path(args.output) if args.output else None, progress=progress)
+    console.print(f"study '{result.study}': {result.trials} trials; best val_loss "
+                  f"{result.best_value:.4f} (trial {result.best_trial}); config written to "
+                  f"{result.best_config.resolve()}; MLflow parent run {result.parent_run_id}",
+                  soft_wrap=True, markup=False)
+    if args.register:
+        return cmd_compare(argparse.Namespace(config=str(result.best_config), data=None,
+                                              set=[f"models=[{args.model}]"]))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run `bentoml serve` on the service; same environment variables."""
     import os
@@ -227,6 +246,22 @@ def build_parser() -> argparse.ArgumentParser:
             "experiment it was trained for (or --set tracking.experiment=NAME); runs the failed "
             "attempt left RUNNING are marked FAILED.", cmd_log_run)
     p.add_argument("directory", help="bundle directory printed by the failed command")
+    tunable = [f.name for f in families() if f.search_space is not None]
+    p = add("tune", "Tune a model family with Optuna: trials shared through a database by any "
+            "number of workers, each trial a nested MLflow run, the best config written as "
+            "YAML for `forecast train --config`.", cmd_tune)
+    p.add_argument("--model", required=True, choices=tunable, help="family to tune")
+    p.add_argument("--trials", type=int, help="trials in the study in all, across workers "
+                   "(tune.trials, default 20)")
+    p.add_argument("--storage", help="Optuna storage URL (tune.storage, default "
+                   "sqlite:///optuna.db: fine for workers on one machine; use PostgreSQL, e.g. "
+                   "postgresql+psycopg://user:pw@host/db, for several machines)")
+    p.add_argument("--study", help="study name (default tune-<model>); workers with the same "
+                   "storage and name share it")
+    p.add_argument("--output", help="where to write the best config (default "
+                   "tuned-<model>.yaml)")
+    p.add_argument("--register", action="store_true", help="then train the best config and "
+                   "register it through the usual champion gating")
     p = sub.add_parser("study", help="Measure the RNN-vs-attention claims and write a report.",
                        description="Speed and memory against lookback, a long-range dependency "
                        "task with gradient norms, vic_elec accuracy against lookback and "

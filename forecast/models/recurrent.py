@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import Field
@@ -45,8 +45,19 @@ class RecurrentForecaster(nn.Module):
         return self.head(last, batch["future"], batch["static"])  # (B, H, Q)
 
 
+def rnn_search_space(trial) -> dict[str, Any]:
+    """What `forecast tune` searches for lstm and gru (an Optuna trial's suggestions)."""
+    return {
+        "model.rnn.hidden_size": trial.suggest_categorical("hidden_size", [16, 32, 64, 128]),
+        "model.rnn.num_layers": trial.suggest_int("num_layers", 1, 3),
+        "model.rnn.dropout": trial.suggest_float("dropout", 0.0, 0.3),
+        "trainer.learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+    }
+
+
 for _cell in ("lstm", "gru"):
     register(ModelFamily(
         name=_cell, config_class=RNNConfig, section="rnn",
         build=lambda dims, config, cell=_cell: RecurrentForecaster(dims, config, cell),
-        description=f"{_cell.upper()} encoder over the lookback, direct multi-step head"))
+        description=f"{_cell.upper()} encoder over the lookback, direct multi-step head",
+        search_space=rnn_search_space))

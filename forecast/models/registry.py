@@ -12,6 +12,7 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from torch import nn
@@ -42,6 +43,8 @@ class ModelFamily:
     attention: bool = False  # network.step_attention(batch) -> (B, L) explains its forecasts
     quantiles: bool = True  # can emit several quantiles per step
     description: str = ""
+    # what `forecast tune` searches: trial (an Optuna trial) -> {dotted config key: value}
+    search_space: Callable[[Any], dict[str, Any]] | None = None
 
 
 _FAMILIES: dict[str, ModelFamily] = {}

@@ -7,7 +7,7 @@ falls by patch_len^2) and RevIN-style instance normalisation of the target.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -137,7 +137,22 @@ class TransformerForecaster(nn.Module):
         return per_step[:, self.pad:].numpy()  # drop the front padding -> (B, L)
 
 
+def transformer_search_space(trial) -> dict[str, Any]:
+    """What `forecast tune` searches for the transformer (an Optuna trial's suggestions)."""
+    d_model = trial.suggest_categorical("d_model", [16, 32, 64])
+    return {
+        "model.transformer.d_model": d_model,
+        "model.transformer.n_heads": trial.suggest_categorical("n_heads", [2, 4]),
+        "model.transformer.n_layers": trial.suggest_int("n_layers", 1, 3),
+        "model.transformer.ff_dim": 2 * d_model,
+        "model.transformer.patch_len": trial.suggest_categorical("patch_len", [8, 12, 24, 48]),
+        "model.transformer.dropout": trial.suggest_float("dropout", 0.0, 0.3),
+        "trainer.learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+    }
+
+
 register(ModelFamily(
     name="transformer", config_class=TransformerConfig, section="transformer",
     build=TransformerForecaster, attention=True,
-    description="encoder-only self-attention, PatchTST-style patches, RevIN"))
+    description="encoder-only self-attention, PatchTST-style patches, RevIN",
+    search_space=transformer_search_space))

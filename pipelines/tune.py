@@ -1,0 +1,172 @@
+"""`forecast tune`: an Optuna study over one family's search space, on a database that any
+number of `forecast tune` workers share; every trial is a nested MLflow run under one parent.
+
+The search space lives beside each family (`ModelFamily.search_space`); pruning is Optuna's
+Lightning callback on the validation loss; the best configuration is written as a YAML that
+`forecast train --config` accepts.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import optuna
+import yaml
+from mlflow import MlflowClient
+from optuna_integration import PyTorchLightningPruningCallback
+
+from forecast import ForecastConfig, Forecaster
+from forecast.datamodule import PreparedData, prepare_data
+from forecast.errors import ConfigError, ForecastError
+from forecast.models import get_family
+
+from .plots import save_figure
+from .redaction import redact
+from .tracking import connect, ensure_experiment
+
+PARENT_ATTR = "mlflow_parent_run_id"
+# trials that count towards `tune.trials` (enqueued ones still WAITING do not)
+STARTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+           optuna.trial.TrialState.FAIL, optuna.trial.TrialState.RUNNING)
+FINAL = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+         optuna.trial.TrialState.FAIL)
+
+
+@dataclass
+class TuneResult:
+    study: str
+    best_value: float
+    best_trial: int
+    best_config: Path
+    parent_run_id: str
+    trials: int
+
+
+def open_study(storage: str, name: str, config: ForecastConfig) -> optuna.Study:
+    """Create or join the study; an unreachable database fails here, in seconds."""
+    engine = {"pool_pre_ping": True}
+    if storage.startswith("postgresql"):
+        engine["connect_args"] = {"connect_timeout": 5}
+    try:
+        rdb = optuna.storages.RDBStorage(storage, engine_kwargs=engine)
+    except Exception as err:  # noqa: BLE001 - SQLAlchemy and driver errors of every kind
+        raise ForecastError(redact(f"tuning storage {storage} is unreachable: "
+                                   f"{type(err).__name__}: {str(err)[:300]}")) from None
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=config.tune.startup_trials,
+                                         n_warmup_steps=config.tune.warmup_epochs)
+    return optuna.create_study(study_name=name, storage=rdb, direction="minimize",
+                               load_if_exists=True, pruner=pruner)
+
+
+def parent_run(client: MlflowClient, experiment_id: str, study: optuna.Study) -> str:
+    """The study's one parent run: the first worker creates it, the others find it."""
+    existing = study.user_attrs.get(PARENT_ATTR)
+    if existing:
+        return existing
+    run = client.create_run(experiment_id, run_name=f"tune-{study.study_name}",
+                            tags={"optuna.study": study.study_name})
+    study.set_user_attr(PARENT_ATTR, run.info.run_id)
+    winner = study.user_attrs[PARENT_ATTR]  # two workers racing: the last write wins
+    if winner != run.info.run_id:
+        client.delete_run(run.info.run_id)
+    return winner
+
+
+def objective_for(config: ForecastConfig, prepared: PreparedData, client: MlflowClient,
+                  experiment_id: str, parent: str):
+    family = get_family(config.model.name)
+
+    def objective(trial: optuna.Trial) -> float:
+        values = family.search_space(trial)
+        trial.set_user_attr("overrides", values)
+        run = client.create_run(experiment_id, run_name=f"trial-{trial.number}",
+                                tags={"mlflow.parentRunId": parent,
+                                      "optuna.trial": str(trial.number)})
+        run_id = run.info.run_id
+        for key, value in values.items():
+            client.log_param(run_id, key, value)
+        pruning = PyTorchLightningPruningCallback(trial, monitor="val_loss")
+        try:
+            forecaster = Forecaster(config=config.with_values(values)).fit(
+                prepared=prepared, callbacks=[pruning])
+        except optuna.TrialPruned:
+            client.set_terminated(run_id, "KILLED")
+            raise
+        except Exception:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        report = forecaster.report
+        for row in report.history:
+            for key in ("train_loss", "val_loss", "val_mae"):
+                if key in row:
+                    client.log_metric(run_id, key, row[key], step=int(row["epoch"]))
+        client.log_metric(run_id, "best_val_loss", report.best_val_loss)
+        client.log_metric(run_id, "test_mae", forecaster.metrics["mae"])
+        client.set_terminated(run_id, "FINISHED")
+        return report.best_val_loss
+
+    return objective
+
+
+def progress_callback(progress, total: int):
+    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        done = sum(t.state in FINAL for t in study.get_trials(deepcopy=False))
+        seconds = trial.duration.total_seconds() if trial.duration else float("nan")
+        best = (f"{study.best_value:.4f} (trial {study.best_trial.number})"
+                if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+                else "none yet")
+        value = f"{trial.value:.4f}" if trial.value is not None else "-"
+        progress(f"[tune] trial {trial.number} {trial.state.name.lower()} in {seconds:.1f} s, "
+                 f"value {value}; best {best}; {done}/{total} trials done")
+    return report
+
+
+def write_best_config(config: ForecastConfig, study: optuna.Study, path: Path) -> Path:
+    best = config.with_values(study.best_trial.user_attrs["overrides"])
+    path.write_text(f"# Best of Optuna study '{study.study_name}' (trial "
+                    f"{study.best_trial.number}, val_loss {study.best_value:.6f}).\n"
+                    + yaml.safe_dump(best.model_dump(), sort_keys=False))
+    return path
+
+
+def run_tune(config: ForecastConfig, output: Path | None = None, progress=print) -> TuneResult:
+    family = config.model.family
+    if family.search_space is None:
+        raise ConfigError(f"model '{family.name}' has nothing to tune; tunable: "
+                          f"{[f.name for f in _tunable()]}")
+    settings = config.tune
+    name = settings.study or f"tune-{family.name}"
+    study = open_study(settings.storage, name, config)  # fails fast, before any training
+    client = connect()
+    experiment_id = ensure_experiment(client, config.tracking.experiment)
+    parent = parent_run(client, experiment_id, study)
+    prepared = prepare_data(config.data)
+    started = time.perf_counter()
+    study.optimize(objective_for(config, prepared, client, experiment_id, parent),
+                   n_trials=settings.trials, catch=(),
+                   callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=STARTED),
+                              progress_callback(progress, settings.trials)])
+    progress(f"[tune] this worker ran for {time.perf_counter() - started:.0f} s")
+    output = output or Path(f"tuned-{family.name}.yaml")
+    write_best_config(config, study, output)
+    with mlflow.start_run(run_id=parent):
+        mlflow.log_metric("best_val_loss", study.best_value)
+        mlflow.set_tag("best_trial", str(study.best_trial.number))
+        with warnings.catch_warnings():  # optuna marks its matplotlib plots experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            figure = optuna.visualization.matplotlib.plot_optimization_history(study).figure
+        plot = save_figure(figure, output.with_suffix(".png"))
+        mlflow.log_artifact(str(plot), artifact_path="tuning")
+        mlflow.log_artifact(str(output), artifact_path="tuning")
+    return TuneResult(name, study.best_value, study.best_trial.number, output, parent,
+                      len(study.trials))
+
+
+def _tunable():
+    from forecast.models import families
+
+    return [f for f in families() if f.search_space is not None]

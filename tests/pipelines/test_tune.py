@@ -1,0 +1,85 @@
+"""`forecast tune`: workers sharing one study on a database, nested runs, pruning, best config."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from forecast import load_config
+from forecast.errors import ForecastError
+from pipelines.cli import main
+from pipelines.tracking import child_env
+from pipelines.tune import run_tune
+from tests.servers import BIN
+
+
+def tune_worker(project: Path, uri: str, storage: str) -> subprocess.Popen:
+    cmd = [str(BIN / "forecast"), "tune", "--model", "gru", "--trials", "4", "--config",
+           str(project / "tiny.yaml"), "--storage", storage, "--study", "shared",
+           "--set", "tracking.experiment=tuning", "--output", str(project / "best.yaml")]
+    return subprocess.Popen(cmd, env=child_env({"MLFLOW_TRACKING_URI": uri}), cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_two_workers_share_one_study(tracking_server, project, monkeypatch):
+    root = project.parent
+    storage = f"sqlite:///{root / 'optuna.db'}"
+    workers = [tune_worker(root, tracking_server, storage)]
+    time.sleep(2)  # the second worker joins a study that exists
+    workers.append(tune_worker(root, tracking_server, storage))
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert all("trials done" in out for out in outputs)  # progress, as it runs
+
+    study = optuna.load_study(study_name="shared", storage=storage)
+    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]  # 4 in all, none twice
+    client = MlflowClient(tracking_server)
+    runs = client.search_runs([client.get_experiment_by_name("tuning").experiment_id])
+    [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(int(r.data.tags["optuna.trial"]) for r in trials) == [0, 1, 2, 3]
+    assert "best_val_loss" in parent.data.metrics
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "tuning")}
+    assert {"tuning/best.yaml", "tuning/best.png"} <= logged
+
+    best = yaml.safe_load((root / "best.yaml").read_text())
+    assert best["model"]["name"] == "gru"
+    assert best["model"]["rnn"]["hidden_size"] == study.best_trial.params["hidden_size"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    assert main(["train", "--config", str(root / "best.yaml")]) == 0
+
+
+def test_a_diverging_trial_is_pruned(tracking_server, project, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="prune", storage=storage)
+    good = {"hidden_size": 16, "num_layers": 1, "dropout": 0.0}
+    study.enqueue_trial({**good, "learning_rate": 1e-3})
+    study.enqueue_trial({**good, "learning_rate": 10.0})  # diverges at once
+    config = load_config(project, ["model.name=gru", "tune.trials=2", f"tune.storage={storage}",
+                                   "tune.study=prune", "tune.startup_trials=1",
+                                   "tune.warmup_epochs=0", "trainer.max_epochs=3",
+                                   "trainer.patience=3", "tracking.experiment=pruning"])
+    run_tune(config, tmp_path / "best.yaml", progress=lambda _: None)
+    states = [t.state for t in optuna.load_study(study_name="prune", storage=storage).trials]
+    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
+
+
+def test_an_unreachable_storage_fails_in_seconds(project):
+    config = load_config(project, ["model.name=gru",
+                                   "tune.storage=postgresql+psycopg://u:pw@127.0.0.1:9/optuna"])
+    start = time.perf_counter()
+    with pytest.raises(ForecastError, match=r"unreachable.*u:\*\*\*|unreachable") as info:
+        run_tune(config)
+    assert time.perf_counter() - start < 10 and "pw@" not in str(info.value)
+
+
+def test_a_family_without_a_search_space_is_refused(project):
+    with pytest.raises(ForecastError, match="has nothing to tune"):
+        run_tune(load_config(project, ["model.name=naive"]))
