@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from .config import ForecastConfig, TrainerSettings
 from .datamodule import PreparedData, WindowDataModule
+from .errors import ConfigError
 from .evaluation import evaluate
 from .module import ForecastModule
 from .predictor import Predictor
@@ -68,10 +69,20 @@ def is_global_zero() -> bool:
     return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
 
 
+def check_devices(settings: TrainerSettings) -> None:
+    """On CPU, Lightning starts as many processes as asked; more than the cores is a mistake.
+    (GPU counts are Lightning's to check: its message names what is available.)"""
+    devices, cores = settings.devices, os.cpu_count() or 1
+    if settings.accelerator == "cpu" and isinstance(devices, int) and devices > cores:
+        raise ConfigError(f"trainer.devices {devices} exceeds this machine's {cores} CPU cores "
+                          "(each device is a training process on CPU)")
+
+
 def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
                settings: TrainerSettings, extra_callbacks: list[Callback] | None = None,
                logger=False) -> TrainingReport:
     """Train with early stopping on val_loss, then load the best weights back into `module`."""
+    check_devices(settings)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
     checkpoint_dir = settings.checkpoint_dir or tempfile.mkdtemp(prefix="forecast-ckpt-")
     checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, monitor="val_loss", mode="min",

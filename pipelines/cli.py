@@ -305,6 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         errors.print(f"error: {redact(str(err))}", highlight=False, markup=False)
         return 2
+    except Exception as err:
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+        if not isinstance(err, MisconfigurationException):
+            raise
+        # e.g. --devices beyond the GPUs there are: Lightning's own words, no traceback
+        errors.print(f"error: {err}", highlight=False, markup=False, soft_wrap=True)
+        return 2
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130

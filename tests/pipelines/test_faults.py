@@ -108,3 +108,8 @@ def test_server_dying_while_logging_leaves_no_running_run(tmp_path, project, mon
         runs = client.search_runs([experiment.experiment_id])
         assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED"]
         assert str(bundle.resolve()) in capsys.readouterr().out
+
+
+def test_devices_beyond_the_machine_are_a_clear_error(project, capsys):
+    assert main(["train", "--model", "gru", "--devices", "999", "--strategy", "ddp"]) == 2
+    assert "trainer.devices 999 exceeds" in capsys.readouterr().err
