@@ -37,7 +37,7 @@ def test_ddp_on_two_processes_logs_and_registers_once(tracking_server, tmp_path)
     single = compare(config, tracking_server, "single")
     assert single.returncode == 0, single.stderr[-3000:]
 
-    client = MlflowClient(tracking_server)
+    client = MlflowClient(tracking_server, tracking_server)
     runs, [child] = child_runs(client, "ddp")
     assert len(runs) == 2  # the compare parent and the gru child: nothing from rank 1
     assert child.data.params["trainer.devices"] == "2"

@@ -39,7 +39,7 @@ def test_two_workers_share_one_study(tracking_server, project, monkeypatch):
 
     study = optuna.load_study(study_name="shared", storage=storage)
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]  # 4 in all, none twice
-    client = MlflowClient(tracking_server)
+    client = MlflowClient(tracking_server, tracking_server)
     runs = client.search_runs([client.get_experiment_by_name("tuning").experiment_id])
     [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
