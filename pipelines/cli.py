@@ -1,202 +1,28 @@
-"""The `forecast` command: train, compare, models, promote, log-run, serve, predict."""
+"""The `forecast` command line: the parser and the entry point (commands in `commands.py`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from forecast import load_config
 from forecast.errors import ForecastError
 from forecast.models import families
 
-from .presets import config_path
+from .commands import (
+    cmd_compare,
+    cmd_log_run,
+    cmd_models,
+    cmd_predict,
+    cmd_promote,
+    cmd_serve,
+    cmd_study,
+    cmd_train,
+    cmd_tune,
+    errors,
+)
 from .redaction import redact
-
-console = Console()
-errors = Console(stderr=True)
-
-
-def progress(message: str) -> None:
-    """Progress lines like '[compare] training lstm', printed literally (not as Rich markup)."""
-    console.print(message, markup=False, highlight=False, soft_wrap=True)
-
-
-def _load(args: argparse.Namespace, extra: list[str] | None = None):
-    overrides = list(args.set or []) + list(extra or [])
-    if getattr(args, "data", None):
-        overrides.append(f"data.path={args.data}")
-    for flag, key in (("devices", "devices"), ("strategy", "strategy"),
-                      ("num_nodes", "num_nodes")):
-        if getattr(args, flag, None) is not None:
-            overrides.append(f"trainer.{key}={getattr(args, flag)}")
-    return load_config(config_path(args.config), overrides)
-
-
-def _print_metrics_table(title: str, rows: list[dict], columns: list[str]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c])
-                        for c in columns])
-    console.print(table)
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from .train import run_train
-
-    config = _load(args, [f"model.name={args.model}"] if args.model else None)
-    result = run_train(config)
-    if result is None:  # a worker process of a distributed run; rank 0 reports
-        return 0
-    _print_metrics_table(f"{config.model.name}: test metrics", [result.metrics],
-                         list(result.metrics))
-    console.print(f"run {result.run_id} logged; bundle kept at {result.bundle}")
-    return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import run_compare
-
-    config = _load(args)
-    result = run_compare(config, progress=progress)
-    if result is None:  # a worker process of a distributed run; rank 0 reports
-        return 0
-    _print_metrics_table("comparison on the test window", result.table.to_dict("records"),
-                         list(result.table.columns))
-    d = result.decision
-    console.print(f"best: {result.best_model}; registered "
-                  f"{config.tracking.registered_model} v{d.version}; "
-                  f"{'promoted to' if d.promoted else 'did not take'} "
-                  f"'{config.tracking.alias}': {d.reason}")
-    return 0
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from .registry import list_versions
-    from .tracking import connect
-
-    config = _load(args)
-    rows = list_versions(connect(), config.tracking.registered_model)
-    if not rows:
-        console.print(f"no versions of '{config.tracking.registered_model}' yet; "
-                      "run `forecast compare`")
-        return 0
-    _print_metrics_table(config.tracking.registered_model, rows, list(rows[0]))
-    return 0
-
-
-def cmd_promote(args: argparse.Namespace) -> int:
-    from .registry import set_alias
-    from .tracking import connect
-
-    config = _load(args)
-    set_alias(connect(), config.tracking.registered_model, config.tracking.alias,
-              str(args.version), decision="promoted_by_hand")
-    console.print(f"'{config.tracking.alias}' now points to "
-                  f"{config.tracking.registered_model} v{args.version}")
-    return 0
-
-
-def cmd_log_run(args: argparse.Namespace) -> int:
-    from .train import run_log_bundle
-
-    given = any(o.startswith("tracking.experiment=") for o in args.set or [])
-    experiment = _load(args).tracking.experiment if given else None
-    directory = Path(args.directory).resolve()
-    run_id = run_log_bundle(directory, experiment)
-    console.print(f"logged {directory} as run {run_id}", soft_wrap=True, markup=False)
-    return 0
-
-
-def cmd_study(args: argparse.Namespace) -> int:
-    from .study import PARTS, load_study_settings, log_study, run_study, write_report
-
-    path = config_path(args.config, default="study-quick")
-    settings = load_study_settings(path)
-    if args.output:
-        settings = settings.model_copy(update={"output_dir": args.output})
-    if not args.no_tracking:  # fail fast on an unreachable server, before the hour of work
-        from .tracking import connect
-
-        connect()
-    parts = tuple(args.parts or PARTS)
-    unknown = [p for p in parts if p not in PARTS]
-    if unknown:
-        raise ForecastError(f"unknown study part(s) {unknown}; valid: {list(PARTS)}")
-    result = run_study(settings, progress=progress, parts=parts,
-                       saved=Path(settings.output_dir))
-    note = f"Preset `{path.stem}`, produced by `forecast study --config {args.config or path.stem}`."
-    if set(parts) != set(PARTS):
-        note += (f" Parts {', '.join(parts)} were re-run with `--parts`; the others are read "
-                 "back from the previous run in the same folder.")
-    report = write_report(result, Path(settings.output_dir), note)
-    console.print(f"report: {report}")
-    if not args.no_tracking:
-        console.print(f"logged as MLflow run {log_study(result, settings)}")
-    return 0
-
-
-def cmd_tune(args: argparse.Namespace) -> int:
-    from .tune import run_tune
-
-    extra = [f"model.name={args.model}"]
-    for flag in ("trials", "storage", "study"):
-        if getattr(args, flag) is not None:
-            extra.append(f"tune.{flag}={getattr(args, flag)}")
-    config = _load(args, extra)
-    result = run_tune(config, Path(args.output) if args.output else None, progress=progress)
-    console.print(f"study '{result.study}': {result.trials} trials; best val_loss "
-                  f"{result.best_value:.4f} (trial {result.best_trial}); config written to "
-                  f"{result.best_config.resolve()}; MLflow parent run {result.parent_run_id}",
-                  soft_wrap=True, markup=False)
-    if args.register:
-        return cmd_compare(argparse.Namespace(config=str(result.best_config), data=None,
-                                              set=[f"models=[{args.model}]"]))
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    """Run `bentoml serve` on the service; same environment variables."""
-    import os
-    import shutil
-
-    bentoml = shutil.which("bentoml") or str(Path(sys.executable).with_name("bentoml"))
-    command = [bentoml, "serve", "service.service:Forecaster", "--host", args.host,
-               "--port", str(args.port)]
-    console.print(f"serving on http://{args.host}:{args.port} (tracking: "
-                  f"{redact(os.environ.get('MLFLOW_TRACKING_URI', 'sqlite:///mlflow.db'))})")
-    if "MLFLOW_TRACKING_URI" not in os.environ:
-        from .tracking import tracking_uri
-
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri()
-    os.execv(command[0], command)
-    return 0  # not reached
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    import os
-
-    from .client import build_request, call_service, read_request_frame, response_frame
-
-    frame = read_request_frame(Path(args.data))
-    body = build_request(frame, args.horizon, explain=False)
-    payload = call_service(args.url, body, args.api_key or os.environ.get("FORECAST_API_KEY"))
-    result = response_frame(payload)
-    model = payload["model"]
-    if args.output:
-        result.to_csv(args.output, index=False)
-        console.print(f"{len(result)} rows from {model['name']} v{model['version']} "
-                      f"({model['architecture']}) written to {args.output}")
-    else:
-        console.print(f"{model['name']} v{model['version']} ({model['architecture']})")
-        console.print(result.to_string(index=False))
-    return 0
 
 
 def add_distributed(p: argparse.ArgumentParser) -> None:
