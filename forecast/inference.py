@@ -44,6 +44,7 @@ class CheckedSeries:
     item: SeriesInput
     stats: SeriesStats
     future_ds: pd.DatetimeIndex  # the horizon's timestamps
+    covariates: np.ndarray  # (n + H, Fp + Ff), as covariate_matrix builds it
 
 
 @dataclass
@@ -83,32 +84,32 @@ def check_range(column: str, uid: str, values: np.ndarray, mean: float | None = 
                               "in standard deviations from the training mean,")
 
 
-def series_stats(item: SeriesInput, spec: FeatureSpec, scaler: SeriesScaler, horizon: int,
+def series_stats(item: SeriesInput, x_all: np.ndarray, scaler: SeriesScaler,
                  season: int) -> SeriesStats:
     """The training statistics of a known series; a series never seen in training is scaled
-    by its own history."""
+    by its own history (`x_all`: its covariate matrix)."""
     stats = scaler.stats.get(item.unique_id)
     if stats is not None:
         return stats
-    n = len(item.y)
-    return SeriesStats.fit(item.y.astype(np.float64), covariate_matrix(item, spec, horizon)[:n],
-                           season)
+    return SeriesStats.fit(item.y.astype(np.float64), x_all[:len(item.y)], season)
 
 
 def check_values(item: SeriesInput, spec: FeatureSpec, scaler: SeriesScaler, lookback: int,
-                 horizon: int, season: int) -> SeriesStats:
-    """Values the network can take: bounded, and within reach of the series' scale."""
+                 horizon: int, season: int) -> tuple[SeriesStats, np.ndarray]:
+    """Values the network can take: bounded, and within reach of the series' scale. Returns
+    the statistics the series is scaled with and its covariate matrix, built once here."""
     uid, n = item.unique_id, len(item.y)
     check_range("y", uid, item.y)
     for name in spec.covariates:
         check_range(name, uid, np.asarray(item.covariates[name], dtype=np.float64))
-    stats = series_stats(item, spec, scaler, horizon, season)
+    x_all = covariate_matrix(item, spec, horizon)  # (n + H, Fp + Ff)
+    stats = series_stats(item, x_all, scaler, season)
     check_range("y", uid, item.y[-lookback:], stats.y_mean, stats.y_std)
-    x = covariate_matrix(item, spec, horizon)[n - lookback:]
+    x = x_all[n - lookback:]
     for j, name in enumerate(spec.covariates):
         if stats.x_mean:
             check_range(name, uid, x[:, j], stats.x_mean[j], stats.x_std[j])
-    return stats
+    return stats, x_all
 
 
 def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: int) -> None:
@@ -172,9 +173,9 @@ def build_batch(checked: list[CheckedSeries], spec: FeatureSpec, lookback: int, 
                 ) -> tuple[Batch, list[pd.DatetimeIndex]]:
     """Scale the last `lookback` steps of each (checked) series and stack them into one Batch."""
     past, future, static, loc, scale, futures = [], [], [], [], [], []
-    for item, stats, f_ds in ((c.item, c.stats, c.future_ds) for c in checked):
+    for c in checked:
+        item, stats, f_ds, x_all = c.item, c.stats, c.future_ds, c.covariates
         n = len(item.y)
-        x_all = covariate_matrix(item, spec, horizon)  # (n + H, Fp + Ff)
         local = SeriesScaler({item.unique_id: stats})
         all_ds = item.ds[-lookback:].append(f_ds)
         x = local.scale_x(item.unique_id, x_all[n - lookback:])  # (L+H, Fp+Ff)

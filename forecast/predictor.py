@@ -113,9 +113,10 @@ class Predictor:
     def check(self, item: SeriesInput) -> CheckedSeries:
         """Raise the contract's named exception for anything that makes a forecast meaningless."""
         check_series(item, self.spec, self.lookback, self.horizon)
-        stats = check_values(item, self.spec, self.scaler, self.lookback, self.horizon,
-                             self.dims.season)
-        return CheckedSeries(item, stats, future_index(item.ds[-1], self.spec.freq, self.horizon))
+        stats, x_all = check_values(item, self.spec, self.scaler, self.lookback, self.horizon,
+                                    self.dims.season)
+        future_ds = future_index(item.ds[-1], self.spec.freq, self.horizon)
+        return CheckedSeries(item, stats, future_ds, x_all)
 
     def _batch(self, checked: Sequence[CheckedSeries]):
         return build_batch(list(checked), self.spec, self.lookback, self.horizon)

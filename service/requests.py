@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from starlette.responses import JSONResponse
 
 from forecast import Predictor
 from forecast.errors import DataValidationError
@@ -29,6 +30,9 @@ class RequestError(Exception):
 
     def body(self) -> dict:
         return ErrorBody(error=self.message, field=self.field).model_dump()
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import mlflow
 import torch
 from fastapi import FastAPI
 from pydantic import StrictBool, StrictFloat
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import RedirectResponse
 
 from forecast.inference import CheckedSeries, SeriesForecast
 from pipelines.redaction import redact, redact_logs
@@ -126,19 +126,18 @@ class Forecaster:
         """Forecast every series; with explain, list the input timestamps that mattered most."""
         loaded = self.loaded
         if loaded is None:
-            return JSONResponse(RequestError(503, f"no model loaded yet: waiting for "
-                                             f"{self.source.name}@{self.source.alias} in the "
-                                             "registry").body(), status_code=503)
+            return RequestError(503, f"no model loaded yet: waiting for {self.source.name}@"
+                                     f"{self.source.alias} in the registry").response()
         try:
             request = validate_request(loaded.predictor, self.settings, series, horizon,
                                        quantiles)
         except RequestError as err:
-            return JSONResponse(err.body(), status_code=err.status)
+            return err.response()
         forecasts = await self.batcher.submit(loaded, request.checked)
         try:
             check_finite(forecasts)
         except RequestError as err:
-            return JSONResponse(err.body(), status_code=err.status)
+            return err.response()
         explanations = (await asyncio.to_thread(loaded.predictor.explain, request.checked, top_k)
                         if explain else None)
         return PredictResponse.of(loaded, forecasts, request.steps, request.quantiles,
@@ -167,7 +166,7 @@ def get_model():
     """What is loaded: name, version, run id, metrics, lookback, horizon, freq, covariates."""
     info = bentoml.get_current_service().model_info()
     if info is None:
-        return JSONResponse(RequestError(503, "no model loaded yet").body(), status_code=503)
+        return RequestError(503, "no model loaded yet").response()
     return info
 
 
