@@ -142,11 +142,7 @@ class ForecastConfig(_Section):
         """A copy with `{"model.rnn.hidden_size": 64, ...}` set (validated)."""
         nested = self.model_dump()
         for key, value in values.items():
-            *sections, last = key.split(".")
-            node = nested
-            for section in sections:
-                node = node[section]
-            node[last] = value
+            set_value(nested, key.split("."), value, f"value {key!r}")
         return build_config(nested)
 
 
@@ -210,15 +206,20 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(raw)
 
 
+def set_value(values: dict[str, Any], path: list[str], value: Any, source: str) -> None:
+    """Set `values[a][b][c] = value`, creating sections; `source` names the setting in errors."""
+    node = values
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: '{part}' is not a section")
+    node[path[-1]] = value
+
+
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     for text in overrides:
         path, value = parse_override(text)
-        node = values
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {text!r}: '{part}' is not a section")
-        node[path[-1]] = value
+        set_value(values, path, value, f"override {text!r}")
     return values
 
 

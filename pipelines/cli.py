@@ -8,7 +8,7 @@ import sys
 from rich.markup import escape
 
 from forecast.errors import ForecastError
-from forecast.models import families
+from forecast.models import families, tunable_names
 
 from .commands import (
     cmd_compare,
@@ -72,11 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
             "experiment it was trained for (or --set tracking.experiment=NAME); runs the failed "
             "attempt left RUNNING are marked FAILED.", cmd_log_run)
     p.add_argument("directory", help="bundle directory printed by the failed command")
-    tunable = [f.name for f in families() if f.search_space is not None]
     p = add("tune", "Tune a model family with Optuna: trials shared through a database by any "
             "number of workers, each trial a nested MLflow run, the best config written as "
             "YAML for `forecast train --config`.", cmd_tune)
-    p.add_argument("--model", required=True, choices=tunable, help="family to tune")
+    p.add_argument("--model", required=True, choices=tunable_names(), help="family to tune")
     p.add_argument("--trials", type=int, help="trials in the study in all, across workers "
                    "(tune.trials, default 20)")
     p.add_argument("--storage", help="Optuna storage URL (tune.storage, default "

@@ -22,7 +22,7 @@ from optuna_integration import PyTorchLightningPruningCallback
 from forecast import ForecastConfig, Forecaster
 from forecast.datamodule import PreparedData, prepare_data
 from forecast.errors import ConfigError, ForecastError
-from forecast.models import get_family
+from forecast.models import get_family, tunable_names
 
 from .plots import save_figure
 from .redaction import redact
@@ -137,7 +137,7 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print)
     family = config.model.family
     if family.search_space is None:
         raise ConfigError(f"model '{family.name}' has nothing to tune; tunable: "
-                          f"{[f.name for f in _tunable()]}")
+                          f"{tunable_names()}")
     settings = config.tune
     name = settings.study or f"tune-{family.name}"
     study = open_study(settings.storage, name, config)  # fails fast, before any training
@@ -165,8 +165,3 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print)
     return TuneResult(name, study.best_value, study.best_trial.number, output, parent,
                       len(study.trials))
 
-
-def _tunable():
-    from forecast.models import families
-
-    return [f for f in families() if f.search_space is not None]

@@ -11,8 +11,8 @@ from .registry import (
     families,
     family_names,
     get_family,
-    neural_names,
     register,
+    tunable_names,
 )
 
 discover()
@@ -26,6 +26,6 @@ __all__ = [
     "families",
     "family_names",
     "get_family",
-    "neural_names",
     "register",
+    "tunable_names",
 ]

@@ -83,8 +83,9 @@ def family_names() -> list[str]:
     return list(_FAMILIES)
 
 
-def neural_names() -> list[str]:
-    return [f.name for f in _FAMILIES.values() if f.neural]
+def tunable_names() -> list[str]:
+    """Families with a search space, so `forecast tune` can tune them."""
+    return [f.name for f in _FAMILIES.values() if f.search_space is not None]
 
 
 def get_family(name: str) -> ModelFamily:
