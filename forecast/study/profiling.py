@@ -44,6 +44,15 @@ def matched_rnn_hidden(family: str, dims: ModelDims, target: int) -> int:
     return min((lo, hi), key=lambda h: abs(size(h) - target))
 
 
+def matched_model(family: str, dims: ModelDims, width: int, patch_len: int,
+                  revin: bool = True) -> tuple[nn.Module, int | None]:
+    """The family's model at the study's `width`, an RNN's hidden size matched to the
+    Transformer's parameter count; returns it with that hidden size (None for attention)."""
+    target = count_parameters(family_model("transformer", dims, width, patch_len))
+    hidden = matched_rnn_hidden(family, dims, target) if family in ("lstm", "gru") else None
+    return family_model(family, dims, width, patch_len, hidden, revin=revin), hidden
+
+
 def random_batch(dims: ModelDims, batch: int) -> dict:
     return {"past": torch.randn(batch, dims.lookback, dims.n_features),
             "future": torch.randn(batch, dims.horizon, dims.n_future),

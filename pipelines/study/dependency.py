@@ -14,7 +14,7 @@ from forecast.config import TrainerSettings
 from forecast.models import ModelDims
 from forecast.module import ForecastModule
 from forecast.study.gradients import input_gradient_by_distance
-from forecast.study.profiling import count_parameters, family_model, matched_rnn_hidden
+from forecast.study.profiling import matched_model
 from forecast.study.synthetic import DependencyData, dependency_length, make_dependency_batch
 from forecast.training import fit_module
 
@@ -36,10 +36,8 @@ class DependencyResult:
 
 def dependency_model(family: str, distance: int, s: DependencySettings):
     dims = ModelDims(dependency_length(distance), 1, 2, 0, 0, 1)
-    target = count_parameters(family_model("transformer", dims, s.width, s.patch_len))
-    hidden = matched_rnn_hidden(family, dims, target) if family in ("lstm", "gru") else None
     # no instance normalisation: the target is one raw input value, not a level to restore
-    return family_model(family, dims, s.width, s.patch_len, hidden, revin=False)
+    return matched_model(family, dims, s.width, s.patch_len, revin=False)[0]
 
 
 def train_dependency(family: str, distance: int, s: DependencySettings, seed: int) -> float:

@@ -13,13 +13,12 @@ from forecast.study.probe import probe_in_subprocess
 from forecast.study.profiling import (
     FAMILIES,
     count_parameters,
-    family_model,
     growth_exponent,
-    matched_rnn_hidden,
+    matched_model,
     thread_speedup,
 )
 
-from .settings import SpeedSettings, StudySettings
+from .settings import StudySettings
 
 TABLE, EXPONENTS = "study_speed.csv", "study_exponents.json"
 
@@ -41,19 +40,12 @@ class SpeedResult:
         return [folder / TABLE, folder / EXPONENTS]
 
 
-def matched_model(family: str, dims: ModelDims, s: SpeedSettings):
-    """The family's model, RNN hidden sizes matched to the Transformer's parameter count."""
-    target = count_parameters(family_model("transformer", dims, s.width, s.patch_len))
-    hidden = matched_rnn_hidden(family, dims, target) if family in ("lstm", "gru") else None
-    return family_model(family, dims, s.width, s.patch_len, hidden), hidden
-
-
 def run(settings: StudySettings, progress) -> SpeedResult:
     s, rows = settings.speed, []
     for lookback in s.lookbacks:
         dims = ModelDims(lookback, s.horizon, s.n_features, 0, 0, 1)
         for family in FAMILIES:
-            model, hidden = matched_model(family, dims, s)
+            model, hidden = matched_model(family, dims, s.width, s.patch_len)
             progress(f"[study] speed {family} lookback {lookback}")
             spec = {"family": family, "lookback": lookback, "horizon": s.horizon,
                     "n_features": s.n_features, "width": s.width, "patch_len": s.patch_len,
@@ -69,7 +61,7 @@ def run(settings: StudySettings, progress) -> SpeedResult:
         for family, g in table.groupby("family")}
     dims = ModelDims(s.thread_lookback, s.horizon, s.n_features, 0, 0, 1)
     for family in FAMILIES:
-        model, _ = matched_model(family, dims, s)
+        model, _ = matched_model(family, dims, s.width, s.patch_len)
         exponents[family]["thread_speedup_batch1"] = thread_speedup(model, dims, s.repeats)
     return SpeedResult(table, exponents)
 
