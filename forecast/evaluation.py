@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader
 
 from .data.panel import Panel, build_panel
 from .datamodule import PreparedData
 from .errors import ConfigError
 from .inference import to_original_scale
-from .metrics import all_metrics, point_index
+from .metrics import all_metrics, point_index, quantile_metrics
+from .models import get_family
 from .predictor import Predictor
 from .windows import Split, WindowDataset, split_step, window_starts
 
@@ -31,18 +31,50 @@ class WindowForecasts:
     panel: Panel  # the series the indices point into
 
 
-@torch.inference_mode()
-def forecast_windows(model: nn.Module, dataset: WindowDataset, batch_size: int = 256
+def forecast_windows(predictor: Predictor, dataset: WindowDataset, batch_size: int = 256
                      ) -> WindowForecasts:
-    model.eval()
+    """The served (calibrated) quantiles of every window, on the original scale."""
     preds, actuals, series, starts = [], [], [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        preds.append(to_original_scale(model(batch), batch))
+        preds.append(to_original_scale(predictor.outputs(batch), batch))
         actuals.append(to_original_scale(batch["target"][..., None], batch)[..., 0])
         series.append(batch["series"].numpy())
         starts.append(batch["start"].numpy())
     return WindowForecasts(np.concatenate(preds), np.concatenate(actuals),
                            np.concatenate(series), np.concatenate(starts), dataset.panel)
+
+
+@torch.inference_mode()
+def uncalibrated_windows(predictor: Predictor, dataset: WindowDataset, batch_size: int = 256
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(base (N, H, Q), actual (N, H)) in scaled units, before any calibration offset:
+    what conformal calibration is measured on."""
+    predictor.network.eval()
+    bases, actuals = [], []
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        bases.append(predictor.calibration.broadcast(predictor.network(batch)).numpy())
+        actuals.append(batch["target"].numpy())
+    if not bases:
+        q = max(len(predictor.quantiles), 1)
+        return np.zeros((0, predictor.horizon, q)), np.zeros((0, predictor.horizon))
+    return np.concatenate(bases), np.concatenate(actuals)
+
+
+def calibrate(predictor: Predictor, prepared: PreparedData, conformal: bool) -> Predictor:
+    """Measure the quantile offsets: a neural model on its validation windows (conformal),
+    a baseline on its training part (empirical residual quantiles). A point model, or a
+    neural model with calibration `none`, is returned as it is."""
+    if not predictor.quantiles:
+        return predictor
+    neural = get_family(predictor.name).neural
+    if neural and not conformal:
+        return predictor
+    split: Split = "val" if neural else "train"
+    base, actual = uncalibrated_windows(predictor, split_windows(predictor, prepared, split))
+    if not len(base):
+        return predictor
+    method = "conformal" if neural else "empirical"
+    return predictor.with_calibration(predictor.calibration.fitted(method, base, actual, split))
 
 
 def panel_for(predictor: Predictor, prepared: PreparedData) -> Panel:
@@ -60,8 +92,9 @@ def panel_for(predictor: Predictor, prepared: PreparedData) -> Panel:
 
 def split_windows(predictor: Predictor, prepared: PreparedData, split: Split = "test",
                   step: int | None = None) -> WindowDataset:
-    """Every window whose targets lie in `split` (test: one per horizon, no overlap)."""
-    step = step or split_step(split, predictor.horizon, predictor.horizon)
+    """Every window whose targets lie in `split` (test: one per horizon, no overlap;
+    validation and training: a quarter horizon apart)."""
+    step = step or split_step(split, predictor.horizon, max(1, predictor.horizon // 4))
     starts = [window_starts(b, split, predictor.lookback, predictor.horizon, step)
               for b in prepared.bounds]
     return WindowDataset(panel_for(predictor, prepared), starts, predictor.lookback,
@@ -70,20 +103,19 @@ def split_windows(predictor: Predictor, prepared: PreparedData, split: Split = "
 
 def forecast_split(predictor: Predictor, prepared: PreparedData, split: Split = "test"
                    ) -> WindowForecasts:
-    return forecast_windows(predictor.network, split_windows(predictor, prepared, split))
+    return forecast_windows(predictor, split_windows(predictor, prepared, split))
 
 
 def score(result: WindowForecasts, quantiles: list[float] | tuple[float, ...]) -> dict[str, float]:
-    """MAE, RMSE, sMAPE, MASE of the point forecast, plus coverage when quantiles exist."""
+    """MAE, RMSE, sMAPE, MASE of the point forecast, plus interval coverage, width and
+    quantile losses when quantiles exist."""
     quantiles = list(quantiles)
     point = result.forecast[..., point_index(quantiles)]
     stats = result.panel.scaler.stats
     scales = np.array([stats[result.panel.series[i].unique_id].mase_scale for i in result.series])
     metrics = all_metrics(result.actual, point, scales)
-    if len(quantiles) >= 2:
-        lo, hi = result.forecast[..., 0], result.forecast[..., -1]
-        inside = (result.actual >= lo) & (result.actual <= hi)
-        metrics[f"coverage_{quantiles[0]:g}_{quantiles[-1]:g}"] = float(inside.mean())
+    if quantiles:
+        metrics.update(quantile_metrics(result.actual, result.forecast, quantiles))
     return metrics
 
 
@@ -103,7 +135,7 @@ def backtest(predictor: Predictor, prepared: PreparedData, n_windows: int, step:
         if min(int(s[0]) for s in starts) < lookback:
             break
         dataset = WindowDataset(panel, starts, lookback, horizon)
-        result = forecast_windows(predictor.network, dataset)
+        result = forecast_windows(predictor, dataset)
         cutoff = panel.series[0].ds[int(starts[0][0]) - 1]
         rows.append({"window": k, "cutoff": str(cutoff), **score(result, predictor.quantiles)})
     return rows

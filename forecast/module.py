@@ -6,8 +6,15 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from .calibration import non_crossing
 from .metrics import pinball_loss, point_index
 from .windows import Batch
+
+POINT_LOSSES = {
+    "mse": nn.functional.mse_loss,
+    "mae": nn.functional.l1_loss,
+    "huber": nn.functional.huber_loss,  # delta 1 in scaled units: MSE near, MAE far
+}
 
 
 class ForecastModule(pl.LightningModule):
@@ -15,25 +22,29 @@ class ForecastModule(pl.LightningModule):
         self,
         model: nn.Module,
         quantiles: list[float],
+        loss: str | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-4,
         max_epochs: int = 10,
     ):
         super().__init__()
         self.model = model
-        self.quantiles = list(quantiles)
-        self.register_buffer("quantile_tensor", torch.tensor(quantiles or [0.5]), persistent=False)
+        # the levels the head emits: none for a point loss (quantiles come from calibration)
+        self.loss_name = loss or ("pinball" if quantiles else "mse")
+        self.quantiles = list(quantiles) if self.loss_name == "pinball" else []
+        self.register_buffer("quantile_tensor", torch.tensor(self.quantiles or [0.5]),
+                             persistent=False)
         self.learning_rate, self.weight_decay, self.max_epochs = (
             learning_rate, weight_decay, max_epochs)
         self.point = point_index(self.quantiles)
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.model(batch)
+        return non_crossing(self.model(batch))
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.quantiles:
             return pinball_loss(pred, target, self.quantile_tensor)
-        return nn.functional.mse_loss(pred[..., 0], target)
+        return POINT_LOSSES[self.loss_name](pred[..., 0], target)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self.loss(self(batch), batch["target"])

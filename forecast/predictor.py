@@ -21,6 +21,7 @@ from torch import nn
 
 from . import __version__
 from .artifacts import load_artifact, save_artifact
+from .calibration import Calibration
 from .data.panel import FeatureSpec
 from .data.scaling import SeriesScaler
 from .errors import ArtifactError, DataValidationError, ForecastError
@@ -39,12 +40,12 @@ from .metrics import point_index
 from .models import FamilyConfig, ModelDims, get_family
 
 
-def model_dims(spec: FeatureSpec, lookback: int, horizon: int, quantiles: Sequence[float],
+def model_dims(spec: FeatureSpec, lookback: int, horizon: int, n_outputs: int,
                season: int) -> ModelDims:
     """The network's shapes follow from the features and the task; nothing else decides them."""
     return ModelDims(lookback=lookback, horizon=horizon, n_features=spec.n_step_features,
                      n_future=spec.n_future, n_static=len(spec.static_covariates),
-                     n_outputs=max(len(quantiles), 1), season=season)
+                     n_outputs=n_outputs, season=season)
 
 
 def check_weights(build, dims: ModelDims, architecture: FamilyConfig,
@@ -71,22 +72,37 @@ class Predictor:
     spec: FeatureSpec
     scaler: SeriesScaler
     dims: ModelDims
-    quantiles: tuple[float, ...] = ()
+    quantiles: tuple[float, ...] = ()  # the levels served
+    calibration: Calibration = field(default_factory=lambda: Calibration.identity((), True))
     metrics: Mapping[str, float] = field(default_factory=dict)
     training_config: Mapping[str, Any] = field(default_factory=dict)  # provenance only
 
     @classmethod
     def build(cls, name: str, architecture: FamilyConfig, spec: FeatureSpec,
               scaler: SeriesScaler, lookback: int, horizon: int, quantiles: Sequence[float],
-              season: int, training_config: Mapping[str, Any] | None = None) -> Predictor:
-        """A fresh (untrained) predictor of family `name` for this task."""
-        dims = model_dims(spec, lookback, horizon, quantiles, season)
+              season: int, training_config: Mapping[str, Any] | None = None,
+              point_head: bool = False, calibration: Calibration | None = None) -> Predictor:
+        """A fresh (untrained) predictor of family `name` for this task. A point head emits
+        one column and serves `quantiles` through its calibration."""
+        quantiles = tuple(quantiles)
+        calibration = calibration or Calibration.identity(quantiles, point_head or not quantiles)
+        n_outputs = 1 if calibration.base == "point" else len(quantiles)
+        dims = model_dims(spec, lookback, horizon, n_outputs, season)
         network = get_family(name).build(dims, architecture)
-        return cls(name, architecture, network, spec, scaler, dims, tuple(quantiles),
+        return cls(name, architecture, network, spec, scaler, dims, quantiles, calibration,
                    training_config=training_config or {})
 
     def with_metrics(self, metrics: Mapping[str, float]) -> Predictor:
         return dataclasses.replace(self, metrics=dict(metrics))
+
+    def with_calibration(self, calibration: Calibration) -> Predictor:
+        return dataclasses.replace(self, calibration=calibration)
+
+    def outputs(self, batch) -> torch.Tensor:
+        """Served quantiles (B, H, Q) in scaled units: the network, then its calibration."""
+        self.network.eval()
+        with torch.inference_mode():
+            return self.calibration.apply(self.network(batch))
 
     @property
     def lookback(self) -> int:
@@ -98,8 +114,13 @@ class Predictor:
 
     @property
     def point(self) -> int:
-        """Column of the point forecast (the median when quantiles are set)."""
+        """Column of the point forecast in served output (the median when quantiles are set)."""
         return point_index(list(self.quantiles))
+
+    @property
+    def head_point(self) -> int:
+        """Column of the point forecast in the network's own output."""
+        return 0 if self.calibration.base == "point" else self.point
 
     # ---- inference ----------------------------------------------------------------------
     def check_horizon(self, horizon: int | None) -> int:
@@ -128,9 +149,7 @@ class Predictor:
         if not checked:
             return []
         batch, future_ds = self._batch(checked)
-        self.network.eval()
-        with torch.inference_mode():
-            values = to_original_scale(self.network(batch), batch)[:, :horizon]  # (B, h, Q)
+        values = to_original_scale(self.outputs(batch), batch)[:, :horizon]  # (B, h, Q)
         return [SeriesForecast(c.item.unique_id, ds[:horizon], values[i],
                                c.item.ds[-self.lookback:])
                 for i, (c, ds) in enumerate(zip(checked, future_ds, strict=True))]
@@ -144,7 +163,7 @@ class Predictor:
         batch, _ = self._batch(checked)
         history = [c.item.ds[-self.lookback:] for c in checked]
         return explain_batch(self.network, get_family(self.name).attention, batch, history,
-                             self.point, top_k)
+                             self.head_point, top_k)
 
     def smoke_test(self) -> None:
         """One prediction on a synthetic series; raises if the output is not finite."""
@@ -155,7 +174,7 @@ class Predictor:
         static = dict.fromkeys(spec.static_covariates, 0.0)
         item = SeriesInput("__smoke__", ds, np.sin(np.arange(n) / 7.0), covariates, static)
         values = self.predict_series([item])[0].values
-        if values.shape != (self.horizon, self.dims.n_outputs) or not np.isfinite(values).all():
+        if values.shape != (self.horizon, max(len(self.quantiles), 1)) or not np.isfinite(values).all():
             raise ForecastError(f"smoke prediction failed: shape {values.shape}, "
                                 f"finite={bool(np.isfinite(values).all())}")
 
@@ -172,6 +191,7 @@ class Predictor:
             "season": self.dims.season,
             "features": features,
             "quantiles": list(self.quantiles),
+            "calibration": self.calibration.to_json(),
             "metrics": dict(self.metrics),
             "library_version": __version__,
             "training_config": dict(self.training_config),
@@ -192,12 +212,22 @@ class Predictor:
             raise ArtifactError(f"{directory}: architecture does not fit family "
                                 f"'{family.name}': {err}") from None
         spec = FeatureSpec.from_json({**config["features"], "freq": config["freq"]})
-        dims = model_dims(spec, config["lookback"], config["horizon"], config["quantiles"],
+        quantiles = tuple(config["quantiles"])
+        # models saved before calibration existed serve their head's quantiles unchanged
+        calibration = (Calibration.from_json(config["calibration"], config["horizon"])
+                       if config.get("calibration") else
+                       Calibration.identity(quantiles, not quantiles))
+        if calibration.quantiles != quantiles:
+            raise ArtifactError(f"{directory}: calibration quantiles {calibration.quantiles} "
+                                f"differ from the model's {quantiles}")
+        n_outputs = 1 if calibration.base == "point" else len(quantiles)
+        dims = model_dims(spec, config["lookback"], config["horizon"], n_outputs,
                           config["season"])
         check_weights(family.build, dims, architecture, weights, directory)
         predictor = cls.build(family.name, architecture, spec, SeriesScaler.from_json(scaler),
-                              config["lookback"], config["horizon"], config["quantiles"],
-                              config["season"], config.get("training_config"))
+                              config["lookback"], config["horizon"], quantiles,
+                              config["season"], config.get("training_config"),
+                              calibration=calibration)
         predictor.network.load_state_dict(weights)
         predictor.network.eval()
         return predictor.with_metrics(config.get("metrics", {}))

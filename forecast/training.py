@@ -19,7 +19,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .config import ForecastConfig, TrainerSettings
 from .datamodule import PreparedData, WindowDataModule
 from .errors import ConfigError
-from .evaluation import evaluate
+from .evaluation import calibrate, evaluate
 from .module import ForecastModule
 from .predictor import Predictor
 
@@ -138,14 +138,16 @@ def train(config: ForecastConfig, prepared: PreparedData,
     data, settings = config.data, config.model
     predictor = Predictor.build(settings.name, settings.architecture, prepared.panel.spec,
                                 prepared.panel.scaler, data.lookback, data.horizon,
-                                settings.quantiles, data.season, config.model_dump())
+                                settings.quantiles, data.season, config.model_dump(),
+                                point_head=settings.point_head)
     report = None
     if settings.family.neural:
         trainer = config.trainer
-        module = ForecastModule(predictor.network, settings.quantiles, trainer.learning_rate,
-                                trainer.weight_decay, trainer.max_epochs)
+        module = ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
+                                trainer.learning_rate, trainer.weight_decay, trainer.max_epochs)
         report = fit_module(module, WindowDataModule(prepared, data), trainer, callbacks, logger)
     predictor.network.eval()
     if not is_global_zero():  # a worker of a distributed run: rank 0 scores and reports
         return predictor, report
+    predictor = calibrate(predictor, prepared, settings.calibration == "conformal")
     return predictor.with_metrics(evaluate(predictor, prepared, "test")), report

@@ -77,7 +77,7 @@ def test_a_family_defined_in_one_file_works_everywhere(toy_family, tmp_path, pan
     assert response.model.architecture == "toy_linear"
     library = forecaster.predict_series([c.item for c in request.checked])
     for out, expected in zip(response.forecasts, library, strict=True):
-        np.testing.assert_allclose(out.mean, expected.values[:, 0], rtol=1e-6)
+        np.testing.assert_allclose(out.mean, expected.values[:, loaded.predictor.point], rtol=1e-6)
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])

@@ -38,9 +38,10 @@ class BaselineForecaster(nn.Module):
         return out.unsqueeze(-1).expand(-1, -1, self.dims.n_outputs)  # (B, H, Q)
 
 
-register(ModelFamily(name="naive", config_class=BaselineConfig, neural=False,
+register(ModelFamily(name="naive", config_class=BaselineConfig, neural=False, quantiles=False,
                      build=lambda dims, config: BaselineForecaster(dims, 1),
                      description="the last observed value, repeated"))
 register(ModelFamily(name="seasonal_naive", config_class=BaselineConfig, neural=False,
+                     quantiles=False,
                      build=lambda dims, config: BaselineForecaster(dims, dims.season),
                      description="the value one season (data.season) earlier"))

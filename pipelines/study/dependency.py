@@ -44,7 +44,8 @@ def train_dependency(family: str, distance: int, s: DependencySettings, seed: in
     """Train on fresh batches, return test MSE / target variance (1.0 = learned nothing)."""
     torch.manual_seed(seed)
     model = dependency_model(family, distance, s)
-    module = ForecastModule(model, [], s.learning_rate, 0.0, 1)
+    module = ForecastModule(model, [], learning_rate=s.learning_rate, weight_decay=0.0,
+                            max_epochs=1)
     trainer = TrainerSettings(max_epochs=1, learning_rate=s.learning_rate, weight_decay=0.0,
                               patience=1, seed=seed, enable_progress_bar=False)
     fit_module(module, DependencyData(distance, s.batch_size, s.steps, seed), trainer)

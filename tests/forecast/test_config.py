@@ -29,10 +29,10 @@ def test_overrides_parse_yaml_scalars(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("trainer: {max_epochs: 5}\n")
     config = load_config(path, ["trainer.max_epochs=2", "data.calendar=[hour]",
-                                "model.quantiles=[0.9, 0.1]"])
+                                "model.quantiles=[0.9, 0.5, 0.1]"])
     assert config.trainer.max_epochs == 2
     assert config.data.calendar == ["hour"]
-    assert config.model.quantiles == [0.1, 0.9]
+    assert config.model.quantiles == [0.1, 0.5, 0.9]
 
 
 def test_missing_config_file_is_named(tmp_path):

@@ -38,7 +38,9 @@ def test_predict_continues_timestamps_per_series(tiny_config, panel_frame):
     forecaster = Forecaster("gru", tiny_config).fit(panel_frame)
     history, future, _ = split_history(panel_frame, 200)
     out = forecaster.predict(history, future_df=future)
-    assert list(out.columns) == ["unique_id", "ds", "mean"]
+    # quantiles by default: the median as `mean`, then one column per served level
+    assert list(out.columns) == ["unique_id", "ds", "mean",
+                                 *(f"{q:g}" for q in forecaster.predictor.quantiles)]
     for uid, group in out.groupby("unique_id"):
         last = history.loc[history["unique_id"] == uid, "ds"].max()
         expected = pd.date_range(last, periods=HORIZON + 1, freq="h")[1:]
