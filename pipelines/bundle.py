@@ -16,8 +16,9 @@ import pandas as pd
 import yaml
 
 from forecast import Forecaster, __version__
+from forecast.metrics import quantile_hits
 
-from .plots import as_long_frame, forecast_vs_actual, residuals
+from .plots import as_long_frame, fan_chart, forecast_vs_actual, reliability_diagram, residuals
 
 RUN_FILE = "run.json"
 BUNDLE_ROOT = Path(".forecast") / "runs"
@@ -51,13 +52,22 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
                  ).resolve()  # absolute: printed for `forecast log-run`, valid from anywhere
     directory.mkdir(parents=True, exist_ok=True)
     forecaster.save(directory / "model")
-    test = as_long_frame(forecaster.forecast_split("test"), forecaster.predictor.point)
+    windows = forecaster.forecast_split("test")
+    test = as_long_frame(windows, forecaster.predictor.point)
     test.to_csv(directory / "test_forecasts.csv", index=False)
     plots = directory / "plots"
     plots.mkdir(exist_ok=True)
     forecast_vs_actual(test, plots / "forecast_vs_actual.png",
                        f"{forecaster.name}: test forecasts vs actual (last 2 weeks)")
     residuals(test, plots / "residuals.png", f"{forecaster.name}: test residuals")
+    quantiles = list(forecaster.predictor.quantiles)
+    if quantiles:
+        method = forecaster.predictor.calibration.method
+        reliability_diagram({f"{forecaster.name} ({method})": (
+            quantiles, quantile_hits(windows.actual, windows.forecast))},
+            plots / "reliability.png", f"{forecaster.name}: calibration on the test windows")
+        fan_chart(windows, quantiles, plots / "fan_chart.png",
+                  f"{forecaster.name}: the last test forecast and its intervals ({method})")
     (directory / "config.yaml").write_text(yaml.safe_dump(forecaster.config.model_dump()))
     report = forecaster.report
     run = {

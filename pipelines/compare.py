@@ -14,12 +14,13 @@ from forecast.training import is_global_zero
 from .bundle import read_bundle, record_run
 from .mlflow_run import log_bundle, log_pyfunc
 from .plots import comparison_bars
-from .promotion import PromotionDecision, register_and_gate
+from .promotion import GatingRule, PromotionDecision, register_and_gate
 from .tables import markdown_table
 from .tracking import connect, ensure_experiment
 from .train import TrackingFailedError, train_model
 
 METRICS = ("mae", "rmse", "smape", "mase")
+INTERVAL_METRICS = ("coverage_80", "coverage_90", "width_80", "wql")  # when quantiles are served
 
 
 @dataclass
@@ -34,7 +35,8 @@ def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for name, result in results.items():
         backtest = pd.DataFrame(result["backtest"])
-        row = {"model": name, **{m: result["metrics"][m] for m in METRICS}}
+        row = {"model": name, **{m: result["metrics"][m] for m in METRICS},
+               **{m: result["metrics"].get(m, float("nan")) for m in INTERVAL_METRICS}}
         for m in ("mae", "mase"):
             row[f"backtest_{m}"] = float(backtest[m].mean()) if len(backtest) else float("nan")
         rows.append(row)
@@ -79,8 +81,9 @@ def run_compare(config: ForecastConfig, progress=print) -> CompareResult | None:
             model_uri, model_id = log_pyfunc(child_ids[best], trained[best][1] / "model")
             decision = register_and_gate(
                 client, model_uri, model_id, child_ids[best], config.tracking.registered_model,
-                config.tracking.alias, metric, float(table.set_index("model").loc[best, metric]),
-                prepared, extra_tags={"architecture": best},
+                config.tracking.alias, GatingRule.of(config.tracking),
+                read_bundle(trained[best][1])["metrics"], prepared,
+                extra_tags={"architecture": best},
             )
             mlflow.set_tag("registered_version", decision.version)
             mlflow.set_tag("promotion", decision.reason)

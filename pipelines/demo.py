@@ -106,13 +106,25 @@ def main() -> int:
     forecast = payload["forecasts"][0]
     table = Table(title=f"{payload['model']['name']} v{payload['model']['version']} "
                         f"({payload['model']['architecture']}) - every 4th half-hour")
-    for column in ("ds", "forecast MW", "actual MW"):
+    quantiles = forecast.get("quantiles", {})
+    lower, upper = quantiles.get("0.1"), quantiles.get("0.9")  # the central 80% interval
+    interval = lower is not None and upper is not None
+    columns = ("ds", "forecast MW", "80% interval MW", "actual MW") if interval else \
+        ("ds", "forecast MW", "actual MW")
+    for column in columns:
         table.add_column(column)
     for i in range(0, len(forecast["ds"]), 4):
-        table.add_row(forecast["ds"][i], f"{forecast['mean'][i]:.0f}",
-                      f"{ahead['y'].iloc[i]:.0f}")
+        cells = [forecast["ds"][i], f"{forecast['mean'][i]:.0f}"]
+        if interval:
+            cells.append(f"{lower[i]:.0f} - {upper[i]:.0f}")
+        table.add_row(*cells, f"{ahead['y'].iloc[i]:.0f}")
     console.print(table)
     mae = sum(abs(f - a) for f, a in zip(forecast["mean"], ahead["y"], strict=True)) / 48
+    if interval:
+        inside = sum(lo <= a <= hi for lo, hi, a in zip(lower, upper, ahead["y"], strict=True))
+        calibrated = "calibrated" if payload["model"].get("calibrated") else "uncalibrated"
+        console.print(f"{calibrated} 80% interval held {inside} of {len(lower)} actual "
+                      "half-hours")
     console.print(f"MAE on this day: {mae:.0f} MW")
     console.print("inputs that mattered most: " + json.dumps(
         dict(zip(forecast["explanation"]["ds"],

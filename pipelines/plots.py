@@ -75,3 +75,48 @@ def as_long_frame(forecasts: WindowForecasts, point: int) -> pd.DataFrame:
         "actual": forecasts.actual.reshape(-1),
     }
     return pd.DataFrame(rows)
+
+
+def reliability_diagram(curves: dict[str, tuple[list[float], np.ndarray]], path: Path,
+                        title: str) -> Path:
+    """Nominal vs empirical share of actuals below each quantile; on the diagonal is right.
+    `curves`: label -> (quantile levels, observed shares)."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="gray", lw=1, ls="--", label="perfectly calibrated")
+    for label, (levels, hits) in curves.items():
+        ax.plot(levels, hits, marker="o", lw=1.5, label=label)
+    ax.set_xlabel("nominal quantile level")
+    ax.set_ylabel("share of actuals at or below it")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    return save_figure(fig, path)
+
+
+def fan_chart(forecasts: WindowForecasts, quantiles: list[float], path: Path, title: str,
+              window: int = -1, history: int = 96) -> Path:
+    """One test window: the last `history` actuals, the median and the central intervals
+    the model serves, shaded from the widest to the narrowest."""
+    s, t = int(forecasts.series[window]), int(forecasts.starts[window])
+    series = forecasts.panel.series[s]
+    horizon = forecasts.actual.shape[1]
+    past = slice(max(0, t - history), t)
+    ahead = series.ds[t:t + horizon]
+    values = forecasts.forecast[window]  # (H, Q)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(series.ds[past], series.y[past], color="black", lw=1, label="history")
+    ax.plot(ahead, forecasts.actual[window], color="black", lw=1, ls=":", label="actual")
+    pairs = [(q, 1 - q) for q in quantiles if q < 0.5 and round(1 - q, 6) in quantiles]
+    for i, (lo, hi) in enumerate(sorted(pairs)):
+        lower = values[:, quantiles.index(lo)]
+        upper = values[:, quantiles.index(round(1 - lo, 6))]
+        ax.fill_between(ahead, lower, upper, color="tab:blue", alpha=0.15 + 0.15 * i, lw=0,
+                        label=f"{round((hi - lo) * 100)}% interval")
+    if 0.5 in quantiles:
+        ax.plot(ahead, values[:, quantiles.index(0.5)], color="tab:blue", lw=1.5,
+                label="median")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    return save_figure(fig, path)

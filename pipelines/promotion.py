@@ -1,5 +1,5 @@
 """Champion gating: a new version takes the alias only if it beats the champion on the same
-test window."""
+test window (point accuracy first; an interval score breaks ties)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from mlflow import MlflowClient
 
 from forecast import Predictor
+from forecast.config import TrackingSettings
 from forecast.datamodule import PreparedData
 from forecast.evaluation import evaluate
 
@@ -24,34 +25,65 @@ class PromotionDecision:
     champion_version: str | None
 
 
-def score_champion(client: MlflowClient, name: str, alias: str, prepared: PreparedData,
-                   metric: str) -> tuple[str | None, float | None]:
-    """The champion's version and its score on the challenger's test windows."""
+@dataclass(frozen=True)
+class GatingRule:
+    """Point accuracy (`metric`) decides; within `tie_tolerance` (relative) of the champion
+    it is a tie, and `tie_metric` (an interval score, lower is better) decides instead."""
+
+    metric: str = "mae"
+    tie_metric: str = "wql"  # or "crps"; "none" = a tie keeps the champion
+    tie_tolerance: float = 0.005
+
+    @classmethod
+    def of(cls, tracking: TrackingSettings) -> GatingRule:
+        return cls(tracking.metric, tracking.tie_metric, tracking.tie_tolerance)
+
+    def decide(self, challenger: dict[str, float], champion: dict[str, float], alias: str,
+               version: str) -> tuple[bool, str]:
+        """Whether the challenger takes the alias, and why (stored as a version tag)."""
+        new, old = challenger[self.metric], champion[self.metric]
+        if abs(new - old) > self.tie_tolerance * abs(old):
+            verb = "beats" if new < old else "does not beat"
+            return new < old, (f"test {self.metric} {new:.4f} {verb} {alias} v{version} "
+                               f"({old:.4f}) on the same test window")
+        tie = f"test {self.metric} {new:.4f} ties {alias} v{version} ({old:.4f})"
+        if self.tie_metric == "none" or self.tie_metric not in challenger \
+                or self.tie_metric not in champion:
+            return False, f"{tie}; no interval score to break the tie, {alias} kept"
+        new_tie, old_tie = challenger[self.tie_metric], champion[self.tie_metric]
+        verb = "beats" if new_tie < old_tie else "does not beat"
+        return new_tie < old_tie, (f"{tie}; its {self.tie_metric} {new_tie:.4f} {verb} "
+                                   f"{old_tie:.4f}")
+
+
+def score_champion(client: MlflowClient, name: str, alias: str, prepared: PreparedData
+                   ) -> tuple[str | None, dict[str, float] | None]:
+    """The champion's version and its scores on the challenger's test windows."""
     current = version_by_alias(client, name, alias)
     if current is None:
         return None, None
     champion = Predictor.load(download_model_dir(f"models:/{name}/{current.version}"))
-    return current.version, evaluate(champion, prepared)[metric]
+    return current.version, evaluate(champion, prepared)
 
 
 def register_and_gate(client: MlflowClient, model_uri: str, model_id: str, run_id: str, name: str,
-                      alias: str, metric: str, challenger_score: float,
+                      alias: str, rule: GatingRule, challenger: dict[str, float],
                       prepared: PreparedData, extra_tags: dict[str, str] | None = None
                       ) -> PromotionDecision:
     """New version; the alias moves only if it beats the champion on the same test window."""
-    champion, champion_score = score_champion(client, name, alias, prepared, metric)
-    if champion_score is None:
+    champion, champion_scores = score_champion(client, name, alias, prepared)
+    if champion_scores is None:
         promoted, reason = True, f"no current {alias}"
-    elif challenger_score < champion_score:
-        promoted, reason = True, (f"test {metric} {challenger_score:.4f} beats {alias} v{champion} "
-                                  f"({champion_score:.4f}) on the same test window")
     else:
-        promoted, reason = False, (f"test {metric} {challenger_score:.4f} does not beat {alias} "
-                                   f"v{champion} ({champion_score:.4f})")
+        promoted, reason = rule.decide(challenger, champion_scores, alias, champion or "")
+    metric = rule.metric
+    challenger_score = challenger[metric]
+    champion_score = None if champion_scores is None else champion_scores[metric]
     tags = {
         "promotion.decision": "promoted" if promoted else "kept_champion",
         "promotion.reason": reason,
         "promotion.metric": metric,
+        "promotion.tie_metric": rule.tie_metric,
         "promotion.challenger_score": f"{challenger_score:.6f}",
         "promotion.champion_score": "none" if champion_score is None else f"{champion_score:.6f}",
         "promotion.champion_version": champion or "none",

@@ -78,12 +78,21 @@ def check_limits(series: Sequence[SeriesIn], settings: ServiceSettings) -> None:
 
 
 def served_quantiles(predictor: Predictor, wanted: list[float] | None) -> list[float]:
+    """The quantiles to answer with: all the model serves by default, or the ones named."""
     available = list(predictor.quantiles)
-    wanted = available if wanted is None else wanted
+    if wanted is None:
+        return available
+    if wanted and not available:
+        raise RequestError(422, "this model serves point forecasts only (it was trained "
+                                "with quantiles: []); leave out `quantiles`", "quantiles")
+    outside = [q for q in wanted if not 0.0 < q < 1.0]
+    repeated = sorted({q for q in wanted if wanted.count(q) > 1})
     unknown = [q for q in wanted if q not in available]
-    if unknown:
-        raise RequestError(422, f"quantiles {unknown} are not served; this model has "
-                                f"{available or 'none (point forecasts)'}", "quantiles")
+    for bad, what in ((outside, "lie outside (0, 1)"), (repeated, "are repeated"),
+                      (unknown, "are not served")):
+        if bad:
+            raise RequestError(422, f"quantiles {bad} {what}; this model serves {available}",
+                               "quantiles")
     return wanted
 
 

@@ -41,11 +41,13 @@ class ModelRef(BaseModel):
     version: str
     alias: str
     architecture: str
+    calibrated: bool = Field(description="whether the quantiles were calibrated out of sample")
 
     @classmethod
     def of(cls, loaded: LoadedModel) -> ModelRef:
         return cls(name=loaded.name, version=loaded.version, alias=loaded.alias,
-                   architecture=loaded.predictor.name)
+                   architecture=loaded.predictor.name,
+                   calibrated=loaded.predictor.calibration.calibrated)
 
 
 class InputImportance(BaseModel):
@@ -62,8 +64,11 @@ class InputImportance(BaseModel):
 class ForecastOut(BaseModel):
     unique_id: str
     ds: list[datetime]
-    mean: list[float]
-    quantiles: dict[str, list[float]] = Field(default_factory=dict)
+    mean: list[float] = Field(description="the point forecast: the median when the model "
+                              "serves quantiles")
+    quantiles: dict[str, list[float]] = Field(
+        default_factory=dict, description="level (e.g. '0.9') -> values, calibrated when "
+        "the model says so; all the model serves unless the request names some")
     explanation: InputImportance | None = None
 
     @classmethod
@@ -105,6 +110,9 @@ class ModelInfo(BaseModel):
     horizon: int
     freq: str
     quantiles: list[float]
+    calibration: str = Field(description="conformal (coverage corrected on held-out windows), "
+                             "empirical (baseline residual quantiles) or none")
+    calibrated: bool = Field(description="whether the quantiles were calibrated out of sample")
     covariates: dict[str, list[str]]
 
     @classmethod
@@ -114,6 +122,8 @@ class ModelInfo(BaseModel):
                    architecture=predictor.name, run_id=loaded.run_id, source=loaded.source,
                    metrics=dict(predictor.metrics), lookback=predictor.lookback,
                    horizon=predictor.horizon, freq=spec.freq, quantiles=list(predictor.quantiles),
+                   calibration=predictor.calibration.method,
+                   calibrated=predictor.calibration.calibrated,
                    covariates={"past": list(spec.past_covariates),
                                "future": list(spec.future_covariates),
                                "static": list(spec.static_covariates)})

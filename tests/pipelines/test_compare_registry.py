@@ -33,13 +33,15 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
     assert gru.data.params["model.rnn.hidden_size"] == "8"
     history = client.get_metric_history(gru.info.run_id, "val_loss")
     assert len(history) >= 1 and [m.step for m in history] == sorted(m.step for m in history)
-    for key in ("test_mae", "test_mase", "backtest_mean_mae"):
+    for key in ("test_mae", "test_mase", "backtest_mean_mae", "test_coverage_80",
+                "test_coverage_90", "test_width_80", "test_wql", "test_crps"):
         assert key in gru.data.metrics
     assert gru.data.tags["data.digest"]
     artifacts = {a.path for a in client.list_artifacts(gru.info.run_id, "model")}
     assert {"model/model.safetensors", "model/config.json", "model/scaler.json"} <= artifacts
     plots = {a.path for a in client.list_artifacts(gru.info.run_id, "plots")}
-    assert {"plots/forecast_vs_actual.png", "plots/residuals.png"} <= plots
+    assert {"plots/forecast_vs_actual.png", "plots/residuals.png", "plots/reliability.png",
+            "plots/fan_chart.png"} <= plots
     comparison = {a.path for a in client.list_artifacts(parent.info.run_id, "comparison")}
     assert {"comparison/comparison.csv", "comparison/comparison.md",
             "comparison/comparison.png"} <= comparison
@@ -56,6 +58,9 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
         list(range(300, 300 + HORIZON)))
     out = model.predict(pd.concat([history, future.assign(y=float("nan"))]))
     assert len(out) == 2 * HORIZON and out["mean"].notna().all()
+    levels = ["0.05", "0.1", "0.25", "0.5", "0.75", "0.9", "0.95"]  # quantiles by default
+    assert list(out.columns[-len(levels):]) == levels
+    assert (out[levels].diff(axis=1).iloc[:, 1:] >= 0).all().all()
 
     # a worse challenger is registered but does not take the alias
     assert main(["compare", "--config", str(project), "--set", "tracking.experiment=cmp",

@@ -44,3 +44,13 @@ def test_a_forecast_that_is_not_finite_is_never_answered():
     with pytest.raises(RequestError) as info:
         check_finite([good, bad])
     assert info.value.status == 422 and info.value.field == "series[1].y"
+
+
+def test_quantiles_from_a_point_model_are_refused_with_the_reason():
+    predictor = Predictor.load(GOLDEN / "gru-format2")  # saved before quantiles by default
+    assert predictor.quantiles == () and not predictor.calibration.calibrated
+    assert validate_request(predictor, settings(), [series_in()], None, None).quantiles == []
+    with pytest.raises(RequestError) as info:
+        validate_request(predictor, settings(), [series_in()], None, [0.5])
+    assert info.value.status == 422 and info.value.field == "quantiles"
+    assert "point forecasts only" in str(info.value)

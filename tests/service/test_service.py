@@ -27,6 +27,7 @@ def test_forecast_matches_the_library(stack):
     assert response.status_code == 200, response.text
     payload = response.json()
     assert payload["model"]["alias"] == "champion" and payload["model"]["architecture"] == "gru"
+    assert payload["model"]["calibrated"] is True
     model = ForecastModel.load(download_model_dir(
         f"models:/forecaster/{payload['model']['version']}"))
     for forecast, (uid, group) in zip(payload["forecasts"], frame.groupby("unique_id"),
@@ -37,8 +38,38 @@ def test_forecast_matches_the_library(stack):
         item = SeriesInput(uid, pd.DatetimeIndex(history["ds"]), history["y"].to_numpy(),
                            {"temp": history["temp"].to_numpy(),
                             "holiday": group["holiday"].iloc[:300 + HORIZON].to_numpy()})
-        local = model.predict_series([item])[0].values[:, 0]
-        np.testing.assert_allclose(forecast["mean"], local, rtol=1e-4, atol=1e-3)
+        local = model.predict_series([item])[0].values
+        np.testing.assert_allclose(forecast["mean"], local[:, model.predictor.point],
+                                   rtol=1e-4, atol=1e-3)
+        # calibrated quantiles by default: every level the model serves, in order
+        assert list(forecast["quantiles"]) == [f"{q:g}" for q in model.predictor.quantiles]
+        served = np.array(list(forecast["quantiles"].values())).T  # (H, Q)
+        np.testing.assert_allclose(served, local, rtol=1e-4, atol=1e-3)
+        assert (np.diff(served, axis=1) >= 0).all()
+
+
+def test_quantiles_named_in_the_request_and_the_model_info(stack):
+    info = httpx.get(stack["url"] + "/model", timeout=10).json()
+    assert info["quantiles"] == [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
+    assert info["calibration"] == "conformal" and info["calibrated"] is True
+    response = post(stack, request_body(make_panel(), quantiles=[0.1, 0.9]))
+    assert response.status_code == 200, response.text
+    forecast = response.json()["forecasts"][0]
+    assert list(forecast["quantiles"]) == ["0.1", "0.9"]
+    assert all(lo < hi for lo, hi in zip(*forecast["quantiles"].values(), strict=True))
+
+
+@pytest.mark.parametrize("quantiles,reason", [
+    ([0.1, 1.5], "[1.5] lie outside (0, 1)"),
+    ([0.1, 0.1], "[0.1] are repeated"),
+    ([0.33], "[0.33] are not served"),
+])
+def test_bad_quantiles_are_422_listing_the_available_ones(stack, quantiles, reason):
+    response = post(stack, request_body(make_panel(), quantiles=quantiles))
+    assert response.status_code == 422, response.text
+    payload = response.json()
+    assert payload["field"] == "quantiles" and reason in payload["error"]
+    assert "serves [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]" in payload["error"]
 
 
 def test_shorter_horizon_and_explanations(stack):
@@ -203,6 +234,8 @@ def test_forecast_predict_command(stack, tmp_path, monkeypatch):
                  str(out)]) == 0
     result = pd.read_csv(out)
     assert list(result.columns[:3]) == ["unique_id", "ds", "mean"] and len(result) == 2 * HORIZON
+    assert {"0.05", "0.1", "0.9", "0.95"} <= set(result.columns)  # the calibrated quantiles
+    assert (result["0.95"] >= result["0.05"]).all()
     direct = post(stack, request_body(frame)).json()
     np.testing.assert_allclose(result["mean"].iloc[:HORIZON], direct["forecasts"][0]["mean"],
                                rtol=1e-5)
