@@ -163,3 +163,15 @@ def test_a_point_model_has_no_intervals(panel_frame):
     forecaster = Forecaster("lstm", build_config(values)).fit(panel_frame)
     assert forecaster.predictor.quantiles == () and forecaster.predictor.dims.n_outputs == 1
     assert "coverage_80" not in forecaster.metrics and "mae" in forecaster.metrics
+
+
+def test_calibration_uses_every_validation_origin_up_to_a_cap(tiny_config, panel_frame):
+    from forecast.evaluation import calibrate, split_windows
+
+    forecaster = Forecaster("lstm", tiny_config).fit(panel_frame)
+    predictor, prepared = forecaster.predictor, forecaster.prepared
+    assert predictor.calibration.windows == len(split_windows(predictor, prepared, "val",
+                                                              step=1))
+    capped = calibrate(predictor, prepared, conformal=True, max_windows=10)
+    assert capped.calibration.windows == 10 and capped.calibration.offsets.shape == (
+        predictor.horizon, len(LEVELS))
