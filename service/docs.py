@@ -16,9 +16,11 @@ Forecasts from the model behind `models:/$FORECAST_MODEL_NAME@$FORECAST_MODEL_AL
 (default `forecaster@champion`) in the MLflow registry.
 
 * `POST /predict`: one or many series (timestamps, target, covariates) in, forecasts out:
-  the point forecast (`mean`), the quantiles the model serves, and with `explain` the input
-  timestamps that mattered most.
-* `GET /model`: what is served (version, metrics, lookback, horizon, frequency, covariates).
+  the point forecast (`mean`, the median), the quantiles the model serves (all by default,
+  or those `quantiles` names; calibrated out of sample when `model.calibrated` is true), and
+  with `explain` the input timestamps that mattered most.
+* `GET /model`: what is served (version, metrics, lookback, horizon, frequency, covariates,
+  quantiles and how they were calibrated).
 * `POST /reload`: re-resolve the alias; the new version is smoke-tested before it is swapped in.
 
 Errors are JSON `{"error", "field"}`: 422 invalid input, 413 over the limits, 401 without the
