@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from datasets import TASKS, Task  # noqa: E402
+from results_files import save_results  # noqa: E402
 
 from forecast.calibration import Calibration  # noqa: E402
 from forecast.datamodule import prepare_data  # noqa: E402
@@ -26,7 +27,6 @@ from forecast.metrics import quantile_hits  # noqa: E402
 from forecast.training import train  # noqa: E402
 from pipelines.plots import fan_chart, reliability_diagram  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 IMAGES = Path(__file__).parent.parent / "docs" / "images"
 COLUMNS = ("mae", "coverage_80", "coverage_90", "width_80", "width_90", "wql", "crps")
 
@@ -112,9 +112,7 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     args = parser.parse_args()
     results = [run_task(TASKS[name](args.preset), args.model) for name in args.tasks]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "calibration.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "calibration.md").write_text(markdown(results))
+    save_results("calibration", results, markdown(results))
     print(markdown(results))
 
 

@@ -31,13 +31,14 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results_files import save_results  # noqa: E402
+
 from forecast import Forecaster, Predictor, load_config  # noqa: E402
 from forecast.data import load_vic_elec  # noqa: E402
 from forecast.frames import frame_to_inputs  # noqa: E402
 from pipelines.client import vic_elec_request  # noqa: E402
 from tests.servers import free_port, start, stop, wait_http  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 LEVELS = (1, 8, 32, 64)
 
 
@@ -185,9 +186,7 @@ def main() -> None:
                     print(json.dumps(rows[-1]), flush=True)
             finally:
                 stop(proc)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serve_load.json").write_text(json.dumps(rows, indent=2))
-    (RESULTS / "serve_load.md").write_text(markdown(rows))
+    save_results("serve_load", rows, markdown(rows))
     print(markdown(rows))
 
 

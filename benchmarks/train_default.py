@@ -10,12 +10,11 @@ import argparse
 import gc
 import json
 import time
-from pathlib import Path
+
+from results_files import save_results
 
 from forecast import Forecaster, load_config
 from forecast.study.profiling import peak_rss_mb, reset_peak_rss
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def run(config_path: str, models: list[str]) -> list[dict]:
@@ -69,9 +68,7 @@ def main() -> None:
                         default=["naive", "seasonal_naive", "lstm", "gru", "transformer"])
     args = parser.parse_args()
     rows = run(args.config, args.models)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "train_default.json").write_text(json.dumps(rows, indent=2))
-    (RESULTS / "train_default.md").write_text(markdown(rows))
+    save_results("train_default", rows, markdown(rows))
     print(markdown(rows))
 
 
