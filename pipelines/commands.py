@@ -38,9 +38,9 @@ def _load(args: argparse.Namespace, extra: list[str] | None = None):
 def _print_metrics_table(title: str, rows: list[dict], columns: list[str]) -> None:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(*[f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c])
+        table.add_row(*[f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
                         for c in columns])
     console.print(table)
 
@@ -52,8 +52,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = run_train(config)
     if result is None:  # a worker process of a distributed run; rank 0 reports
         return 0
-    _print_metrics_table(f"{config.model.name}: test metrics", [result.metrics],
-                         list(result.metrics))
+    _print_metrics_table(f"{config.model.name}: test metrics",
+                         [{"metric": k, "value": v} for k, v in result.metrics.items()],
+                         ["metric", "value"])
     console.print(f"run {result.run_id} logged; bundle kept at {result.bundle}")
     return 0
 
@@ -65,8 +66,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = run_compare(config, progress=progress)
     if result is None:  # a worker process of a distributed run; rank 0 reports
         return 0
+    # the terminal shows the deciding figures; comparison.md in MLflow holds every column
+    shown = [c for c in ("model", "mae", "mase", "coverage_80", "coverage_90", "wql",
+                         "backtest_mae") if c in result.table.columns]
     _print_metrics_table("comparison on the test window", result.table.to_dict("records"),
-                         list(result.table.columns))
+                         shown)
     d = result.decision
     console.print(f"best: {result.best_model}; registered "
                   f"{config.tracking.registered_model} v{d.version}; "
