@@ -106,13 +106,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_serve)
-    p = sub.add_parser("predict", help="Send a long-format CSV to the service, print the forecast.",
-                       description="Rows with y empty after a series' history carry its future "
-                       "covariates for the forecast steps.")
-    p.add_argument("--url", default="http://127.0.0.1:3000")
+    p = sub.add_parser(
+        "predict", help="Forecast a long-format file: in this process (--model) or through the "
+        "service (--url).",
+        description="With --model: load the model once and forecast every series of --data in "
+        "batches, here; a series that fails a check is listed in the errors file with its "
+        "reason and the others are forecast. Without it: send the file to the service at --url. "
+        "Rows with y empty after a series' history carry its future covariates (or use "
+        "--future).")
+    p.add_argument("--model", help="models:/forecaster@champion (or any model URI), or a "
+                   "model directory: score in this process")
+    p.add_argument("--url", default="http://127.0.0.1:3000", help="the service (without --model)")
     p.add_argument("--data", required=True, help="CSV or Parquet in long format")
+    p.add_argument("--future", help="with --model: CSV or Parquet of future covariates")
     p.add_argument("--horizon", type=int)
-    p.add_argument("--output", help="write the forecast CSV here instead of printing it")
+    p.add_argument("--output", help="forecast CSV or Parquet (required with --model)")
+    p.add_argument("--errors", help="with --model: where refused series are listed "
+                   "(default: <output>.errors.csv)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--batch-size", type=int, default=512, help="series per forward pass")
     p.add_argument("--api-key", help="API key (default: $FORECAST_API_KEY)")
     p.set_defaults(func=cmd_predict)
     return parser

@@ -182,6 +182,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.model:
+        return _predict_in_process(args)
     import os
 
     from .client import build_request, call_service, read_request_frame, response_frame
@@ -198,4 +200,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         console.print(f"{model['name']} v{model['version']} ({model['architecture']})")
         console.print(result.to_string(index=False))
+    return 0
+
+
+def _predict_in_process(args: argparse.Namespace) -> int:
+    from .batch_predict import BatchPaths, run_batch_predict
+
+    if not args.output:
+        raise ForecastError("--output is required with --model (a CSV or Parquet path)")
+    paths = BatchPaths.of(args.data, args.output, args.errors, args.future)
+    result = run_batch_predict(args.model, paths, args.horizon, args.overwrite, args.batch_size)
+    scored = result.n_series - len(result.errors)
+    console.print(f"{scored} of {result.n_series} series forecast: {len(result.forecasts)} rows "
+                  f"written to {paths.output}")
+    if result.errors:
+        console.print(f"[yellow]{len(result.errors)} series refused, each with its reason, in "
+                      f"{paths.errors}[/yellow]")
     return 0

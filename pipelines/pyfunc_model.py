@@ -1,8 +1,11 @@
 """MLflow pyfunc wrapper, logged as code ("models from code"): nothing is pickled.
 
 The weights and JSON configs travel as the artifact `model_dir` and are read by
-`Forecaster.load`. Input: a long DataFrame (unique_id, ds, y, covariates); rows after a
-series' last observed y (y empty) carry its future covariates. Output: the forecast frame.
+`Predictor.load`. Input: a long DataFrame (unique_id, ds, y, covariates); rows after a
+series' last observed y (y empty) carry its future covariates. Output: the forecast frame
+(unique_id, ds, mean, one column per quantile). Scoring is `forecast.batch.score_frame`, the
+same as `forecast predict --model`; `predict` raises on a series that fails a check, `score`
+returns the refused series beside the forecasts (what the Spark scorer uses).
 """
 
 from __future__ import annotations
@@ -11,20 +14,27 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from forecast import Forecaster
+from forecast import Predictor
+from forecast.artifacts import find_artifact
+from forecast.batch import BatchResult, score_frame
+from forecast.errors import DataValidationError
 
 
 class ForecastPyfunc(PythonModel):
     def load_context(self, context) -> None:
-        self.forecaster = Forecaster.load(context.artifacts["model_dir"])
+        directory = context.artifacts["model_dir"]
+        self.predictor = Predictor.load(find_artifact(directory, directory))
+
+    def score(self, model_input: pd.DataFrame, horizon: int | None = None) -> BatchResult:
+        return score_frame(self.predictor, model_input, horizon=horizon)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        frame = model_input.copy()
-        frame["ds"] = pd.to_datetime(frame["ds"])
-        known = frame["y"].notna()
-        horizon = (params or {}).get("horizon")
-        future = frame.loc[~known].drop(columns=["y"]) if (~known).any() else None
-        return self.forecaster.predict(frame.loc[known], horizon=horizon, future_df=future)
+        result = self.score(model_input, (params or {}).get("horizon"))
+        if result.errors:
+            listed = "; ".join(f"{e.unique_id}: {e.reason}" for e in result.errors[:5])
+            raise DataValidationError(f"{len(result.errors)} series refused: {listed}",
+                                      result.errors[0].field)
+        return result.forecasts
 
 
 mlflow.models.set_model(ForecastPyfunc())

@@ -1,0 +1,99 @@
+"""`forecast predict --model`: batch scoring in this process, from a registered model or a
+model directory, with a progress bar, an output file and an errors file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from forecast import Predictor
+from forecast.artifacts import find_artifact
+from forecast.batch import BatchResult, check_columns, needed_columns, score_frame
+from forecast.errors import ForecastError
+
+PARQUET = (".parquet", ".pq")
+
+
+@dataclass
+class BatchPaths:
+    data: Path
+    output: Path
+    errors: Path
+    future: Path | None = None
+
+    @classmethod
+    def of(cls, data: str, output: str, errors: str | None, future: str | None) -> BatchPaths:
+        out = Path(output)
+        return cls(Path(data), out, Path(errors) if errors else
+                   out.with_name(out.name.split(".")[0] + ".errors.csv"),
+                   Path(future) if future else None)
+
+    def refuse_overwrite(self, overwrite: bool) -> None:
+        existing = [str(p) for p in (self.output, self.errors) if p.exists()]
+        if existing and not overwrite:
+            raise ForecastError(f"{', '.join(existing)} already exist(s); pass --overwrite to "
+                                "replace")
+
+
+def load_predictor(model: str) -> Predictor:
+    """A model directory on disk, or an MLflow model URI (`models:/forecaster@champion`)."""
+    if Path(model).exists():
+        return Predictor.load(find_artifact(model, model))
+    from .registry import download_model_dir
+    from .tracking import connect
+
+    connect()  # fails fast, with the server named, when the registry is unreachable
+    return Predictor.load(download_model_dir(model))
+
+
+def columns_of(path: Path) -> list[str]:
+    if not path.is_file():
+        raise ForecastError(f"data file not found: {path}")
+    if path.suffix in PARQUET:
+        return pq.read_schema(path).names
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def read_columns(path: Path, wanted: list[str]) -> pd.DataFrame:
+    """Only the columns the model needs; Parquet through pyarrow keeps its dtypes."""
+    present = [c for c in wanted if c in columns_of(path)]
+    if path.suffix in PARQUET:
+        return pq.read_table(path, columns=present).to_pandas()
+    return pd.read_csv(path, usecols=present)
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix in PARQUET:
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+def run_batch_predict(model: str, paths: BatchPaths, horizon: int | None = None,
+                      overwrite: bool = False, batch_size: int = 512) -> BatchResult:
+    """Check files and columns first, then score every series; the errors file lists each
+    refused series with its reason (and is written, empty, when there are none)."""
+    paths.refuse_overwrite(overwrite)
+    predictor = load_predictor(model)
+    check_columns(columns_of(paths.data), predictor, str(paths.data))
+    future = None
+    if paths.future is not None:
+        check_columns(columns_of(paths.future), predictor, str(paths.future), future=True)
+        future = read_columns(paths.future, ["unique_id", "ds",
+                                             *predictor.spec.future_covariates])
+    frame = read_columns(paths.data, needed_columns(predictor))
+    n_series = frame["unique_id"].nunique() if "unique_id" in frame.columns else 1
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("forecasting series", total=n_series)
+        result = score_frame(predictor, frame, future, horizon, batch_size,
+                             progress=lambda n: bar.advance(task, n))
+    write_frame(result.forecasts, paths.output)
+    write_frame(result.errors_frame, paths.errors)
+    return result

@@ -1,0 +1,87 @@
+"""`forecast predict --model DIR`: broken series are listed, the rest scored; files checked
+before any work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import Forecaster
+from pipelines.cli import main
+from tests.conftest import HORIZON, make_panel
+from tests.service.test_batch_scoring import batch_file
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from forecast import build_config
+    from tests.conftest import tiny_config_values
+
+    directory = tmp_path_factory.mktemp("model") / "model"
+    Forecaster("gru", build_config(tiny_config_values())).fit(make_panel()).save(directory)
+    return directory
+
+
+def broken_batch() -> pd.DataFrame:
+    rows = batch_file(make_panel(n_series=20, seed=5))
+    short = rows[rows["unique_id"] == "s3"].index[10:]
+    gap = rows[rows["unique_id"] == "s7"].index[290]  # inside the lookback the model reads
+    hole = rows[rows["unique_id"] == "s11"].index[200]
+    rows.loc[hole, "y"] = np.nan  # inside the history, not a forecast step
+    return rows.drop(index=[*short[:-HORIZON], gap])
+
+
+def test_three_broken_series_are_listed_and_the_rest_scored(model_dir, tmp_path, capsys):
+    data = tmp_path / "batch.csv"
+    broken_batch().to_csv(data, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["predict", "--model", str(model_dir), "--data", str(data),
+                 "--output", str(out)]) == 0
+    result = pd.read_csv(out)
+    errors = pd.read_csv(tmp_path / "out.errors.csv").set_index("unique_id")
+    assert set(errors.index) == {"s3", "s7", "s11"}
+    assert "lookback" in errors.loc["s3", "reason"] or "short" in errors.loc["s3", "reason"]
+    assert "frequency" in errors.loc["s7", "reason"] or "gap" in errors.loc["s7", "reason"]
+    assert errors.loc["s11", "field"] == "y"
+    assert result["unique_id"].nunique() == 17 and len(result) == 17 * HORIZON
+    assert {"mean", "0.05", "0.95"} <= set(result.columns) and result["mean"].notna().all()
+    assert "3 series refused" in capsys.readouterr().out
+
+
+def test_missing_columns_are_one_error_before_any_work(model_dir, tmp_path, capsys):
+    data = tmp_path / "batch.csv"
+    batch_file(make_panel()).drop(columns=["temp", "holiday"]).to_csv(data, index=False)
+    out = tmp_path / "out.csv"
+    assert main(["predict", "--model", str(model_dir), "--data", str(data),
+                 "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "lacks column(s) ['temp', 'holiday']" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_an_existing_output_is_refused_without_overwrite(model_dir, tmp_path, capsys):
+    data = tmp_path / "batch.parquet"
+    batch_file(make_panel()).to_parquet(data, index=False)
+    out = tmp_path / "out.parquet"
+    out.write_text("keep me")
+    args = ["predict", "--model", str(model_dir), "--data", str(data), "--output", str(out)]
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.read_text() == "keep me"
+    assert main([*args, "--overwrite"]) == 0
+    assert len(pd.read_parquet(out)) == 2 * HORIZON
+
+
+def test_future_covariates_in_a_file_of_their_own(model_dir, tmp_path):
+    rows = batch_file(make_panel())
+    ahead = rows["y"].isna()
+    history, future = tmp_path / "history.csv", tmp_path / "future.csv"
+    rows[~ahead].to_csv(history, index=False)
+    rows.loc[ahead, ["unique_id", "ds", "holiday"]].to_csv(future, index=False)
+    together = tmp_path / "together.csv"
+    rows.to_csv(together, index=False)
+    for name, args in (("a.csv", ["--data", str(history), "--future", str(future)]),
+                       ("b.csv", ["--data", str(together)])):
+        assert main(["predict", "--model", str(model_dir), *args,
+                     "--output", str(tmp_path / name)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
