@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 from results_files import save_results  # noqa: E402
 
 from forecast import Forecaster, Predictor, load_config  # noqa: E402
+from forecast.batch import series_inputs  # noqa: E402
 from forecast.data import load_vic_elec  # noqa: E402
-from forecast.frames import frame_to_inputs  # noqa: E402
 from pipelines.client import vic_elec_request  # noqa: E402
 from tests.servers import free_port, start, stop, wait_http  # noqa: E402
 
@@ -126,7 +126,7 @@ def forward_floor(name: str, history, ahead, repeats: int = 30) -> dict:
     model = Predictor.load(download_model_dir(f"models:/forecaster@bench-{name}"))
     torch.set_num_threads(2)
     future = ahead.drop(columns=["y"])
-    items = frame_to_inputs(history, model.spec, model.horizon, future)
+    items = list(series_inputs(model, history, future))
     out = {}
     for batch in (1, 64):
         many = items * batch

@@ -9,7 +9,7 @@ one error before any work.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ class SeriesError:
     unique_id: str
     field: str
     reason: str
+    error: Exception | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -35,9 +36,15 @@ class BatchResult:
     errors: list[SeriesError]
     n_series: int
 
+    def raise_for_errors(self) -> None:
+        """For callers that want all or nothing: the first refused series' own error."""
+        if self.errors:
+            first = self.errors[0]
+            raise first.error or DataValidationError(first.reason, first.field)
+
     @property
     def errors_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([e.__dict__ for e in self.errors],
+        return pd.DataFrame([(e.unique_id, e.field, e.reason) for e in self.errors],
                             columns=["unique_id", "field", "reason"])
 
 
@@ -91,8 +98,10 @@ def series_inputs(predictor: Predictor, frame: pd.DataFrame, future: pd.DataFram
         known = np.flatnonzero(~np.isnan(y))
         n = int(known[-1]) + 1 if len(known) else 0  # trailing empty y: the forecast steps
         covariates = {c: data.values[c][rows][:n] for c in spec.past_covariates}
+        after = (ahead.ds[ahead.rows(uid)] > data.ds[rows][n - 1]) if ahead is not None and n \
+            else None
         for c in spec.future_covariates:
-            later = (ahead.values[c][ahead.rows(uid)] if ahead is not None
+            later = (ahead.values[c][ahead.rows(uid)][after] if after is not None
                      else data.values[c][rows][n:])
             covariates[c] = np.concatenate([data.values[c][rows][:n], later[:horizon]])
         static = {c: float(data.values[c][rows][0]) for c in spec.static_covariates}
@@ -128,7 +137,7 @@ def score_frame(predictor: Predictor, frame: pd.DataFrame, future: pd.DataFrame 
             pending.append(predictor.check(item))
         except (DataValidationError, ValueError, TypeError) as err:
             errors.append(SeriesError(item.unique_id, getattr(err, "field", None) or "",
-                                      str(err)))
+                                      str(err), err))
             if progress:
                 progress(1)
         if len(pending) >= batch_size:

@@ -9,12 +9,12 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from .batch import score_frame
 from .config import ForecastConfig, build_config, load_config
 from .datamodule import PreparedData, prepare_data
 from .errors import ForecastError
 from .evaluation import WindowForecasts, backtest, evaluate, forecast_split
 from .explain import Explanation
-from .frames import forecasts_to_frame, frame_to_inputs
 from .inference import SeriesForecast, SeriesInput
 from .predictor import Predictor
 from .training import TrainingReport, train
@@ -115,11 +115,9 @@ class Forecaster:
 
         `future_df` holds the future covariates for the `horizon` steps after each series.
         """
-        predictor = self.predictor
-        horizon = predictor.check_horizon(horizon)
-        items = frame_to_inputs(df, predictor.spec, predictor.horizon, future_df)
-        return forecasts_to_frame(predictor.predict_series(items, horizon),
-                                  list(predictor.quantiles))
+        result = score_frame(self.predictor, df, future_df, horizon)
+        result.raise_for_errors()  # all or nothing here; `score_frame` lists and goes on
+        return result.forecasts
 
     def explain(self, items: list[SeriesInput], top_k: int = 10) -> list[Explanation]:
         """The `top_k` input timestamps that mattered most for each series' forecast."""

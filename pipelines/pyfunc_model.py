@@ -17,7 +17,6 @@ from mlflow.pyfunc import PythonModel
 from forecast import Predictor
 from forecast.artifacts import find_artifact
 from forecast.batch import BatchResult, score_frame
-from forecast.errors import DataValidationError
 
 
 class ForecastPyfunc(PythonModel):
@@ -30,10 +29,7 @@ class ForecastPyfunc(PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         result = self.score(model_input, (params or {}).get("horizon"))
-        if result.errors:
-            listed = "; ".join(f"{e.unique_id}: {e.reason}" for e in result.errors[:5])
-            raise DataValidationError(f"{len(result.errors)} series refused: {listed}",
-                                      result.errors[0].field)
+        result.raise_for_errors()
         return result.forecasts
 
 
