@@ -119,6 +119,9 @@ class DataSettings(_Section):
     window_step: int = Field(1, ge=1, description="stride between training windows")
     batch_size: int = Field(128, ge=1)
     num_workers: int = Field(0, ge=0)
+    in_memory_rows: int = Field(
+        5_000_000, ge=1, description="a Parquet file with more rows is read a piece of whole "
+        "series at a time and never held as one DataFrame")
 
 
 class TrainerSettings(_Section):

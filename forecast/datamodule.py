@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightning.pytorch as pl
 import pandas as pd
 from torch.utils.data import DataLoader
 
 from .config import DataSettings
-from .data.loading import load_frame
+from .data.chunks import parquet_columns, parquet_pieces, parquet_rows
+from .data.loading import load_frame, to_long_format
 from .data.panel import FeatureSpec, Panel, build_panel
 from .data.split import SplitBounds, split_bounds
 from .data.validation import validate_frame
-from .windows import Split, WindowDataset, split_dataset, split_step
+from .errors import DataValidationError
+from .windows import Split, WindowDataset, split_dataset, split_step, window_loader
 
 
 @dataclass
 class PreparedData:
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # None when a large file was read a piece at a time
     panel: Panel
     bounds: list[SplitBounds]
 
@@ -33,11 +36,15 @@ def feature_spec(settings: DataSettings, freq: str) -> FeatureSpec:
     )
 
 
-def prepare_data(settings: DataSettings, frame: pd.DataFrame | None = None) -> PreparedData:
-    """Load, validate, split and scale (statistics from each series' training part only)."""
-    long = load_frame(settings, frame)
-    columns = [*settings.past_covariates, *settings.future_covariates, *settings.static_covariates]
-    clean, freq = validate_frame(long, columns, settings.freq, settings.fill)
+def _covariate_columns(settings: DataSettings) -> list[str]:
+    return [*settings.past_covariates, *settings.future_covariates, *settings.static_covariates]
+
+
+def _prepare_long(settings: DataSettings, long: pd.DataFrame, freq: str | None
+                  ) -> tuple[pd.DataFrame, Panel, list[SplitBounds]]:
+    """Validate, split and scale one long frame (statistics from each series' training
+    part only)."""
+    clean, freq = validate_frame(long, _covariate_columns(settings), freq, settings.fill)
     spec = feature_spec(settings, freq)
     bounds = {
         str(uid): split_bounds(
@@ -48,7 +55,35 @@ def prepare_data(settings: DataSettings, frame: pd.DataFrame | None = None) -> P
     }
     fit_until = {uid: b.train_end for uid, b in bounds.items()}
     panel = build_panel(clean, spec, fit_until=fit_until, season=settings.season)
-    return PreparedData(clean, panel, [bounds[s.unique_id] for s in panel.series])
+    return clean, panel, [bounds[s.unique_id] for s in panel.series]
+
+
+def prepare_data(settings: DataSettings, frame: pd.DataFrame | None = None) -> PreparedData:
+    """Load, validate, split and scale. A Parquet file of more than `data.in_memory_rows`
+    rows is read and prepared a piece of whole series at a time, and no DataFrame of it is
+    kept: memory is the float32 panel."""
+    if frame is None and settings.path and Path(settings.path).suffix in (".parquet", ".pq") \
+            and parquet_rows(settings.path) > settings.in_memory_rows:
+        return _prepare_pieces(settings)
+    clean, panel, bounds = _prepare_long(settings, load_frame(settings, frame), settings.freq)
+    return PreparedData(clean, panel, bounds)
+
+
+def _prepare_pieces(settings: DataSettings) -> PreparedData:
+    names = settings.columns
+    present = parquet_columns(settings.path)
+    id_column = names.unique_id if names.unique_id and names.unique_id in present else None
+    columns = [c for c in (id_column, names.ds, names.y, *_covariate_columns(settings)) if c]
+    parts, bounds, freq = [], [], settings.freq
+    rows = min(settings.in_memory_rows, 1_000_000)  # per piece: bounds validation's copies
+    for piece in parquet_pieces(settings.path, columns, id_column, rows):
+        _, panel, piece_bounds = _prepare_long(settings, to_long_format(piece, settings), freq)
+        freq = panel.spec.freq  # every later piece is held to the first piece's frequency
+        parts.append(panel)
+        bounds += piece_bounds
+    if not parts:
+        raise DataValidationError(f"{settings.path} has no rows; expected at least one series")
+    return PreparedData(None, Panel.join(parts[0].spec, parts), bounds)
 
 
 class WindowDataModule(pl.LightningDataModule):
@@ -64,13 +99,8 @@ class WindowDataModule(pl.LightningDataModule):
         )
 
     def _loader(self, split: Split, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.dataset(split),
-            batch_size=self.settings.batch_size,
-            shuffle=shuffle,
-            num_workers=self.settings.num_workers,
-            persistent_workers=self.settings.num_workers > 0,
-        )
+        return window_loader(self.dataset(split), self.settings.batch_size, shuffle,
+                             self.settings.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
 from .data.panel import Panel, build_panel
 from .datamodule import PreparedData
@@ -19,7 +20,7 @@ from .inference import to_original_scale
 from .metrics import all_metrics, point_index, quantile_metrics
 from .models import get_family
 from .predictor import Predictor
-from .windows import Split, WindowDataset, split_step, window_starts
+from .windows import Split, WindowDataset, split_step, window_loader, window_starts
 
 MAX_CALIBRATION_WINDOWS = 50_000
 
@@ -37,7 +38,7 @@ def forecast_windows(predictor: Predictor, dataset: WindowDataset, batch_size: i
                      ) -> WindowForecasts:
     """The served (calibrated) quantiles of every window, on the original scale."""
     preds, actuals, series, starts = [], [], [], []
-    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+    for batch in window_loader(dataset, batch_size):
         preds.append(to_original_scale(predictor.outputs(batch), batch))
         actuals.append(to_original_scale(batch["target"][..., None], batch)[..., 0])
         series.append(batch["series"].numpy())
@@ -53,7 +54,7 @@ def uncalibrated_windows(predictor: Predictor, dataset: Dataset, batch_size: int
     what conformal calibration is measured on."""
     predictor.network.eval()
     bases, actuals = [], []
-    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+    for batch in window_loader(dataset, batch_size):
         bases.append(predictor.calibration.broadcast(predictor.network(batch)).numpy())
         actuals.append(batch["target"].numpy())
     if not bases:
@@ -94,6 +95,11 @@ def panel_for(predictor: Predictor, prepared: PreparedData) -> Panel:
     if predictor.scaler is prepared.panel.scaler:
         return prepared.panel
     spec = predictor.spec
+    if prepared.frame is None:  # read a piece at a time: rescale the panel itself
+        if spec.covariates != prepared.panel.spec.covariates:
+            raise ConfigError(f"model needs covariates {list(spec.covariates)}; this data was "
+                              f"prepared with {list(prepared.panel.spec.covariates)}")
+        return prepared.panel.rescaled(predictor.scaler, predictor.dims.season)
     missing = [c for c in (*spec.covariates, *spec.static_covariates)
                if c not in prepared.frame.columns]
     if missing:
@@ -142,11 +148,12 @@ def backtest(predictor: Predictor, prepared: PreparedData, n_windows: int, step:
     panel, rows = panel_for(predictor, prepared), []
     lookback, horizon = predictor.lookback, predictor.horizon
     for k in range(n_windows):
-        starts = [np.array([len(s.y) - horizon - k * step], dtype=np.int64) for s in panel.series]
-        if min(int(s[0]) for s in starts) < lookback:
+        starts = [range(t, t + 1) for t in
+                  (len(s.values) - horizon - k * step for s in panel.series)]
+        if min(r.start for r in starts) < lookback:
             break
         dataset = WindowDataset(panel, starts, lookback, horizon)
         result = forecast_windows(predictor, dataset)
-        cutoff = panel.series[0].ds[int(starts[0][0]) - 1]
+        cutoff = pd.Timestamp(panel.series[0].ns(starts[0].start - 1))
         rows.append({"window": k, "cutoff": str(cutoff), **score(result, predictor.quantiles)})
     return rows

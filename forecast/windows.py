@@ -6,8 +6,9 @@ from typing import Literal, TypedDict
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
+from .data.calendar import calendar_from_ns
 from .data.panel import Panel
 from .data.split import SplitBounds
 
@@ -35,58 +36,86 @@ def split_step(split: Split, horizon: int, window_step: int) -> int:
 
 def window_starts(
     bounds: SplitBounds, split: Split, lookback: int, horizon: int, step: int
-) -> np.ndarray:
-    """First target index of every window whose targets lie inside `split`."""
+) -> range:
+    """First target index of every window whose targets lie inside `split` (a range: the
+    window index of a panel costs a few numbers per series, not one per window)."""
     lo, hi = {
         "train": (lookback, bounds.train_end),
         "val": (bounds.train_end, bounds.val_end),
         "test": (bounds.val_end, bounds.length),
     }[split]
     lo = max(lo, lookback)
-    return np.arange(lo, hi - horizon + 1, step, dtype=np.int64)
+    return range(lo, max(lo, hi - horizon + 1), step)
+
+
+def keep_batch(batch: Batch) -> Batch:
+    """The collate function of window loaders: `WindowDataset.__getitems__` already
+    returns a whole batch (module level, so worker processes can pickle it)."""
+    return batch
 
 
 class WindowDataset(Dataset):
-    """Windows over a panel; `__getitem__` slices views of one concatenated tensor, no copies."""
+    """Windows over a panel, fetched a batch at a time: one gather from the panel's float32
+    array and the calendar features computed for the batch's timestamps."""
 
-    def __init__(
-        self,
-        panel: Panel,
-        starts: list[np.ndarray],
-        lookback: int,
-        horizon: int,
-    ):
+    def __init__(self, panel: Panel, starts: list[range], lookback: int, horizon: int):
         self.panel, self.lookback, self.horizon = panel, lookback, horizon
         self.n_past_only = panel.spec.n_past_only
-        lengths = [len(s.values) for s in panel.series]
-        self.offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        self.values = torch.from_numpy(np.concatenate([s.values for s in panel.series]))
-        self.static = torch.from_numpy(np.stack([s.static for s in panel.series]))
-        stats = [panel.scaler.stats[s.unique_id] for s in panel.series]
-        self.loc = torch.tensor([st.y_mean for st in stats], dtype=torch.float32)
-        self.scale = torch.tensor([st.y_std for st in stats], dtype=torch.float32)
-        self.series_index = np.concatenate(
-            [np.full(len(st), i, dtype=np.int64) for i, st in enumerate(starts)]
-        )
-        self.starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+        self.calendar = list(panel.spec.calendar)
+        self.values = torch.from_numpy(panel.values)
+        self.offsets = panel.offsets
+        n_static = len(panel.spec.static_covariates)
+        self.static = torch.from_numpy(np.stack([s.static for s in panel.series])
+                                       if panel.series else np.zeros((0, n_static), np.float32))
+        self.loc = torch.tensor([s.stats.y_mean for s in panel.series], dtype=torch.float32)
+        self.scale = torch.tensor([s.stats.y_std for s in panel.series], dtype=torch.float32)
+        counts = np.array([len(r) for r in starts], dtype=np.int64)
+        self.cumulative = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.first = np.array([r.start for r in starts], dtype=np.int64)
+        self.stride = np.array([r.step for r in starts], dtype=np.int64)
+        self.steps = np.arange(-lookback, horizon, dtype=np.int64)  # rows around a target start
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return int(self.cumulative[-1])
+
+    def locate(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Window numbers -> (series, first target index in the series)."""
+        series = np.searchsorted(self.cumulative, indices, side="right") - 1
+        return series, self.first[series] + (indices - self.cumulative[series]) * self.stride[series]
+
+    def _timestamps(self, series: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.stack([self.panel.series[s].ns(r) for s, r in zip(series, rows, strict=True)])
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        series, starts = self.locate(np.asarray(indices, dtype=np.int64))
+        rows = starts[:, None] + self.steps  # (B, L+H) rows within each series
+        block = self.values[torch.from_numpy(self.offsets[series][:, None] + rows)]
+        if self.calendar:
+            calendar = calendar_from_ns(self._timestamps(series, rows), self.calendar)
+            block = torch.cat([block, torch.from_numpy(calendar)], dim=-1)
+        target_block = block[:, self.lookback:]  # (B, H, F)
+        index = torch.from_numpy(series)
+        return Batch(
+            past=block[:, :self.lookback],  # (B, L, F)
+            future=target_block[..., 1 + self.n_past_only:],  # (B, H, Ff)
+            static=self.static[index],
+            target=target_block[..., 0],
+            loc=self.loc[index],
+            scale=self.scale[index],
+            series=index,
+            start=torch.from_numpy(starts),
+        )
 
     def __getitem__(self, i: int) -> Batch:
-        s, t = int(self.series_index[i]), int(self.starts[i])
-        row = int(self.offsets[s]) + t
-        target_block = self.values[row : row + self.horizon]  # (H, F)
-        return Batch(
-            past=self.values[row - self.lookback : row],  # (L, F)
-            future=target_block[:, 1 + self.n_past_only :],  # (H, Ff)
-            static=self.static[s],
-            target=target_block[:, 0],
-            loc=self.loc[s],
-            scale=self.scale[s],
-            series=torch.tensor(s),
-            start=torch.tensor(t),
-        )
+        batch = self.__getitems__([i])
+        return Batch(**{k: v[0] for k, v in batch.items()})
+
+
+def window_loader(dataset: Dataset, batch_size: int, shuffle: bool = False,
+                  num_workers: int = 0) -> DataLoader:
+    """The one DataLoader over windows (training, evaluation, calibration)."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=keep_batch,
+                      num_workers=num_workers, persistent_workers=num_workers > 0)
 
 
 def split_dataset(

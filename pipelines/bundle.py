@@ -6,6 +6,7 @@ dies mid-run loses nothing: `forecast log-run DIR` logs the same bundle later.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -16,6 +17,7 @@ import pandas as pd
 import yaml
 
 from forecast import Forecaster, __version__
+from forecast.datamodule import PreparedData
 from forecast.metrics import quantile_hits
 
 from .plots import as_long_frame, fan_chart, forecast_vs_actual, reliability_diagram, residuals
@@ -79,11 +81,13 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
         "params": flatten(forecaster.config.model_dump()),
         "tags": {"forecast.version": __version__, "git.commit": git_commit() or "none",
                  "model.architecture": forecaster.name},
-        "data_rows": len(forecaster.prepared.frame),
-        "data_digest": data_digest(forecaster.prepared.frame),
+        "data_rows": len(forecaster.prepared.panel.values),
+        "data_digest": data_digest(forecaster.prepared),
     }
     (directory / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
-    forecaster.prepared.frame.head(0).to_csv(directory / "data_schema.csv", index=False)
+    spec = forecaster.prepared.panel.spec
+    pd.DataFrame(columns=["unique_id", "ds", "y", *spec.covariates, *spec.static_covariates]
+                 ).to_csv(directory / "data_schema.csv", index=False)
     return directory
 
 
@@ -94,11 +98,16 @@ def read_bundle(directory: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def data_digest(frame: pd.DataFrame) -> str:
-    """MLflow's own dataset digest, so runs on the same data share it."""
+def data_digest(prepared: PreparedData) -> str:
+    """MLflow's own dataset digest, so runs on the same data share it; for data read a piece
+    at a time (no DataFrame kept), a hash of the prepared panel."""
+    if prepared.frame is None:
+        digest = hashlib.sha256(memoryview(prepared.panel.values).cast("B"))
+        digest.update(",".join(s.unique_id for s in prepared.panel.series).encode())
+        return digest.hexdigest()[:8]
     import mlflow.data
 
-    return mlflow.data.from_pandas(frame, targets="y").digest
+    return mlflow.data.from_pandas(prepared.frame, targets="y").digest
 
 
 def bundle_experiment(directory: Path) -> str:

@@ -68,8 +68,9 @@ def as_long_frame(forecasts: WindowForecasts, point: int) -> pd.DataFrame:
     panel = forecasts.panel
     rows = {
         "unique_id": np.repeat([panel.series[i].unique_id for i in forecasts.series], h),
-        "ds": np.concatenate([panel.series[s].ds[t:t + h]
-                              for s, t in zip(forecasts.series, forecasts.starts, strict=True)]),
+        "ds": np.concatenate([panel.series[s].ns(np.arange(t, t + h))
+                              for s, t in zip(forecasts.series, forecasts.starts, strict=True)]
+                             ).view("datetime64[ns]"),
         "step": np.tile(np.arange(h), n),
         "forecast": forecasts.forecast[..., point].reshape(-1),
         "actual": forecasts.actual.reshape(-1),

@@ -61,13 +61,19 @@ def calendar_features(ds: pd.DatetimeIndex, features: list[str]) -> np.ndarray:
     index = pd.DatetimeIndex(ds)
     if index.tz is not None:
         index = index.tz_localize(None)
-    values = index.values.astype("datetime64[ns]")
-    ns = values.view(np.int64)
+    return calendar_from_ns(index.values.astype("datetime64[ns]").view(np.int64), features)
+
+
+def calendar_from_ns(ns: np.ndarray, features: list[str]) -> np.ndarray:
+    """The same encodings from int64 nanoseconds of any shape: (..., 2 * len(features)).
+    Training windows compute them per batch from this, so the panel never stores them."""
+    ns = np.asarray(ns, dtype=np.int64)
+    values = ns.view("datetime64[ns]")
     columns = []
     for name in features:
         value_of, period = _PERIODS[name]
         angle = 2.0 * np.pi * np.asarray(value_of(values, ns), dtype=np.float64) / period
         columns += [np.sin(angle), np.cos(angle)]
     if not columns:
-        return np.zeros((len(index), 0), dtype=np.float32)
-    return np.stack(columns, axis=1).astype(np.float32)
+        return np.zeros((*ns.shape, 0), dtype=np.float32)
+    return np.stack(columns, axis=-1).astype(np.float32)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Tick
 
 from ..errors import DataValidationError
-from .calendar import calendar_feature_names, calendar_features
+from .calendar import calendar_feature_names
 from .scaling import SeriesScaler, SeriesStats
 
 
@@ -59,24 +61,93 @@ class FeatureSpec:
 
 @dataclass
 class SeriesArrays:
+    """One series of a panel: views into the panel's arrays, nothing copied."""
+
     unique_id: str
-    ds: pd.DatetimeIndex
-    y: np.ndarray  # (T,) original scale
-    values: np.ndarray  # (T, n_step_features) scaled
+    values: np.ndarray  # (T, 1 + covariates) scaled: y, past, future covariates (a view)
     static: np.ndarray  # (S,)
+    stats: SeriesStats
+    start_ns: int  # first timestamp
+    step_ns: int  # fixed step between timestamps; 0 when `stamps` holds them all
+    stamps: np.ndarray | None = None  # (T,) int64 ns, for calendar frequencies (MS, ...)
+
+    @property
+    def ds(self) -> pd.DatetimeIndex:
+        """The timestamps, rebuilt when asked: a fixed step never stores them."""
+        return pd.DatetimeIndex(self.ns(np.arange(len(self.values))))
+
+    def ns(self, rows: np.ndarray) -> np.ndarray:
+        if self.stamps is not None:
+            return self.stamps[rows]
+        return self.start_ns + np.asarray(rows, dtype=np.int64) * self.step_ns
+
+    @property
+    def y(self) -> np.ndarray:
+        """The target on its original scale (from the scaled values)."""
+        return self.values[:, 0] * np.float32(self.stats.y_std) + np.float32(self.stats.y_mean)
 
 
 @dataclass
 class Panel:
+    """Many series in one float32 array (`values`, rows of all series one after another) plus
+    per-series offsets: memory is the data itself. Calendar features are not stored; windows
+    compute them from the timestamps."""
+
     spec: FeatureSpec
     series: list[SeriesArrays]
     scaler: SeriesScaler = field(default_factory=SeriesScaler)
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32))
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def index_of(self, unique_id: str) -> int:
         for i, s in enumerate(self.series):
             if s.unique_id == unique_id:
                 return i
         raise KeyError(unique_id)
+
+    def rescaled(self, scaler: SeriesScaler, season: int) -> Panel:
+        """The same series scaled with other statistics (another model's); a series that
+        `scaler` does not know is fit on all its points, as `build_panel` does."""
+        scaler = SeriesScaler(dict(scaler.stats))
+        series, blocks = [], []
+        for s in self.series:
+            old, uid = s.stats, s.unique_id
+            y = s.values[:, 0].astype(np.float64) * old.y_std + old.y_mean
+            x = s.values[:, 1:].astype(np.float64)
+            if old.x_mean:
+                x = x * np.asarray(old.x_std) + np.asarray(old.x_mean)
+            if uid not in scaler.stats:
+                scaler.stats[uid] = SeriesStats.fit(y, x, season)
+            blocks.append(np.concatenate([scaler.scale_y(uid, y)[:, None],
+                                          scaler.scale_x(uid, x)], axis=1))
+            series.append(replace(s, values=blocks[-1], stats=scaler.stats[uid]))
+        return _assemble(self.spec, series, blocks, scaler)
+
+    @classmethod
+    def join(cls, spec: FeatureSpec, parts: list[Panel]) -> Panel:
+        """One panel from several (built chunk by chunk): values concatenated once."""
+        scaler = SeriesScaler({uid: st for p in parts for uid, st in p.scaler.stats.items()})
+        blocks = [p.values for p in parts]
+        series = [s for p in parts for s in p.series]
+        return _assemble(spec, series, blocks, scaler)
+
+
+def step_nanos(freq: str) -> int:
+    """Nanoseconds between timestamps for a fixed-step frequency; 0 for calendar ones."""
+    offset = to_offset(freq)
+    return int(offset.nanos) if isinstance(offset, Tick) else 0
+
+
+def _assemble(spec: FeatureSpec, series: list[SeriesArrays], blocks: list[np.ndarray],
+              scaler: SeriesScaler) -> Panel:
+    lengths = np.array([len(s.values) for s in series], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    width = 1 + len(spec.covariates)
+    values = (np.concatenate(blocks) if blocks else np.zeros((0, width))).astype(np.float32,
+                                                                               copy=False)
+    for s, start, n in zip(series, offsets, lengths, strict=True):
+        s.values = values[start:start + n]  # a view: the per-series copy is freed
+    return Panel(spec, series, scaler, values, offsets)
 
 
 def _static_values(group: pd.DataFrame, spec: FeatureSpec, uid: str) -> np.ndarray:
@@ -105,25 +176,20 @@ def build_panel(
     (the training part); series the scaler does not know are fit on all their points.
     """
     scaler = SeriesScaler(dict(scaler.stats)) if scaler else SeriesScaler()
-    series = []
+    step = step_nanos(spec.freq)
+    series, blocks = [], []
     for uid, group in frame.groupby("unique_id", sort=False):
         uid = str(uid)
-        ds = pd.DatetimeIndex(group["ds"])
+        ns = pd.DatetimeIndex(group["ds"]).values.astype("datetime64[ns]").view(np.int64)
         y = group["y"].to_numpy(np.float64)
         x = group[list(spec.covariates)].to_numpy(np.float64).reshape(len(group), -1)
         if uid not in scaler.stats or fit_until is not None:
             end = fit_until.get(uid, len(y)) if fit_until else len(y)
             scaler.stats[uid] = SeriesStats.fit(y[:end], x[:end], season)
-        past_x = scaler.scale_x(uid, x)
-        values = np.concatenate(
-            [
-                scaler.scale_y(uid, y)[:, None],
-                past_x,
-                calendar_features(ds, list(spec.calendar)),
-            ],
-            axis=1,
-        ).astype(np.float32)
-        series.append(
-            SeriesArrays(uid, ds, y.astype(np.float32), values, _static_values(group, spec, uid))
-        )
-    return Panel(spec=spec, series=series, scaler=scaler)
+        block = np.concatenate([scaler.scale_y(uid, y)[:, None], scaler.scale_x(uid, x)],
+                               axis=1).astype(np.float32)
+        blocks.append(block)
+        series.append(SeriesArrays(uid, block, _static_values(group, spec, uid),
+                                   scaler.stats[uid], int(ns[0]) if len(ns) else 0, step,
+                                   None if step else ns.copy()))
+    return _assemble(spec, series, blocks, scaler)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from torch.utils.data import DataLoader
 
 from forecast.data.timegrid import hours_per_step
 from forecast.evaluation import split_windows
 from forecast.study.attention import lag_profile, mean_attention
+from forecast.windows import window_loader
 
 from .real import fit
 from .settings import StudySettings
@@ -52,7 +52,7 @@ def run(settings: StudySettings, progress) -> AttentionResult:
     model = fit(s.config, ["model.name=transformer", "data.lookback=336",
                            f"model.transformer.patch_len={s.patch_len}", *s.overrides])
     windows = split_windows(model.predictor, model.prepared, "test")
-    batch = next(iter(DataLoader(windows, batch_size=s.windows)))
+    batch = next(iter(window_loader(windows, s.windows)))
     return AttentionResult(mean_attention(model.network, batch), s.patch_len,
                            hours_per_step(model.predictor.spec.freq))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from forecast.data.calendar import calendar_features
 from forecast.datamodule import WindowDataModule, prepare_data
 from tests.conftest import HORIZON, LOOKBACK
 
@@ -22,24 +23,34 @@ def test_window_targets_follow_the_lookback(module):
     np.testing.assert_allclose(item["past"][:, 0].numpy(), series.values[t - LOOKBACK:t, 0])
     np.testing.assert_allclose(item["target"].numpy(), series.values[t:t + HORIZON, 0])
     # the known-ahead block (future covariate + calendar) is the horizon's, not the lookback's
-    n_past = 1 + len(module.prepared.panel.spec.past_covariates)
-    np.testing.assert_allclose(item["future"].numpy(), series.values[t:t + HORIZON, n_past:])
+    spec = module.prepared.panel.spec
+    n_past = 1 + len(spec.past_covariates)
+    calendar = calendar_features(series.ds[t:t + HORIZON], list(spec.calendar))
+    expected = np.concatenate([series.values[t:t + HORIZON, n_past:], calendar], axis=1)
+    np.testing.assert_allclose(item["future"].numpy(), expected, rtol=1e-6, atol=1e-6)
+    assert item["past"].shape[1] == spec.n_step_features
 
 
-def test_windows_are_views_not_copies(module):
-    dataset = module.dataset("train")
-    item = dataset[3]
-    assert item["past"].untyped_storage().data_ptr() == dataset.values.untyped_storage().data_ptr()
+def test_the_panel_is_one_array_that_series_and_windows_share(module):
+    panel, dataset = module.prepared.panel, module.dataset("train")
+    assert all(s.values.base is panel.values for s in panel.series)  # views, no copies
+    assert dataset.values.untyped_storage().data_ptr() == panel.values.ctypes.data
+    assert panel.values.shape[1] == 1 + len(panel.spec.covariates)  # no calendar stored
+    assert panel.series[0].stamps is None  # a fixed step stores no timestamps
+
+
+def positions(dataset, series: int) -> np.ndarray:
+    owner, starts = dataset.locate(np.arange(len(dataset)))
+    return starts[owner == series]
 
 
 def test_splits_do_not_overlap_in_targets(module):
     bounds = module.prepared.bounds[0]
     train, val, test = (module.dataset(s) for s in ("train", "val", "test"))
-    first = train.series_index == 0
-    assert (train.starts[first] + HORIZON <= bounds.train_end).all()
-    v = val.starts[val.series_index == 0]
+    assert (positions(train, 0) + HORIZON <= bounds.train_end).all()
+    v = positions(val, 0)
     assert v.min() >= bounds.train_end and (v + HORIZON <= bounds.val_end).all()
-    t = test.starts[test.series_index == 0]
+    t = positions(test, 0)
     assert t.min() >= bounds.val_end and t.max() + HORIZON == bounds.length
 
 

@@ -1,0 +1,55 @@
+"""Large panels: a Parquet file read a piece of whole series at a time gives the same panel,
+windows are computed, not stored, and memory is the float32 panel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecast import Forecaster, build_config
+from forecast.datamodule import prepare_data
+from forecast.errors import DataValidationError
+from forecast.evaluation import evaluate
+from tests.conftest import make_panel, tiny_config_values
+
+
+def parquet_config(path, **data):
+    values = tiny_config_values(path=str(path), **data)
+    return build_config(values)
+
+
+def test_pieces_give_the_same_panel_as_one_frame(tmp_path):
+    frame = make_panel(n_series=7, seed=2)
+    path = tmp_path / "panel.parquet"
+    frame.to_parquet(path, index=False)
+    whole = prepare_data(parquet_config(path).data)
+    pieces = prepare_data(parquet_config(path, in_memory_rows=100).data)  # 2,800 rows
+    assert whole.frame is not None and pieces.frame is None
+    assert [s.unique_id for s in pieces.panel.series] == [s.unique_id for s in whole.panel.series]
+    np.testing.assert_array_equal(pieces.panel.values, whole.panel.values)
+    assert pieces.bounds == whole.bounds
+    assert pieces.panel.scaler.to_json() == whole.panel.scaler.to_json()
+    assert pieces.panel.values.dtype == np.float32
+    assert all(s.values.base is pieces.panel.values for s in pieces.panel.series)
+
+
+def test_a_model_trains_and_is_scored_from_pieces(tmp_path):
+    path = tmp_path / "panel.parquet"
+    make_panel(n_series=5, seed=4).to_parquet(path, index=False)
+    config = parquet_config(path, in_memory_rows=500)
+    forecaster = Forecaster("gru", config).fit()
+    assert forecaster.prepared.frame is None and np.isfinite(forecaster.metrics["mae"])
+    # a model with other statistics (the champion, in gating) is scored on the same panel
+    other = Forecaster("naive", parquet_config(path)).fit(make_panel(n_series=2, seed=8))
+    scores = evaluate(other.predictor, forecaster.prepared)
+    in_memory = evaluate(other.predictor, prepare_data(parquet_config(path).data))
+    assert scores["mae"] == pytest.approx(in_memory["mae"], rel=1e-5)
+
+
+def test_series_whose_rows_are_apart_are_refused(tmp_path):
+    frame = make_panel(n_series=3)
+    shuffled = frame.iloc[np.r_[0:200, 400:1200, 200:400]]  # s0 comes back after s1, s2
+    path = tmp_path / "panel.parquet"
+    shuffled.to_parquet(path, index=False)
+    with pytest.raises(DataValidationError, match="rows of series 's0' are not together"):
+        prepare_data(parquet_config(path, in_memory_rows=10).data)
