@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from .config import DataSettings
 from .data.chunks import parquet_columns, parquet_pieces, parquet_rows
 from .data.loading import load_frame, to_long_format
-from .data.panel import FeatureSpec, Panel, build_panel
+from .data.panel import FeatureSpec, Panel, PanelAccumulator, build_panel
 from .data.split import SplitBounds, split_bounds
 from .data.validation import validate_frame
 from .errors import DataValidationError
@@ -74,16 +74,19 @@ def _prepare_pieces(settings: DataSettings) -> PreparedData:
     present = parquet_columns(settings.path)
     id_column = names.unique_id if names.unique_id and names.unique_id in present else None
     columns = [c for c in (id_column, names.ds, names.y, *_covariate_columns(settings)) if c]
-    parts, bounds, freq = [], [], settings.freq
+    whole: PanelAccumulator | None = None
+    bounds: list[SplitBounds] = []
+    freq = settings.freq
     rows = min(settings.in_memory_rows, 1_000_000)  # per piece: bounds validation's copies
     for piece in parquet_pieces(settings.path, columns, id_column, rows):
         _, panel, piece_bounds = _prepare_long(settings, to_long_format(piece, settings), freq)
         freq = panel.spec.freq  # every later piece is held to the first piece's frequency
-        parts.append(panel)
+        whole = whole or PanelAccumulator(panel.spec, parquet_rows(settings.path))
+        whole.add(panel)
         bounds += piece_bounds
-    if not parts:
+    if whole is None:
         raise DataValidationError(f"{settings.path} has no rows; expected at least one series")
-    return PreparedData(None, Panel.join(parts[0].spec, parts), bounds)
+    return PreparedData(None, whole.panel(), bounds)
 
 
 class WindowDataModule(pl.LightningDataModule):

@@ -123,13 +123,35 @@ class Panel:
             series.append(replace(s, values=blocks[-1], stats=scaler.stats[uid]))
         return _assemble(self.spec, series, blocks, scaler)
 
-    @classmethod
-    def join(cls, spec: FeatureSpec, parts: list[Panel]) -> Panel:
-        """One panel from several (built chunk by chunk): values concatenated once."""
-        scaler = SeriesScaler({uid: st for p in parts for uid, st in p.scaler.stats.items()})
-        blocks = [p.values for p in parts]
-        series = [s for p in parts for s in p.series]
-        return _assemble(spec, series, blocks, scaler)
+
+
+class PanelAccumulator:
+    """Builds one panel from parts (prepared a piece of the data at a time) by copying each
+    part into an array sized for the whole file once: no second full-size copy at the end."""
+
+    def __init__(self, spec: FeatureSpec, capacity: int):
+        self.spec = spec
+        self.values = np.empty((capacity, 1 + len(spec.covariates)), dtype=np.float32)
+        self.used = 0
+        self.series: list[SeriesArrays] = []
+        self.scaler = SeriesScaler()
+
+    def add(self, part: Panel) -> None:
+        n = len(part.values)
+        if self.used + n > len(self.values):
+            raise ValueError(f"panel parts hold more than the {len(self.values)} rows planned")
+        self.values[self.used:self.used + n] = part.values
+        for s, offset in zip(part.series, part.offsets, strict=True):
+            start = self.used + int(offset)
+            s.values = self.values[start:start + len(s.values)]  # the part's array is freed
+        self.series += part.series
+        self.scaler.stats.update(part.scaler.stats)
+        self.used += n
+
+    def panel(self) -> Panel:
+        lengths = np.array([len(s.values) for s in self.series], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return Panel(self.spec, self.series, self.scaler, self.values[:self.used], offsets)
 
 
 def step_nanos(freq: str) -> int:
