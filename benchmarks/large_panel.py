@@ -9,11 +9,13 @@ throughput in this process and on Spark local[2].
 2. `score`: 10,000 generated series, each the last 336 hours of its history, forecast 48
    hours ahead by the default-architecture transformer and lstm (a brief fit: the weights do
    not change the cost) with `forecast.batch.score_frame`: series per minute.
-3. `spark`: the same 10,000 series through the MLflow pyfunc with
+3. `embedding`: a global transformer with and without a series embedding on 300 series.
+4. `spark`: the same 10,000 series through the MLflow pyfunc with
    `pipelines.spark_scoring.score_spark` on Spark local[2] against in-process scoring.
 
-Run: .venv/bin/python benchmarks/large_panel.py [--train-series 1000 10000] [--parts train score spark]
-Writes benchmarks/results/large_panel.json and .md.
+Run: .venv/bin/python benchmarks/large_panel.py [--train-series 1000 10000]
+     [--parts train embedding score spark]
+Writes benchmarks/results/large_panel.json and .md (a run of some parts keeps the others).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 from panel_generator import write_panel  # noqa: E402
-from results_files import save_results  # noqa: E402
+from results_files import RESULTS, save_results  # noqa: E402
 
 from forecast import Forecaster, load_config  # noqa: E402
 from forecast.batch import score_frame  # noqa: E402
@@ -74,6 +76,25 @@ def train_part(sizes: list[int], work: Path) -> list[dict]:
             rows.append({"series": n, "error": done.stderr[-400:]})
         else:
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def embedding_part(work: Path, n_series: int = 300) -> list[dict]:
+    """The same global transformer with and without a series embedding (8 numbers a
+    series), 300 generated series of 180 days: test MAE and MASE on the same windows."""
+    path = write_panel(work / "embedding.parquet", n_series, 180)
+    rows = []
+    for dim in (0, 8):
+        config = load_config(ROOT / "pipelines/configs/default.yaml", [
+            f"data.path={path}", *TRAIN[:-4], "data.window_step=24", "data.batch_size=512",
+            "trainer.max_epochs=5", "trainer.enable_progress_bar=false",
+            f"model.series_embedding={dim}"])
+        forecaster = Forecaster("transformer", config).fit()
+        rows.append({"series_embedding": dim, "series": n_series,
+                     "test_mae": forecaster.metrics["mae"],
+                     "test_mase": forecaster.metrics["mase"],
+                     "epochs": forecaster.report.epochs_run})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -145,6 +166,11 @@ def markdown(results: dict) -> str:
     for r in results.get("score", []):
         lines.append(f"| {r['model']} | {r['series']} | {r['seconds']:.1f} | "
                      f"{r['series_per_minute']:,.0f} |")
+    if "embedding" in results:
+        lines += ["", "| series embedding | test MAE | test MASE | epochs |", "|---|---|---|---|"]
+        for r in results["embedding"]:
+            lines.append(f"| {r['series_embedding'] or 'none'} | {r['test_mae']:.2f} | "
+                         f"{r['test_mase']:.3f} | {r['epochs']} |")
     if "spark" in results:
         s = results["spark"]
         lines += ["", f"Spark local[2]: {s['spark_seconds']:.1f} s for {s['series']} series; "
@@ -157,13 +183,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--train-series", nargs="*", type=int, default=[1000, 10_000])
     parser.add_argument("--score-series", type=int, default=10_000)
-    parser.add_argument("--parts", nargs="*", default=["train", "score", "spark"])
+    parser.add_argument("--parts", nargs="*", default=["train", "embedding", "score", "spark"])
     args = parser.parse_args()
-    results: dict = {}
+    saved = RESULTS / "large_panel.json"
+    results: dict = json.loads(saved.read_text()) if saved.is_file() else {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "train" in args.parts:
             results["train"] = train_part(args.train_series, work)
+        if "embedding" in args.parts:
+            results["embedding"] = embedding_part(work)
         if {"score", "spark"} & set(args.parts):
             frame = scoring_frame(work, args.score_series)
             if "score" in args.parts:

@@ -46,6 +46,9 @@ class ModelSettings(_Section):
         "quantiles trains a point network whose quantiles come from residual conformal")
     calibration: Literal["conformal", "none"] = Field(
         "conformal", description="conformal: quantiles corrected on the validation windows")
+    series_embedding: int = Field(
+        0, ge=0, le=256, description="size of a learned vector per training series added to "
+        "the static features (0 = none); unseen series get a shared 'unknown' vector")
 
     @field_validator("quantiles")
     @classmethod

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader
 
@@ -90,15 +91,16 @@ def _prepare_pieces(settings: DataSettings) -> PreparedData:
 
 
 class WindowDataModule(pl.LightningDataModule):
-    def __init__(self, prepared: PreparedData, settings: DataSettings):
+    def __init__(self, prepared: PreparedData, settings: DataSettings,
+                 keys: np.ndarray | None = None):
         super().__init__()
-        self.prepared, self.settings = prepared, settings
+        self.prepared, self.settings, self.keys = prepared, settings, keys
 
     def dataset(self, split: Split, step: int | None = None) -> WindowDataset:
         default = split_step(split, self.settings.horizon, self.settings.window_step)
         return split_dataset(
             self.prepared.panel, self.prepared.bounds, split,
-            self.settings.lookback, self.settings.horizon, step or default,
+            self.settings.lookback, self.settings.horizon, step or default, self.keys,
         )
 
     def _loader(self, split: Split, shuffle: bool) -> DataLoader:

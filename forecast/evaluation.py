@@ -114,8 +114,9 @@ def split_windows(predictor: Predictor, prepared: PreparedData, split: Split = "
     step = step or split_step(split, predictor.horizon, max(1, predictor.horizon // 4))
     starts = [window_starts(b, split, predictor.lookback, predictor.horizon, step)
               for b in prepared.bounds]
-    return WindowDataset(panel_for(predictor, prepared), starts, predictor.lookback,
-                         predictor.horizon)
+    panel = panel_for(predictor, prepared)
+    return WindowDataset(panel, starts, predictor.lookback, predictor.horizon,
+                         predictor.keys_for(panel))
 
 
 def forecast_split(predictor: Predictor, prepared: PreparedData, split: Split = "test"
@@ -152,7 +153,7 @@ def backtest(predictor: Predictor, prepared: PreparedData, n_windows: int, step:
                   (len(s.values) - horizon - k * step for s in panel.series)]
         if min(r.start for r in starts) < lookback:
             break
-        dataset = WindowDataset(panel, starts, lookback, horizon)
+        dataset = WindowDataset(panel, starts, lookback, horizon, predictor.keys_for(panel))
         result = forecast_windows(predictor, dataset)
         cutoff = pd.Timestamp(panel.series[0].ns(starts[0].start - 1))
         rows.append({"window": k, "cutoff": str(cutoff), **score(result, predictor.quantiles)})

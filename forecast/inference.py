@@ -169,8 +169,8 @@ def covariate_matrix(item: SeriesInput, spec: FeatureSpec, horizon: int) -> np.n
     return np.stack(columns, axis=1) if columns else np.zeros((n + horizon, 0))
 
 
-def build_batch(checked: list[CheckedSeries], spec: FeatureSpec, lookback: int, horizon: int
-                ) -> tuple[Batch, list[pd.DatetimeIndex]]:
+def build_batch(checked: list[CheckedSeries], spec: FeatureSpec, lookback: int, horizon: int,
+                keys: list[int] | None = None) -> tuple[Batch, list[pd.DatetimeIndex]]:
     """Scale the last `lookback` steps of each (checked) series and stack them into one Batch."""
     past, future, static, loc, scale, futures = [], [], [], [], [], []
     for c in checked:
@@ -199,6 +199,7 @@ def build_batch(checked: list[CheckedSeries], spec: FeatureSpec, lookback: int, 
         scale=torch.tensor(scale, dtype=torch.float32),
         series=torch.arange(count),
         start=torch.full((count,), lookback),
+        key=torch.tensor(keys if keys is not None else [0] * count, dtype=torch.int64),
     )
     return batch, futures
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from .inference import (
 )
 from .metrics import point_index
 from .models import FamilyConfig, ModelDims, get_family
+from .models.base import SeriesEmbedding
 
 
 def model_dims(spec: FeatureSpec, lookback: int, horizon: int, n_outputs: int,
@@ -64,6 +66,17 @@ def check_weights(build, dims: ModelDims, architecture: FamilyConfig,
                             f"describes: expected shapes {shapes}, unexpected {unexpected[:3]}")
 
 
+def build_network(name: str, dims: ModelDims, architecture: FamilyConfig, n_series: int = 0,
+                  embedding_dim: int = 0) -> nn.Module:
+    """The family's network; with a series embedding, wrapped so its vector joins the
+    static features (the family sees `embedding_dim` more of them)."""
+    build = get_family(name).build
+    if not embedding_dim:
+        return build(dims, architecture)
+    inner = build(dataclasses.replace(dims, n_static=dims.n_static + embedding_dim), architecture)
+    return SeriesEmbedding(inner, n_series, embedding_dim)
+
+
 @dataclass(frozen=True)
 class Predictor:
     name: str  # model family
@@ -76,21 +89,36 @@ class Predictor:
     calibration: Calibration = field(default_factory=lambda: Calibration.identity((), True))
     metrics: Mapping[str, float] = field(default_factory=dict)
     training_config: Mapping[str, Any] = field(default_factory=dict)  # provenance only
+    series_ids: tuple[str, ...] = ()  # the rows of the series embedding, when there is one
+    embedding_dim: int = 0
 
     @classmethod
     def build(cls, name: str, architecture: FamilyConfig, spec: FeatureSpec,
               scaler: SeriesScaler, lookback: int, horizon: int, quantiles: Sequence[float],
               season: int, training_config: Mapping[str, Any] | None = None,
-              point_head: bool = False, calibration: Calibration | None = None) -> Predictor:
+              point_head: bool = False, calibration: Calibration | None = None,
+              series_ids: Sequence[str] = (), embedding_dim: int = 0) -> Predictor:
         """A fresh (untrained) predictor of family `name` for this task. A point head emits
         one column and serves `quantiles` through its calibration."""
         quantiles = tuple(quantiles)
         calibration = calibration or Calibration.identity(quantiles, point_head or not quantiles)
         n_outputs = 1 if calibration.base == "point" else len(quantiles)
         dims = model_dims(spec, lookback, horizon, n_outputs, season)
-        network = get_family(name).build(dims, architecture)
+        network = build_network(name, dims, architecture, len(series_ids), embedding_dim)
         return cls(name, architecture, network, spec, scaler, dims, quantiles, calibration,
-                   training_config=training_config or {})
+                   training_config=training_config or {}, series_ids=tuple(series_ids),
+                   embedding_dim=embedding_dim)
+
+    @cached_property
+    def _keys(self) -> dict[str, int]:
+        return {uid: i + 1 for i, uid in enumerate(self.series_ids)}
+
+    def key_of(self, unique_id: str) -> int:
+        """The series' row in the embedding: 0 for a series training never saw (or none)."""
+        return self._keys.get(unique_id, 0)
+
+    def keys_for(self, panel) -> np.ndarray:
+        return np.array([self.key_of(s.unique_id) for s in panel.series], dtype=np.int64)
 
     def with_metrics(self, metrics: Mapping[str, float]) -> Predictor:
         return dataclasses.replace(self, metrics=dict(metrics))
@@ -140,7 +168,8 @@ class Predictor:
         return CheckedSeries(item, stats, future_ds, x_all)
 
     def _batch(self, checked: Sequence[CheckedSeries]):
-        return build_batch(list(checked), self.spec, self.lookback, self.horizon)
+        return build_batch(list(checked), self.spec, self.lookback, self.horizon,
+                           [self.key_of(c.item.unique_id) for c in checked])
 
     def forecast(self, checked: Sequence[CheckedSeries], horizon: int | None = None
                  ) -> list[SeriesForecast]:
@@ -195,6 +224,8 @@ class Predictor:
             "metrics": dict(self.metrics),
             "library_version": __version__,
             "training_config": dict(self.training_config),
+            **({"series_embedding": {"dim": self.embedding_dim, "ids": list(self.series_ids)}}
+               if self.embedding_dim else {}),
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -223,11 +254,14 @@ class Predictor:
         n_outputs = 1 if calibration.base == "point" else len(quantiles)
         dims = model_dims(spec, config["lookback"], config["horizon"], n_outputs,
                           config["season"])
-        check_weights(family.build, dims, architecture, weights, directory)
+        embedding = config.get("series_embedding") or {"dim": 0, "ids": []}
+        ids, dim = tuple(map(str, embedding["ids"])), int(embedding["dim"])
+        check_weights(lambda d, a: build_network(family.name, d, a, len(ids), dim), dims,
+                      architecture, weights, directory)
         predictor = cls.build(family.name, architecture, spec, SeriesScaler.from_json(scaler),
                               config["lookback"], config["horizon"], quantiles,
                               config["season"], config.get("training_config"),
-                              calibration=calibration)
+                              calibration=calibration, series_ids=ids, embedding_dim=dim)
         predictor.network.load_state_dict(weights)
         predictor.network.eval()
         return predictor.with_metrics(config.get("metrics", {}))

@@ -139,13 +139,18 @@ def train(config: ForecastConfig, prepared: PreparedData,
     predictor = Predictor.build(settings.name, settings.architecture, prepared.panel.spec,
                                 prepared.panel.scaler, data.lookback, data.horizon,
                                 settings.quantiles, data.season, config.model_dump(),
-                                point_head=settings.point_head)
+                                point_head=settings.point_head,
+                                series_ids=[s.unique_id for s in prepared.panel.series]
+                                if settings.series_embedding else (),
+                                embedding_dim=settings.series_embedding)
     report = None
     if settings.family.neural:
         trainer = config.trainer
         module = ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
                                 trainer.learning_rate, trainer.weight_decay, trainer.max_epochs)
-        report = fit_module(module, WindowDataModule(prepared, data), trainer, callbacks, logger)
+        keys = predictor.keys_for(prepared.panel)
+        report = fit_module(module, WindowDataModule(prepared, data, keys), trainer, callbacks,
+                            logger)
     predictor.network.eval()
     if not is_global_zero():  # a worker of a distributed run: rank 0 scores and reports
         return predictor, report

@@ -26,6 +26,7 @@ class Batch(TypedDict):
     scale: torch.Tensor  # (B,) series std
     series: torch.Tensor  # (B,) index of the series in its panel
     start: torch.Tensor  # (B,) index of the first target step in the series
+    key: torch.Tensor  # (B,) the series' row in a series embedding (0: unknown / none)
 
 
 def split_step(split: Split, horizon: int, window_step: int) -> int:
@@ -58,8 +59,12 @@ class WindowDataset(Dataset):
     """Windows over a panel, fetched a batch at a time: one gather from the panel's float32
     array and the calendar features computed for the batch's timestamps."""
 
-    def __init__(self, panel: Panel, starts: list[range], lookback: int, horizon: int):
+    def __init__(self, panel: Panel, starts: list[range], lookback: int, horizon: int,
+                 keys: np.ndarray | None = None):
         self.panel, self.lookback, self.horizon = panel, lookback, horizon
+        # each series' row in the model's series embedding (all 0 without one)
+        self.keys = torch.from_numpy(np.zeros(len(panel.series), np.int64) if keys is None
+                                     else np.asarray(keys, dtype=np.int64))
         self.n_past_only = panel.spec.n_past_only
         self.calendar = list(panel.spec.calendar)
         self.values = torch.from_numpy(panel.values)
@@ -104,6 +109,7 @@ class WindowDataset(Dataset):
             scale=self.scale[index],
             series=index,
             start=torch.from_numpy(starts),
+            key=self.keys[index],
         )
 
     def __getitem__(self, i: int) -> Batch:
@@ -125,6 +131,7 @@ def split_dataset(
     lookback: int,
     horizon: int,
     step: int,
+    keys: np.ndarray | None = None,
 ) -> WindowDataset:
     starts = [window_starts(b, split, lookback, horizon, step) for b in bounds]
-    return WindowDataset(panel, starts, lookback, horizon)
+    return WindowDataset(panel, starts, lookback, horizon, keys)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from ..windows import Batch
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,27 @@ class ForecastHead(nn.Module):
         per_step = self.context(z).view(B, H, -1)  # (B, H, hidden/4)
         out = self.step(torch.cat([per_step, future], dim=-1))  # (B, H, Q)
         return out + self.skip(z).view(B, H, Q)
+
+
+class SeriesEmbedding(nn.Module):
+    """A learned vector per training series, appended to the static features of whatever
+    family it wraps (`model.series_embedding` > 0). Row 0 stands for series the model never
+    saw: training replaces a series' key by 0 a share `unknown_rate` of the time, so row 0
+    learns a generic series and new series still get a sensible forecast."""
+
+    def __init__(self, inner: nn.Module, n_series: int, dim: int, unknown_rate: float = 0.1):
+        super().__init__()
+        self.inner, self.unknown_rate = inner, unknown_rate
+        self.table = nn.Embedding(n_series + 1, dim)
+
+    def with_embedding(self, batch: Batch) -> Batch:
+        key = batch["key"]
+        if self.training and self.unknown_rate > 0:
+            key = torch.where(torch.rand(key.shape) < self.unknown_rate, 0, key)
+        return {**batch, "static": torch.cat([batch["static"], self.table(key)], dim=-1)}
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.inner(self.with_embedding(batch))
+
+    def step_attention(self, batch: Batch):
+        return self.inner.step_attention(self.with_embedding(batch))

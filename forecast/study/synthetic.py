@@ -37,6 +37,7 @@ def make_dependency_batch(n: int, distance: int, generator: torch.Generator) -> 
         scale=torch.ones(n),
         series=torch.zeros(n, dtype=torch.long),
         start=torch.full((n,), length),
+        key=torch.zeros(n, dtype=torch.long),
     )
 
 

@@ -53,3 +53,26 @@ def test_series_whose_rows_are_apart_are_refused(tmp_path):
     shuffled.to_parquet(path, index=False)
     with pytest.raises(DataValidationError, match="rows of series 's0' are not together"):
         prepare_data(parquet_config(path, in_memory_rows=10).data)
+
+
+def test_series_embedding_trains_saves_and_serves_unseen_series(tmp_path, panel_frame):
+    values = tiny_config_values()
+    values["model"]["series_embedding"] = 4
+    forecaster = Forecaster("lstm", build_config(values)).fit(panel_frame)
+    predictor = forecaster.predictor
+    assert predictor.series_ids == ("s0", "s1") and predictor.key_of("s1") == 2
+    assert predictor.key_of("never-seen") == 0
+    assert predictor.network.table.weight.shape == (3, 4)
+    forecaster.save(tmp_path / "m")
+    loaded = Forecaster.load(tmp_path / "m")
+    assert loaded.predictor.series_ids == predictor.series_ids
+    history = panel_frame.groupby("unique_id").head(300)
+    future = panel_frame.groupby("unique_id").nth(list(range(300, 306))).drop(columns="y")
+    before = forecaster.predict(history, future_df=future)
+    after = loaded.predict(history, future_df=future)
+    np.testing.assert_allclose(before["mean"], after["mean"], rtol=1e-6)
+    renamed = history.assign(unique_id="new_" + history["unique_id"])  # unseen: row 0
+    unseen = loaded.predict(renamed, future_df=future.assign(unique_id="new_" + future[
+        "unique_id"]))
+    assert np.isfinite(unseen["mean"]).all()
+    assert not np.allclose(unseen["mean"].to_numpy(), after["mean"].to_numpy())
