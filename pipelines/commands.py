@@ -38,7 +38,7 @@ def _load(args: argparse.Namespace, extra: list[str] | None = None):
 def _print_metrics_table(title: str, rows: list[dict], columns: list[str]) -> None:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column, no_wrap=True)
+        table.add_column(column)
     for row in rows:
         table.add_row(*[f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
                         for c in columns])
