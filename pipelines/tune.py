@@ -29,6 +29,7 @@ from .redaction import redact
 from .tracking import connect, ensure_experiment
 
 PARENT_ATTR = "mlflow_parent_run_id"
+SURPLUS_ATTR = "surplus"  # a trial numbered past `tune.trials`: stopped before it ran
 # trials that count towards `tune.trials` (enqueued ones still WAITING do not)
 STARTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
            optuna.trial.TrialState.FAIL, optuna.trial.TrialState.RUNNING)
@@ -76,11 +77,22 @@ def parent_run(client: MlflowClient, experiment_id: str, study: optuna.Study) ->
     return winner
 
 
+def surplus(trial: optuna.trial.FrozenTrial) -> bool:
+    return bool(trial.user_attrs.get(SURPLUS_ATTR))
+
+
 def objective_for(config: ForecastConfig, prepared: PreparedData, client: MlflowClient,
                   experiment_id: str, parent: str):
     family = get_family(config.model.name)
+    total = config.tune.trials
 
     def objective(trial: optuna.Trial) -> float:
+        if trial.number >= total:
+            # two workers asked for the last trial at the same moment; the storage numbered
+            # them apart, and the one past the budget stops here, before any training or run
+            trial.set_user_attr(SURPLUS_ATTR, True)
+            trial.study.stop()
+            raise optuna.TrialPruned(f"the study already has its {total} trials")
         values = family.search_space(trial)
         trial.set_user_attr("overrides", values)
         run = client.create_run(experiment_id, run_name=f"trial-{trial.number}",
@@ -114,7 +126,8 @@ def objective_for(config: ForecastConfig, prepared: PreparedData, client: Mlflow
 
 def progress_callback(progress, total: int):
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        done = sum(t.state in FINAL for t in study.get_trials(deepcopy=False))
+        done = sum(t.state in FINAL and not surplus(t)
+                   for t in study.get_trials(deepcopy=False))
         seconds = trial.duration.total_seconds() if trial.duration else float("nan")
         best = (f"{study.best_value:.4f} (trial {study.best_trial.number})"
                 if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
@@ -163,5 +176,5 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print)
         mlflow.log_artifact(str(plot), artifact_path="tuning")
         mlflow.log_artifact(str(output), artifact_path="tuning")
     return TuneResult(name, study.best_value, study.best_trial.number, output, parent,
-                      len(study.trials))
+                      sum(not surplus(t) for t in study.trials))
 

@@ -38,7 +38,12 @@ def test_two_workers_share_one_study(tracking_server, project, monkeypatch):
     assert all("trials done" in out for out in outputs)  # progress, as it runs
 
     study = optuna.load_study(study_name="shared", storage=storage)
-    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]  # 4 in all, none twice
+    ran = [t for t in study.trials if not t.user_attrs.get("surplus")]
+    assert sorted(t.number for t in ran) == [0, 1, 2, 3]  # 4 in all, none twice
+    # a worker that asked for a fifth in the same instant as the other stops it unrun
+    for extra in (t for t in study.trials if t.user_attrs.get("surplus")):
+        assert extra.number >= 4 and extra.state == optuna.trial.TrialState.PRUNED
+        assert not extra.intermediate_values
     client = MlflowClient(tracking_server, tracking_server)
     runs = client.search_runs([client.get_experiment_by_name("tuning").experiment_id])
     [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
@@ -83,3 +88,16 @@ def test_an_unreachable_storage_fails_in_seconds(project):
 def test_a_family_without_a_search_space_is_refused(project):
     with pytest.raises(ForecastError, match="has nothing to tune"):
         run_tune(load_config(project, ["model.name=naive"]))
+
+
+def test_a_trial_numbered_past_the_budget_stops_before_it_runs(tiny_config):
+    from pipelines.tune import objective_for
+
+    study = optuna.create_study()
+    study.tell(study.ask(), 1.0)  # the budget's one trial, already done (by another worker)
+    config = tiny_config.with_values({"tune.trials": 1})
+    # no data, no tracking client: a surplus trial must stop before it touches either
+    study.optimize(objective_for(config, None, None, "", ""), n_trials=1)
+    extra = study.trials[-1]
+    assert extra.number == 1 and extra.state == optuna.trial.TrialState.PRUNED
+    assert extra.user_attrs["surplus"] is True
