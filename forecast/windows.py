@@ -79,6 +79,9 @@ class WindowDataset(Dataset):
         self.first = np.array([r.start for r in starts], dtype=np.int64)
         self.stride = np.array([r.step for r in starts], dtype=np.int64)
         self.steps = np.arange(-lookback, horizon, dtype=np.int64)  # rows around a target start
+        fixed = all(s.stamps is None for s in panel.series)  # calendar freqs store stamps
+        self.start_ns = np.array([s.start_ns for s in panel.series], np.int64) if fixed else None
+        self.step_ns = np.array([s.step_ns for s in panel.series], np.int64) if fixed else None
 
     def __len__(self) -> int:
         return int(self.cumulative[-1])
@@ -89,6 +92,9 @@ class WindowDataset(Dataset):
         return series, self.first[series] + (indices - self.cumulative[series]) * self.stride[series]
 
     def _timestamps(self, series: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """(B, L+H) int64 ns: start + row * step for a fixed step, one array operation."""
+        if self.start_ns is not None:
+            return self.start_ns[series][:, None] + rows * self.step_ns[series][:, None]
         return np.stack([self.panel.series[s].ns(r) for s, r in zip(series, rows, strict=True)])
 
     def __getitems__(self, indices: list[int]) -> Batch:

@@ -124,7 +124,6 @@ class Panel:
         return _assemble(self.spec, series, blocks, scaler)
 
 
-
 class PanelAccumulator:
     """Builds one panel from parts (prepared a piece of the data at a time) by copying each
     part into an array sized for the whole file once: no second full-size copy at the end."""
@@ -149,9 +148,8 @@ class PanelAccumulator:
         self.used += n
 
     def panel(self) -> Panel:
-        lengths = np.array([len(s.values) for s in self.series], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        return Panel(self.spec, self.series, self.scaler, self.values[:self.used], offsets)
+        return Panel(self.spec, self.series, self.scaler, self.values[:self.used],
+                     _offsets(self.series))
 
 
 def step_nanos(freq: str) -> int:
@@ -160,15 +158,20 @@ def step_nanos(freq: str) -> int:
     return int(offset.nanos) if isinstance(offset, Tick) else 0
 
 
+def _offsets(series: list[SeriesArrays]) -> np.ndarray:
+    """Where each series starts in the panel's array: series lie one after another."""
+    lengths = np.array([len(s.values) for s in series], dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+
+
 def _assemble(spec: FeatureSpec, series: list[SeriesArrays], blocks: list[np.ndarray],
               scaler: SeriesScaler) -> Panel:
-    lengths = np.array([len(s.values) for s in series], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    offsets = _offsets(series)
     width = 1 + len(spec.covariates)
     values = (np.concatenate(blocks) if blocks else np.zeros((0, width))).astype(np.float32,
                                                                                copy=False)
-    for s, start, n in zip(series, offsets, lengths, strict=True):
-        s.values = values[start:start + n]  # a view: the per-series copy is freed
+    for s, start in zip(series, offsets, strict=True):
+        s.values = values[start:start + len(s.values)]  # a view: the per-series copy is freed
     return Panel(spec, series, scaler, values, offsets)
 
 
