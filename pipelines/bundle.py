@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from forecast import Forecaster, __version__
+from forecast.batch import needed_columns
 from forecast.datamodule import PreparedData
 from forecast.metrics import quantile_hits
 
@@ -85,9 +86,8 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
         "data_digest": data_digest(forecaster.prepared),
     }
     (directory / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
-    spec = forecaster.prepared.panel.spec
-    pd.DataFrame(columns=["unique_id", "ds", "y", *spec.covariates, *spec.static_covariates]
-                 ).to_csv(directory / "data_schema.csv", index=False)
+    pd.DataFrame(columns=needed_columns(forecaster.predictor)).to_csv(
+        directory / "data_schema.csv", index=False)
     return directory
 
 
