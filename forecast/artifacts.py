@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from .errors import ArtifactError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 WEIGHTS, CONFIG, SCALER = "model.safetensors", "config.json", "scaler.json"
 
 
@@ -42,12 +42,15 @@ def load_artifact(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict,
             raise ArtifactError(f"model directory {directory} lacks {name}; expected "
                                 f"{WEIGHTS}, {CONFIG} and {SCALER}")
     config = json.loads((directory / CONFIG).read_text())
+    weights = load_file(directory / WEIGHTS)
     if config.get("format_version") == 1:
         config = upgrade_v1(config)
+    if config.get("format_version") == 2:
+        config, weights = upgrade_v2(config, weights)
     if config.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(f"{directory / CONFIG}: format_version "
                             f"{config.get('format_version')} is not {FORMAT_VERSION}")
-    return load_file(directory / WEIGHTS), config, json.loads((directory / SCALER).read_text())
+    return weights, config, json.loads((directory / SCALER).read_text())
 
 
 def upgrade_v1(config: dict) -> dict:
@@ -57,3 +60,22 @@ def upgrade_v1(config: dict) -> dict:
                     if k not in ("cell", "kind", "season")}
     rest = {k: v for k, v in config.items() if k != "dims"}
     return {**rest, "format_version": 2, "architecture": architecture}
+
+
+def upgrade_v2(config: dict, weights: dict[str, torch.Tensor]
+               ) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Version 2 had instance normalisation only as the Transformer's `revin` flag, inside
+    its network; version 3 wraps any family's network (`model.normalization`), one module
+    level deeper (under the series embedding's `inner.`, when there is one). Recurrent
+    networks of version 2 decoded from their last state only."""
+    architecture = dict(config["architecture"])
+    revin = bool(architecture.pop("revin", False))
+    if config["name"] in ("lstm", "gru"):
+        architecture.setdefault("decoder", "last")  # v2 recurrent heads read h_L only
+    config = {**config, "format_version": 3, "architecture": architecture,
+              "normalization": {"method": "revin" if revin else "series", "affine": False}}
+    if revin:
+        outer = "inner." if config.get("series_embedding") else ""
+        weights = {(outer + "inner." + k[len(outer):] if k.startswith(outer) and
+                    k != "table.weight" else k): v for k, v in weights.items()}
+    return config, weights

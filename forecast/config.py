@@ -12,86 +12,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     create_model,
     field_validator,
-    model_validator,
 )
 
 from .errors import ConfigError
-from .models import FamilyConfig, ModelFamily, family_names, get_family
+from .model_settings import ModelSettings
+from .model_settings import Section as _Section
+from .models import family_names
 from .models.registry import revision, sections
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
-Loss = Literal["pinball", "mse", "mae", "huber"]
-
-
-class ModelSettings(_Section):
-    """The `model:` section. Each registered family adds its own settings section to it
-    (`rnn`, `transformer`, ...): see `config_schema`."""
-
-    name: str = "lstm"
-    quantiles: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_QUANTILES),
-        description="levels served; must hold 0.5 (the point forecast); [] = point only")
-    loss: Loss | None = Field(
-        None, description="None = pinball when quantiles are set, else mse; a point loss with "
-        "quantiles trains a point network whose quantiles come from residual conformal")
-    calibration: Literal["conformal", "none"] = Field(
-        "conformal", description="conformal: quantiles corrected on the validation windows")
-    series_embedding: int = Field(
-        0, ge=0, le=256, description="size of a learned vector per training series added to "
-        "the static features (0 = none); unseen series get a shared 'unknown' vector")
-
-    @field_validator("quantiles")
-    @classmethod
-    def _valid_quantiles(cls, value: list[float]) -> list[float]:
-        if any(not 0.0 < q < 1.0 for q in value):
-            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {value}")
-        if len(set(value)) != len(value):
-            raise ValueError(f"quantiles must not repeat, got {value}")
-        if value and 0.5 not in value:
-            raise ValueError(f"quantiles must include 0.5, the median served as the point "
-                             f"forecast ('mean'), got {value}")
-        return sorted(value)
-
-    @model_validator(mode="after")
-    def _loss_fits_quantiles(self) -> ModelSettings:
-        if self.loss == "pinball" and not self.quantiles:
-            raise ValueError("loss 'pinball' needs quantiles; use mse, mae or huber for a "
-                             "point model (quantiles: [])")
-        if self.point_head and self.quantiles and self.calibration == "none" \
-                and self.family.neural:
-            raise ValueError(f"a point network (loss {self.training_loss!r}) gets its quantiles "
-                             "from calibration; set calibration: conformal or quantiles: []")
-        return self
-
-    @property
-    def training_loss(self) -> str:
-        return self.loss or ("pinball" if self.quantiles else "mse")
-
-    @property
-    def point_head(self) -> bool:
-        """Whether the network emits one point column (quantiles then come from residuals)."""
-        return not self.quantiles or self.training_loss != "pinball" or \
-            not self.family.quantiles
-
-    @property
-    def family(self) -> ModelFamily:
-        return get_family(self.name)
-
-    @property
-    def architecture(self) -> FamilyConfig:
-        """The settings of the named family (its section, or the family's defaults)."""
-        family = self.family
-        return getattr(self, family.section) if family.section else family.config_class()
 
 
 class ColumnNames(_Section):

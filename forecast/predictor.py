@@ -40,6 +40,7 @@ from .inference import (
 from .metrics import point_index
 from .models import FamilyConfig, ModelDims, get_family
 from .models.base import SeriesEmbedding
+from .models.normalization import NO_INSTANCE_NORM, Normalization
 
 
 def model_dims(spec: FeatureSpec, lookback: int, horizon: int, n_outputs: int,
@@ -67,14 +68,15 @@ def check_weights(build, dims: ModelDims, architecture: FamilyConfig,
 
 
 def build_network(name: str, dims: ModelDims, architecture: FamilyConfig, n_series: int = 0,
-                  embedding_dim: int = 0) -> nn.Module:
-    """The family's network; with a series embedding, wrapped so its vector joins the
-    static features (the family sees `embedding_dim` more of them)."""
+                  embedding_dim: int = 0, normalization: Normalization = NO_INSTANCE_NORM
+                  ) -> nn.Module:
+    """The family's network inside its normalisation; with a series embedding, wrapped so its
+    vector joins the static features (the family sees `embedding_dim` more of them)."""
     build = get_family(name).build
     if not embedding_dim:
-        return build(dims, architecture)
+        return normalization.wrap(build(dims, architecture))
     inner = build(dataclasses.replace(dims, n_static=dims.n_static + embedding_dim), architecture)
-    return SeriesEmbedding(inner, n_series, embedding_dim)
+    return SeriesEmbedding(normalization.wrap(inner), n_series, embedding_dim)
 
 
 @dataclass(frozen=True)
@@ -91,23 +93,26 @@ class Predictor:
     training_config: Mapping[str, Any] = field(default_factory=dict)  # provenance only
     series_ids: tuple[str, ...] = ()  # the rows of the series embedding, when there is one
     embedding_dim: int = 0
+    normalization: Normalization = NO_INSTANCE_NORM
 
     @classmethod
     def build(cls, name: str, architecture: FamilyConfig, spec: FeatureSpec,
               scaler: SeriesScaler, lookback: int, horizon: int, quantiles: Sequence[float],
               season: int, training_config: Mapping[str, Any] | None = None,
               point_head: bool = False, calibration: Calibration | None = None,
-              series_ids: Sequence[str] = (), embedding_dim: int = 0) -> Predictor:
+              series_ids: Sequence[str] = (), embedding_dim: int = 0,
+              normalization: Normalization = NO_INSTANCE_NORM) -> Predictor:
         """A fresh (untrained) predictor of family `name` for this task. A point head emits
         one column and serves `quantiles` through its calibration."""
         quantiles = tuple(quantiles)
         calibration = calibration or Calibration.identity(quantiles, point_head or not quantiles)
         n_outputs = 1 if calibration.base == "point" else len(quantiles)
         dims = model_dims(spec, lookback, horizon, n_outputs, season)
-        network = build_network(name, dims, architecture, len(series_ids), embedding_dim)
+        network = build_network(name, dims, architecture, len(series_ids), embedding_dim,
+                                normalization)
         return cls(name, architecture, network, spec, scaler, dims, quantiles, calibration,
                    training_config=training_config or {}, series_ids=tuple(series_ids),
-                   embedding_dim=embedding_dim)
+                   embedding_dim=embedding_dim, normalization=normalization)
 
     @cached_property
     def _keys(self) -> dict[str, int]:
@@ -220,6 +225,7 @@ class Predictor:
             "season": self.dims.season,
             "features": features,
             "quantiles": list(self.quantiles),
+            "normalization": self.normalization.to_json(),
             "calibration": self.calibration.to_json(),
             "metrics": dict(self.metrics),
             "library_version": __version__,
@@ -256,12 +262,14 @@ class Predictor:
                           config["season"])
         embedding = config.get("series_embedding") or {"dim": 0, "ids": []}
         ids, dim = tuple(map(str, embedding["ids"])), int(embedding["dim"])
-        check_weights(lambda d, a: build_network(family.name, d, a, len(ids), dim), dims,
-                      architecture, weights, directory)
+        normalization = Normalization.from_json(config["normalization"])
+        check_weights(lambda d, a: build_network(family.name, d, a, len(ids), dim, normalization),
+                      dims, architecture, weights, directory)
         predictor = cls.build(family.name, architecture, spec, SeriesScaler.from_json(scaler),
                               config["lookback"], config["horizon"], quantiles,
                               config["season"], config.get("training_config"),
-                              calibration=calibration, series_ids=ids, embedding_dim=dim)
+                              calibration=calibration, series_ids=ids, embedding_dim=dim,
+                              normalization=normalization)
         predictor.network.load_state_dict(weights)
         predictor.network.eval()
         return predictor.with_metrics(config.get("metrics", {}))

@@ -142,7 +142,8 @@ def train(config: ForecastConfig, prepared: PreparedData,
                                 point_head=settings.point_head,
                                 series_ids=[s.unique_id for s in prepared.panel.series]
                                 if settings.series_embedding else (),
-                                embedding_dim=settings.series_embedding)
+                                embedding_dim=settings.series_embedding,
+                                normalization=settings.normalizer)
     report = None
     if settings.family.neural:
         trainer = config.trainer

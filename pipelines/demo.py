@@ -5,7 +5,6 @@ running and send one real prediction for the last week of vic_elec.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -15,6 +14,8 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -99,7 +100,7 @@ def main() -> int:
 
     console.rule("3/3 forecast the last day of vic_elec from the week before it")
     body, ahead = vic_elec_request()
-    body.update(explain=True, top_k=5)
+    body.update(explain=True, top_k=336)  # every input step of the week before
     response = httpx.post(f"{service_url}/predict", json=body, timeout=60)
     response.raise_for_status()
     payload = response.json()
@@ -126,15 +127,36 @@ def main() -> int:
         console.print(f"{calibrated} 80% interval held {inside} of {len(lower)} actual "
                       "half-hours")
     console.print(f"MAE on this day: {mae:.0f} MW")
-    console.print("inputs that mattered most: " + json.dumps(
-        dict(zip(forecast["explanation"]["ds"],
-                 [round(w, 3) for w in forecast["explanation"]["weight"]], strict=True))))
+    print_explanation(forecast["explanation"], pd.Timestamp(forecast["ds"][0]))
     console.rule("running")
     console.print(f"MLflow UI:           {mlflow_url}")
     console.print(f"Prediction service:  {service_url}  (Swagger UI at /, POST /predict, "
                   "GET /model)")
     console.print(f"Logs in {STATE}/. Stop both with: make stop")
     return 0
+
+
+def share_per_day(explanation: dict, origin: pd.Timestamp) -> pd.Series:
+    """The explanation's weight summed per day before the forecast (1 = the last 24 hours)."""
+    ds = pd.DatetimeIndex(explanation["ds"])
+    days_back = np.ceil((origin - ds) / pd.Timedelta(days=1)).astype(int)
+    return pd.Series(explanation["weight"]).groupby(days_back).sum().sort_index()
+
+
+def print_explanation(explanation: dict, origin: pd.Timestamp) -> None:
+    """Shares per day of the lookback: a flat profile is said to be flat, not listed as if
+    its first timestamps mattered."""
+    shares = share_per_day(explanation, origin)
+    method = explanation["method"]
+    console.print(f"what the forecast looked at ({method}, share per day before it): " +
+                  ", ".join(f"{d} d: {w:.2f}" for d, w in shares.items()))
+    even = 1 / len(shares)
+    if shares.max() < 1.25 * even:
+        console.print(f"  the {method} is spread almost evenly over the week (largest daily "
+                      f"share {shares.max():.2f}, even would be {even:.2f}): no day stands out")
+    else:
+        console.print(f"  most weight on the day {shares.idxmax()} d before the forecast "
+                      f"({shares.max():.2f}, against {even:.2f} if spread evenly)")
 
 
 if __name__ == "__main__":

@@ -113,6 +113,8 @@ class ModelInfo(BaseModel):
     calibration: str = Field(description="conformal (coverage corrected on held-out windows), "
                              "empirical (baseline residual quantiles) or none")
     calibrated: bool = Field(description="whether the quantiles were calibrated out of sample")
+    normalization: str = Field(description="revin (each lookback window standardised by its "
+                               "own mean and spread) or series (per-series scaling only)")
     covariates: dict[str, list[str]]
 
     @classmethod
@@ -124,6 +126,7 @@ class ModelInfo(BaseModel):
                    horizon=predictor.horizon, freq=spec.freq, quantiles=list(predictor.quantiles),
                    calibration=predictor.calibration.method,
                    calibrated=predictor.calibration.calibrated,
+                   normalization=predictor.normalization.method,
                    covariates={"past": list(spec.past_covariates),
                                "future": list(spec.future_covariates),
                                "static": list(spec.static_covariates)})

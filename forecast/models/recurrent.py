@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from pydantic import Field
@@ -21,10 +21,16 @@ class RNNConfig(FamilyConfig):
     hidden_size: int = Field(64, ge=1)
     num_layers: int = Field(1, ge=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    decoder: Literal["aligned", "last"] = Field(
+        "aligned", description="aligned: horizon step j also reads the hidden state `horizon` "
+        "steps before it (the same time of day when the horizon is a day), as NeuralForecast's "
+        "LSTM does; last: every step reads the last state only (format-2 models)")
 
 
 class RecurrentForecaster(nn.Module):
-    """Sequential encoder: hidden state h_t = f(h_{t-1}, x_t); the head reads h_L."""
+    """Sequential encoder: hidden state h_t = f(h_{t-1}, x_t). The head reads h_L; with the
+    aligned decoder, step j of the horizon also reads h_{L-H+j} with its own known-ahead
+    features, so a daily horizon sees yesterday's state at the same hour."""
 
     def __init__(self, dims: ModelDims, config: RNNConfig, cell: str):
         super().__init__()
@@ -38,11 +44,22 @@ class RecurrentForecaster(nn.Module):
             batch_first=True,
         )
         self.head = ForecastHead(config.hidden_size, dims, 2 * config.hidden_size, config.dropout)
+        if config.decoder == "aligned":
+            # state positions read by the horizon steps (the first state when H > L)
+            positions = (torch.arange(dims.horizon) + dims.lookback - dims.horizon).clamp_min(0)
+            self.register_buffer("positions", positions, persistent=False)
+            self.step_decoder = nn.Sequential(
+                nn.Linear(config.hidden_size + dims.n_future, config.hidden_size),
+                nn.GELU(),
+                nn.Linear(config.hidden_size, dims.n_outputs))
 
     def forward(self, batch: Batch) -> torch.Tensor:
         outputs, _ = self.rnn(batch["past"])  # (B, L, F) -> (B, L, hidden)
-        last = outputs[:, -1]  # (B, hidden)
-        return self.head(last, batch["future"], batch["static"])  # (B, H, Q)
+        out = self.head(outputs[:, -1], batch["future"], batch["static"])  # (B, H, Q)
+        if self.config.decoder == "aligned":
+            states = outputs[:, self.positions]  # (B, H, hidden)
+            out = out + self.step_decoder(torch.cat([states, batch["future"]], dim=-1))
+        return out
 
 
 def rnn_search_space(trial) -> dict[str, Any]:

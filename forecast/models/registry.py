@@ -42,6 +42,8 @@ class ModelFamily:
     neural: bool = True  # has weights that training fits
     attention: bool = False  # network.step_attention(batch) -> (B, L) explains its forecasts
     quantiles: bool = True  # can emit several quantiles per step
+    # the default of `model.normalization` ("revin" or "series"), picked by benchmarks/peers.py
+    normalization: str = "revin"
     description: str = ""
     # what `forecast tune` searches: trial (an Optuna trial) -> {dotted config key: value}
     search_space: Callable[[Any], dict[str, Any]] | None = None

@@ -1,7 +1,8 @@
 """Encoder-only Transformer: every lookback position attends to every other one at once.
 
-Options: PatchTST-style patching (tokens are patches of `patch_len` steps, so attention cost
-falls by patch_len^2) and RevIN-style instance normalisation of the target.
+Option: PatchTST-style patching (tokens are patches of `patch_len` steps, so attention cost
+falls by patch_len^2). Instance normalisation (RevIN) is `model.normalization`, shared by
+every family (`normalization.py`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ class TransformerConfig(FamilyConfig):
     ff_dim: int = Field(128, ge=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     patch_len: int = Field(24, ge=0, description="0 = one token per step; >0 = PatchTST-style")
-    revin: bool = True
     # "flatten" (PatchTST head) or "mean" (head size independent of the lookback)
     pooling: Literal["flatten", "mean"] = "flatten"
 
@@ -109,10 +109,6 @@ class TransformerForecaster(nn.Module):
         self, batch: Batch, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         past = batch["past"]  # (B, L, F)
-        if self.config.revin:
-            mean = past[:, :, :1].mean(dim=1, keepdim=True)  # (B, 1, 1)
-            std = past[:, :, :1].std(dim=1, keepdim=True).clamp_min(1e-3)
-            past = torch.cat([(past[:, :, :1] - mean) / std, past[:, :, 1:]], dim=-1)
         x = self.embed(self._tokens(past)) + self.positions  # (B, N, D)
         maps = []
         for block in self.blocks:
@@ -122,8 +118,6 @@ class TransformerForecaster(nn.Module):
         x = self.norm(x)
         x = x.flatten(1) if self.config.pooling == "flatten" else x.mean(dim=1)  # (B, N*D)|(B, D)
         out = self.head(x, batch["future"], batch["static"])  # (B, H, Q)
-        if self.config.revin:
-            out = out * std + mean
         if return_attention:
             return out, torch.stack(maps, dim=1)  # (B, layers, heads, N, N)
         return out
@@ -154,5 +148,5 @@ def transformer_search_space(trial) -> dict[str, Any]:
 register(ModelFamily(
     name="transformer", config_class=TransformerConfig, section="transformer",
     build=TransformerForecaster, attention=True,
-    description="encoder-only self-attention, PatchTST-style patches, RevIN",
+    description="encoder-only self-attention, PatchTST-style patches",
     search_space=transformer_search_space))

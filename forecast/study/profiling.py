@@ -22,13 +22,14 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def family_model(family: str, dims: ModelDims, width: int, patch_len: int,
-                 rnn_hidden: int | None = None, revin: bool = True) -> nn.Module:
+                 rnn_hidden: int | None = None) -> nn.Module:
+    """The bare network (no normalisation wrapper: the study feeds it unit-scale inputs)."""
     if family in ("lstm", "gru"):
         return build_model(family, dims, RNNConfig(hidden_size=rnn_hidden or width, num_layers=1,
                                                    dropout=0.0))
     config = TransformerConfig(d_model=width, n_heads=4, n_layers=2, ff_dim=2 * width,
                                dropout=0.0, patch_len=patch_len if family.endswith("patched")
-                               else 0, revin=revin, pooling="mean")
+                               else 0, pooling="mean")
     return build_model("transformer", dims, config)
 
 
@@ -44,13 +45,13 @@ def matched_rnn_hidden(family: str, dims: ModelDims, target: int) -> int:
     return min((lo, hi), key=lambda h: abs(size(h) - target))
 
 
-def matched_model(family: str, dims: ModelDims, width: int, patch_len: int,
-                  revin: bool = True) -> tuple[nn.Module, int | None]:
+def matched_model(family: str, dims: ModelDims, width: int, patch_len: int
+                  ) -> tuple[nn.Module, int | None]:
     """The family's model at the study's `width`, an RNN's hidden size matched to the
     Transformer's parameter count; returns it with that hidden size (None for attention)."""
     target = count_parameters(family_model("transformer", dims, width, patch_len))
     hidden = matched_rnn_hidden(family, dims, target) if family in ("lstm", "gru") else None
-    return family_model(family, dims, width, patch_len, hidden, revin=revin), hidden
+    return family_model(family, dims, width, patch_len, hidden), hidden
 
 
 def random_batch(dims: ModelDims, batch: int) -> dict:

@@ -37,7 +37,7 @@ class DependencyResult:
 def dependency_model(family: str, distance: int, s: DependencySettings):
     dims = ModelDims(dependency_length(distance), 1, 2, 0, 0, 1)
     # no instance normalisation: the target is one raw input value, not a level to restore
-    return matched_model(family, dims, s.width, s.patch_len, revin=False)[0]
+    return matched_model(family, dims, s.width, s.patch_len)[0]
 
 
 def train_dependency(family: str, distance: int, s: DependencySettings, seed: int) -> float:

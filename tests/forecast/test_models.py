@@ -13,7 +13,7 @@ ARCH = {
     "lstm": {"hidden_size": 8, "num_layers": 2, "dropout": 0.0},
     "gru": {"hidden_size": 8, "num_layers": 1, "dropout": 0.0},
     "transformer": {"d_model": 8, "n_heads": 2, "n_layers": 2, "ff_dim": 16, "dropout": 0.0,
-                    "patch_len": 0, "revin": True},
+                    "patch_len": 0},
     "naive": {},
     "seasonal_naive": {},  # the season is data.season, carried by ModelDims
 }

@@ -30,6 +30,9 @@ def test_forecast_matches_the_library(stack):
     assert payload["model"]["calibrated"] is True
     model = ForecastModel.load(download_model_dir(
         f"models:/forecaster/{payload['model']['version']}"))
+    # the default normalisation (RevIN) runs inside the served network as in the library
+    assert model.predictor.normalization.method == "revin"
+    assert httpx.get(stack["url"] + "/model", timeout=10).json()["normalization"] == "revin"
     for forecast, (uid, group) in zip(payload["forecasts"], frame.groupby("unique_id"),
                                       strict=True):
         expected_ds = pd.date_range(group["ds"].iloc[299], periods=HORIZON + 1, freq="h")[1:]

@@ -1,0 +1,130 @@
+"""The data sets of the peer benchmark: two real ones and three made from them in code.
+
+Every set is a long frame (unique_id, ds, y, covariates) plus the task: lookback, horizon,
+season, and the sizes of the validation and test parts at the end of every series. Test
+origins are one horizon apart from the first test step, so each set's test part is
+`test_size / horizon` non-overlapping windows per series, the same for every library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from datasets import pedestrian_frame
+
+from forecast.data.loading import load_vic_elec
+
+HOURS_PER_WEEK = 168
+
+
+@dataclass(frozen=True)
+class BenchSet:
+    name: str
+    frame: pd.DataFrame
+    freq: str
+    lookback: int
+    horizon: int
+    season: int
+    val_size: int
+    test_size: int
+    why: str
+    past_covariates: list[str] = field(default_factory=list)
+    future_covariates: list[str] = field(default_factory=list)
+
+    @property
+    def n_series(self) -> int:
+        return self.frame["unique_id"].nunique()
+
+    def before_test(self) -> pd.DataFrame:
+        """Every series without its test part: what a peer trains on."""
+        from_end = self.frame.groupby("unique_id").cumcount(ascending=False)
+        return self.frame[from_end >= self.test_size].reset_index(drop=True)
+
+    def truth(self) -> pd.DataFrame:
+        return self.frame.groupby("unique_id").tail(self.test_size)[["unique_id", "ds", "y"]]
+
+
+def vic_elec_set() -> BenchSet:
+    return BenchSet(
+        "vic_elec", load_vic_elec(), "30min", 336, 48, 336, 2688, 2688,
+        "the default task: one week of half-hours in, one day out, the last 8 weeks as test",
+        past_covariates=["Temperature"], future_covariates=["Holiday"])
+
+
+def pedestrian_set() -> BenchSet:
+    return BenchSet(
+        "pedestrian", pedestrian_frame(), "h", HOURS_PER_WEEK, 24, HOURS_PER_WEEK, 1344, 1344,
+        "hourly counts of the sensors with half a year or more after their last long outage; "
+        "one week in (the weekly cycle of foot traffic), one day out, the last 8 weeks of 2016 "
+        "as test, as on vic_elec; no covariates (the data set has none)")
+
+
+def hourly_base(weeks: int) -> pd.DataFrame:
+    """vic_elec averaged to hours beside the pedestrian sensors: the raw material of the
+    made-up sets, each series cut to its last `weeks` weeks, no covariates."""
+    vic = load_vic_elec().set_index("ds")["y"].resample("h").mean()
+    vic_frame = pd.DataFrame({"unique_id": "vic_elec", "ds": vic.index, "y": vic.to_numpy()})
+    frame = pd.concat([vic_frame, pedestrian_frame()], ignore_index=True)
+    return frame.groupby("unique_id").tail(weeks * HOURS_PER_WEEK).reset_index(drop=True)
+
+
+def hourly_set(name: str, frame: pd.DataFrame, why: str, weeks_val: int = 4,
+               weeks_test: int = 4) -> BenchSet:
+    return BenchSet(name, frame, "h", HOURS_PER_WEEK, 24, HOURS_PER_WEEK,
+                    weeks_val * HOURS_PER_WEEK, weeks_test * HOURS_PER_WEEK, why)
+
+
+def shifted_set(weeks: int = 52, seed: int = 0) -> BenchSet:
+    """After the training part, each series moves to a new level and spread:
+    y -> m + k * (y - m) + d * s from the first validation step on (m, s: the series' mean and
+    standard deviation; k in [1.5, 2.5] or [0.4, 0.7], d in [-1.5, 1.5])."""
+    base, rng = hourly_base(weeks), np.random.default_rng(seed)
+    parts = []
+    for i, (_, g) in enumerate(base.groupby("unique_id", sort=True)):
+        y = g["y"].to_numpy().copy()
+        m, s = y.mean(), y.std()
+        k = rng.uniform(1.5, 2.5) if i % 2 == 0 else rng.uniform(0.4, 0.7)
+        d = rng.uniform(-1.5, 1.5)
+        cut = len(y) - 8 * HOURS_PER_WEEK  # validation (4 weeks) and test (4 weeks)
+        y[cut:] = np.maximum(m + k * (y[cut:] - m) + d * s, 0.0)
+        parts.append(g.assign(y=y))
+    return hourly_set("shifted", pd.concat(parts, ignore_index=True), inspect_doc(shifted_set))
+
+
+def mixed_scales_set(weeks: int = 52) -> BenchSet:
+    """The same hourly series in one panel, multiplied by 10^k with k spread evenly over
+    [-2, 3]: one model must serve series five orders of magnitude apart."""
+    base = hourly_base(weeks)
+    ids = sorted(base["unique_id"].unique())
+    factor = {uid: 10.0 ** (-2 + 5 * i / max(len(ids) - 1, 1)) for i, uid in enumerate(ids)}
+    frame = base.assign(y=base["y"] * base["unique_id"].map(factor))
+    return hourly_set("mixed_scales", frame, inspect_doc(mixed_scales_set))
+
+
+def panel_set(n_series: int = 100, weeks: int = 26, seed: int = 1) -> BenchSet:
+    """`n_series` series made from the hourly ones: series i copies base series i mod n,
+    shifted in phase by 0-167 hours, scaled by 10^u (u uniform in [-1, 2]) and given 5%
+    multiplicative noise; every series covers the same `weeks` weeks."""
+    base, rng = hourly_base(weeks + 1), np.random.default_rng(seed)
+    groups = [g["y"].to_numpy() for _, g in base.groupby("unique_id", sort=True)]
+    length = weeks * HOURS_PER_WEEK
+    ds = pd.date_range(base["ds"].max() - pd.Timedelta(hours=length - 1), periods=length,
+                       freq="h")
+    parts = []
+    for i in range(n_series):
+        y = groups[i % len(groups)]
+        phase = int(rng.integers(0, HOURS_PER_WEEK))
+        values = y[len(y) - length - phase: len(y) - phase]
+        values = values * 10.0 ** rng.uniform(-1, 2) * rng.lognormal(0, 0.05, length)
+        parts.append(pd.DataFrame({"unique_id": f"s{i:03d}", "ds": ds, "y": values}))
+    return hourly_set("panel", pd.concat(parts, ignore_index=True), inspect_doc(panel_set))
+
+
+def inspect_doc(function) -> str:
+    return " ".join((function.__doc__ or "").split())
+
+
+SETS = {"vic_elec": vic_elec_set, "pedestrian": pedestrian_set, "shifted": shifted_set,
+        "mixed_scales": mixed_scales_set, "panel": panel_set}
