@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo stop test stack-test lint bench study clean
+.PHONY: setup demo stop test stack-test lint bench peers study clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -37,6 +37,12 @@ stack-test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_default.py
 	$(BIN)/python benchmarks/serve_load.py
+
+# This project beside NeuralForecast and Darts (docs/benchmarks.md); PRESET=full for the figures.
+PRESET ?= quick
+peers: $(STAMP)
+	$(BIN)/pip install -e '.[bench]'
+	$(BIN)/python benchmarks/peers.py --preset $(PRESET)
 
 # The RNN-vs-attention study behind docs/study.md (about an hour on 2 cores).
 study: $(STAMP)

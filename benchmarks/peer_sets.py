@@ -8,6 +8,7 @@ origins are one horizon apart from the first test step, so each set's test part 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,20 @@ class BenchSet:
     @property
     def n_series(self) -> int:
         return self.frame["unique_id"].nunique()
+
+    def shrunk(self, train_weeks: int = 4) -> BenchSet:
+        """The quick preset's copy: one week of validation, one of test, `train_weeks` of
+        training before them (plus a lookback), so every library's plumbing runs in minutes."""
+        week = self.season  # both tasks' season is one week
+        keep = (train_weeks + 2) * week + self.lookback
+        frame = self.frame.groupby("unique_id").tail(keep).reset_index(drop=True)
+        return dataclasses.replace(self, frame=frame, val_size=week, test_size=week)
+
+    def train_windows(self) -> int:
+        """Training windows one step apart, summed over series (sizes the window step)."""
+        lengths = self.frame.groupby("unique_id").size().to_numpy()
+        return int(np.maximum(lengths - self.val_size - self.test_size - self.lookback
+                              - self.horizon + 1, 0).sum())
 
     def before_test(self) -> pd.DataFrame:
         """Every series without its test part: what a peer trains on."""
@@ -76,7 +91,7 @@ def hourly_set(name: str, frame: pd.DataFrame, why: str, weeks_val: int = 4,
                     weeks_val * HOURS_PER_WEEK, weeks_test * HOURS_PER_WEEK, why)
 
 
-def shifted_set(weeks: int = 52, seed: int = 0) -> BenchSet:
+def shifted_set(weeks: int = 26, seed: int = 0) -> BenchSet:
     """After the training part, each series moves to a new level and spread:
     y -> m + k * (y - m) + d * s from the first validation step on (m, s: the series' mean and
     standard deviation; k in [1.5, 2.5] or [0.4, 0.7], d in [-1.5, 1.5])."""
@@ -93,7 +108,7 @@ def shifted_set(weeks: int = 52, seed: int = 0) -> BenchSet:
     return hourly_set("shifted", pd.concat(parts, ignore_index=True), inspect_doc(shifted_set))
 
 
-def mixed_scales_set(weeks: int = 52) -> BenchSet:
+def mixed_scales_set(weeks: int = 26) -> BenchSet:
     """The same hourly series in one panel, multiplied by 10^k with k spread evenly over
     [-2, 3]: one model must serve series five orders of magnitude apart."""
     base = hourly_base(weeks)
@@ -101,6 +116,16 @@ def mixed_scales_set(weeks: int = 52) -> BenchSet:
     factor = {uid: 10.0 ** (-2 + 5 * i / max(len(ids) - 1, 1)) for i, uid in enumerate(ids)}
     frame = base.assign(y=base["y"] * base["unique_id"].map(factor))
     return hourly_set("mixed_scales", frame, inspect_doc(mixed_scales_set))
+
+
+def robust_set(weeks: int = 26) -> BenchSet:
+    """Both robustness conditions in one panel: the `shifted` series (a new level and spread
+    from the first validation step on), each multiplied by 10^k as in `mixed_scales`."""
+    shifted = shifted_set(weeks).frame
+    ids = sorted(shifted["unique_id"].unique())
+    factor = {uid: 10.0 ** (-2 + 5 * i / max(len(ids) - 1, 1)) for i, uid in enumerate(ids)}
+    frame = shifted.assign(y=shifted["y"] * shifted["unique_id"].map(factor))
+    return hourly_set("robust", frame, inspect_doc(robust_set))
 
 
 def panel_set(n_series: int = 100, weeks: int = 26, seed: int = 1) -> BenchSet:
@@ -126,5 +151,6 @@ def inspect_doc(function) -> str:
     return " ".join((function.__doc__ or "").split())
 
 
-SETS = {"vic_elec": vic_elec_set, "pedestrian": pedestrian_set, "shifted": shifted_set,
-        "mixed_scales": mixed_scales_set, "panel": panel_set}
+SETS = {"vic_elec": vic_elec_set, "pedestrian": pedestrian_set, "robust": robust_set,
+        "panel": panel_set, "shifted": shifted_set, "mixed_scales": mixed_scales_set}
+DEFAULT_SETS = ["vic_elec", "pedestrian", "robust", "panel"]  # shifted, mixed_scales: on demand

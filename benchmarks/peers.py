@@ -31,7 +31,7 @@ from peer_models import (
     run_ours,
     run_seasonal_naive,
 )
-from peer_sets import SETS, BenchSet
+from peer_sets import DEFAULT_SETS, SETS, BenchSet
 from results_files import RESULTS, save_results
 
 OURS = ["lstm", "gru", "transformer"]
@@ -81,6 +81,7 @@ def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[st
     rows = []
     for set_name in sets:
         bench = SETS[set_name]()
+        bench = bench.shrunk() if preset == "quick" else bench
         truth, scales = bench.truth(), mase_scales(bench)
         for library, model, family in models_for(selected):
             row = {"set": set_name, "library": library, "model": model, "family": family}
@@ -97,11 +98,12 @@ def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[st
     return rows
 
 
-def sets_table(sets: list[str]) -> str:
+def sets_table(sets: list[str], preset: str) -> str:
     lines = ["| set | series | points | lookback | horizon | test windows per series | why |",
              "|---|---|---|---|---|---|---|"]
     for name in sets:
         b = SETS[name]()
+        b = b.shrunk() if preset == "quick" else b
         lines.append(f"| {name} | {b.n_series} | {len(b.frame):,} | {b.lookback} | {b.horizon} "
                      f"| {b.test_size // b.horizon} | {b.why} |")
     return "\n".join(lines)
@@ -177,7 +179,7 @@ def plot(rows: list[dict], path: Path) -> Path:
 def markdown(preset: str, sets: list[str], rows: list[dict], seconds: float) -> str:
     settings = "\n".join(f"- **{k}**: {v}" for k, v in SETTINGS.items())
     return (f"# Peer benchmark (`--preset {preset}`, {seconds / 60:.0f} min)\n\n## Sets\n\n"
-            f"{sets_table(sets)}\n\n## Settings that differ\n\n{settings}\n\n## Results\n\n"
+            f"{sets_table(sets, preset)}\n\n## Settings that differ\n\n{settings}\n\n## Results\n\n"
             f"{results_table(rows)}\n\n## Ours against the best peer of the same family\n\n"
             f"{family_table(rows)}\n")
 
@@ -202,7 +204,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=["quick", "full"], default="quick")
-    parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--sets", nargs="*", default=DEFAULT_SETS, choices=list(SETS))
     parser.add_argument("--models", nargs="*", help="model names or library:model to run "
                         "(default: all)")
     parser.add_argument("--override", nargs="*", default=[], help="config overrides for this "

@@ -59,7 +59,7 @@ class DataSettings(_Section):
 
 
 class TrainerSettings(_Section):
-    max_epochs: int = Field(20, ge=1)
+    max_epochs: int = Field(40, ge=1, description="a ceiling: early stopping decides")
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(3, ge=1)

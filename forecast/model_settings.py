@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .models import FamilyConfig, ModelFamily, get_family
-from .models.normalization import Method, Normalization
+from .models.normalization import NO_INSTANCE_NORM, Method, Normalization
 
 
 class Section(BaseModel):
@@ -37,7 +37,7 @@ class ModelSettings(Section):
     normalization: Method | None = Field(
         None, description="revin: per-series scaling, then each lookback window standardised "
         "by its own mean and spread; series: per-series scaling only; None = the family's "
-        "default (see `forecast models`)")
+        "default (ModelFamily.normalization: revin for lstm, gru and transformer)")
     revin_affine: bool = Field(False, description="RevIN's learnable scale and shift")
     series_embedding: int = Field(
         0, ge=0, le=256, description="size of a learned vector per training series added to "
@@ -92,7 +92,7 @@ class ModelSettings(Section):
     def normalizer(self) -> Normalization:
         """What the network is wrapped in; baselines read raw scaled values."""
         if not self.family.neural:
-            return Normalization("series")
+            return NO_INSTANCE_NORM
         return Normalization(self.normalization or self.family.normalization, self.revin_affine)
 
     @property
