@@ -59,7 +59,8 @@ class DataSettings(_Section):
 
 
 class TrainerSettings(_Section):
-    max_epochs: int = Field(40, ge=1, description="a ceiling: early stopping decides")
+    max_epochs: int = Field(20, ge=1, description="the cosine learning-rate schedule anneals "
+                            "over these; early stopping (patience) may end training sooner")
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(3, ge=1)
