@@ -69,12 +69,20 @@ class InstanceNorm(nn.Module):
             target = target * self.weight + self.bias
         return {**batch, "past": torch.cat([target, past[:, :, 1:]], dim=-1)}, mean, std
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        normalised, mean, std = self.normalise(batch)
-        out = self.inner(normalised)  # (B, H, Q) in window units
+    def denormalise(self, out: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+                    ) -> torch.Tensor:
         if self.affine:
             out = (out - self.bias) / (self.weight + 1e-10)  # RevIN's own inverse
         return out * std + mean
+
+    def forward(self, batch: Batch, **options):
+        """`options` reach the inner network (`return_attention=True` for the Transformer,
+        whose extra outputs pass through untouched)."""
+        normalised, mean, std = self.normalise(batch)
+        out = self.inner(normalised, **options)  # (B, H, Q) in window units, or a tuple
+        if isinstance(out, tuple):
+            return (self.denormalise(out[0], mean, std), *out[1:])
+        return self.denormalise(out, mean, std)
 
     def step_attention(self, batch: Batch):
         return self.inner.step_attention(self.normalise(batch)[0])

@@ -117,3 +117,15 @@ def test_each_loss_trains_a_model_that_beats_naive(panel_frame, loss):
     history_frame, future, _ = split_history(panel_frame, 300)
     out = forecaster.predict(history_frame, future_df=future)
     assert len(out) == HORIZON * panel_frame["unique_id"].nunique()
+
+
+def test_attention_maps_pass_through_the_normalisation():
+    """The study reads attention maps through `network(batch, return_attention=True)`."""
+    dims = ModelDims(lookback=24, horizon=6, n_features=3, n_future=2, n_static=0,
+                     n_outputs=3)
+    network = InstanceNorm(build_model("transformer", dims, {"patch_len": 4})).eval()
+    x = batch(torch.randn(2, 24, 3))
+    with torch.no_grad():
+        out, maps = network(x, return_attention=True)
+        torch.testing.assert_close(out, network(x))
+    assert maps.shape[0] == 2 and maps.shape[-1] == 6  # (B, layers, heads, tokens, tokens)

@@ -1,0 +1,46 @@
+"""Rebuild a peer-benchmark report from the JSON rows `peers.py` prints, one per line.
+
+For runs split across sessions or cut short: `python benchmarks/peers_report.py --preset full
+--name peers_full run1.log run2.log` writes benchmarks/results/<name>.{json,md} and
+docs/images/<name>.png from every row found, in order, the later of two rows for the same
+set and model winning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from peers import IMAGES, markdown, plot
+from results_files import save_results
+
+
+def rows_from(paths: list[str]) -> list[dict]:
+    found: dict[tuple, dict] = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith("{") and '"set"' in line:
+                row = json.loads(line)
+                found[(row["set"], row["library"], row["model"])] = row
+    return list(found.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("logs", nargs="+")
+    parser.add_argument("--preset", default="full")
+    parser.add_argument("--name", default="peers_full")
+    parser.add_argument("--minutes", type=float, default=0.0, help="wall time of the runs")
+    args = parser.parse_args()
+    rows = rows_from(args.logs)
+    sets = list(dict.fromkeys(r["set"] for r in rows))
+    text = markdown(args.preset, sets, rows, 60 * args.minutes)
+    save_results(args.name, rows, text)
+    plot(rows, IMAGES / f"{args.name}.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
