@@ -30,7 +30,9 @@ class SeriesStats:
             y_mean=float(np.mean(y)),
             y_std=max(y_std, _MIN_STD),
             x_mean=[float(v) for v in np.mean(x, axis=0)] if x.shape[1] else [],
-            x_std=[max(float(v), _MIN_STD) for v in x_std] if x.shape[1] else [],
+            # a covariate constant in training (a holiday flag with no holiday in it) is only
+            # centred: dividing by ~0 would turn its first change into a value of ~1e6
+            x_std=[float(v) if v > _MIN_STD else 1.0 for v in x_std] if x.shape[1] else [],
             mase_scale=max(mase_scale, _MIN_STD),
         )
 

@@ -129,3 +129,14 @@ def test_attention_maps_pass_through_the_normalisation():
         out, maps = network(x, return_attention=True)
         torch.testing.assert_close(out, network(x))
     assert maps.shape[0] == 2 and maps.shape[-1] == 6  # (B, layers, heads, tokens, tokens)
+
+
+def test_a_covariate_constant_in_training_is_centred_not_blown_up():
+    """A holiday flag with no holiday in the training part: its first holiday at inference
+    must reach the network as 1, not as 1e6 (what dividing by a floored std gave)."""
+    from forecast.data.scaling import SeriesStats
+
+    y = np.sin(np.arange(100.0))
+    x = np.column_stack([np.arange(100.0), np.zeros(100)])
+    stats = SeriesStats.fit(y, x, season=10)
+    assert stats.x_std[1] == 1.0 and stats.x_std[0] == pytest.approx(np.std(np.arange(100.0)))
