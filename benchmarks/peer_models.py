@@ -76,8 +76,8 @@ def measured(fit_and_forecast: Callable[[], tuple[pd.DataFrame, Callable[[], obj
     return Run(forecasts, seconds, max(peak, 0.0), statistics.median(latencies))
 
 
-def with_calendar(frame: pd.DataFrame) -> pd.DataFrame:
-    """The calendar features our models compute, as columns peers can read."""
+def with_calendar(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The calendar features our models compute, as columns peers can read (and their names)."""
     values = calendar_features(pd.DatetimeIndex(frame["ds"]), CALENDAR)
     names = [f"{f}_{t}" for f in CALENDAR for t in ("sin", "cos")]
     return frame.assign(**{n: values[:, i] for i, n in enumerate(names)}), names

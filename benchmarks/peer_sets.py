@@ -9,6 +9,7 @@ origins are one horizon apart from the first test step, so each set's test part 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,21 +112,21 @@ def shifted_set(weeks: int = 26, seed: int = 0) -> BenchSet:
 def mixed_scales_set(weeks: int = 26) -> BenchSet:
     """The same hourly series in one panel, multiplied by 10^k with k spread evenly over
     [-2, 3]: one model must serve series five orders of magnitude apart."""
-    base = hourly_base(weeks)
-    ids = sorted(base["unique_id"].unique())
+    return hourly_set("mixed_scales", scaled_apart(hourly_base(weeks)),
+                      inspect_doc(mixed_scales_set))
+
+
+def scaled_apart(frame: pd.DataFrame) -> pd.DataFrame:
+    """Series i of n multiplied by 10^(-2 + 5 i / (n - 1)), in id order."""
+    ids = sorted(frame["unique_id"].unique())
     factor = {uid: 10.0 ** (-2 + 5 * i / max(len(ids) - 1, 1)) for i, uid in enumerate(ids)}
-    frame = base.assign(y=base["y"] * base["unique_id"].map(factor))
-    return hourly_set("mixed_scales", frame, inspect_doc(mixed_scales_set))
+    return frame.assign(y=frame["y"] * frame["unique_id"].map(factor))
 
 
 def robust_set(weeks: int = 26) -> BenchSet:
     """Both robustness conditions in one panel: the `shifted` series (a new level and spread
     from the first validation step on), each multiplied by 10^k as in `mixed_scales`."""
-    shifted = shifted_set(weeks).frame
-    ids = sorted(shifted["unique_id"].unique())
-    factor = {uid: 10.0 ** (-2 + 5 * i / max(len(ids) - 1, 1)) for i, uid in enumerate(ids)}
-    frame = shifted.assign(y=shifted["y"] * shifted["unique_id"].map(factor))
-    return hourly_set("robust", frame, inspect_doc(robust_set))
+    return hourly_set("robust", scaled_apart(shifted_set(weeks).frame), inspect_doc(robust_set))
 
 
 def panel_set(n_series: int = 100, weeks: int = 26, seed: int = 1) -> BenchSet:
@@ -154,3 +155,10 @@ def inspect_doc(function) -> str:
 SETS = {"vic_elec": vic_elec_set, "pedestrian": pedestrian_set, "robust": robust_set,
         "panel": panel_set, "shifted": shifted_set, "mixed_scales": mixed_scales_set}
 DEFAULT_SETS = ["vic_elec", "pedestrian", "robust", "panel"]  # shifted, mixed_scales: on demand
+
+
+@functools.cache
+def load_set(name: str, preset: str) -> BenchSet:
+    """The set as `preset` uses it, built once per process (the run and its report share it)."""
+    bench = SETS[name]()
+    return bench.shrunk() if preset == "quick" else bench

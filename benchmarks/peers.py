@@ -31,7 +31,7 @@ from peer_models import (
     run_ours,
     run_seasonal_naive,
 )
-from peer_sets import DEFAULT_SETS, SETS, BenchSet
+from peer_sets import DEFAULT_SETS, SETS, BenchSet, load_set
 from results_files import RESULTS, save_results
 
 OURS = ["lstm", "gru", "transformer"]
@@ -80,8 +80,7 @@ def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[st
         ) -> list[dict]:
     rows = []
     for set_name in sets:
-        bench = SETS[set_name]()
-        bench = bench.shrunk() if preset == "quick" else bench
+        bench = load_set(set_name, preset)
         truth, scales = bench.truth(), mase_scales(bench)
         for library, model, family in models_for(selected):
             row = {"set": set_name, "library": library, "model": model, "family": family}
@@ -102,8 +101,7 @@ def sets_table(sets: list[str], preset: str) -> str:
     lines = ["| set | series | points | lookback | horizon | test windows per series | why |",
              "|---|---|---|---|---|---|---|"]
     for name in sets:
-        b = SETS[name]()
-        b = b.shrunk() if preset == "quick" else b
+        b = load_set(name, preset)
         lines.append(f"| {name} | {b.n_series} | {len(b.frame):,} | {b.lookback} | {b.horizon} "
                      f"| {b.test_size // b.horizon} | {b.why} |")
     return "\n".join(lines)
