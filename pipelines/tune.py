@@ -29,6 +29,8 @@ from .redaction import redact
 from .tracking import connect, ensure_experiment
 
 PARENT_ATTR = "mlflow_parent_run_id"
+PARENT_LOCK_SUFFIX = ":parent-lock"  # a study whose name only one worker can create
+PARENT_WAIT_S = 60.0
 SURPLUS_ATTR = "surplus"  # a trial numbered past `tune.trials`: stopped before it ran
 # trials that count towards `tune.trials` (enqueued ones still WAITING do not)
 STARTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
@@ -47,34 +49,62 @@ class TuneResult:
     trials: int
 
 
-def open_study(storage: str, name: str, config: ForecastConfig) -> optuna.Study:
-    """Create or join the study; an unreachable database fails here, in seconds."""
+def open_storage(storage: str) -> optuna.storages.RDBStorage:
+    """Connect to the study database; an unreachable one fails here, in seconds."""
     engine = {"pool_pre_ping": True}
     if storage.startswith("postgresql"):
         engine["connect_args"] = {"connect_timeout": 5}
     try:
-        rdb = optuna.storages.RDBStorage(storage, engine_kwargs=engine)
+        return optuna.storages.RDBStorage(storage, engine_kwargs=engine)
     except Exception as err:  # noqa: BLE001 - SQLAlchemy and driver errors of every kind
         raise ForecastError(redact(f"tuning storage {storage} is unreachable: "
                                    f"{type(err).__name__}: {str(err)[:300]}")) from None
+
+
+def open_study(storage: optuna.storages.BaseStorage, name: str,
+               config: ForecastConfig) -> optuna.Study:
+    """Create the study, or join it when another worker has."""
     pruner = optuna.pruners.MedianPruner(n_startup_trials=config.tune.startup_trials,
                                          n_warmup_steps=config.tune.warmup_epochs)
-    return optuna.create_study(study_name=name, storage=rdb, direction="minimize",
+    return optuna.create_study(study_name=name, storage=storage, direction="minimize",
                                load_if_exists=True, pruner=pruner)
 
 
-def parent_run(client: MlflowClient, experiment_id: str, study: optuna.Study) -> str:
-    """The study's one parent run: the first worker creates it, the others find it."""
-    existing = study.user_attrs.get(PARENT_ATTR)
-    if existing:
+def parent_run(client: MlflowClient, experiment_id: str, study: optuna.Study,
+               storage: optuna.storages.BaseStorage, wait_s: float = PARENT_WAIT_S) -> str:
+    """The study's one parent run, however many workers start at the same moment.
+
+    A study attribute is an upsert (the last write wins), so it cannot elect a creator by
+    itself. A study name is unique in the storage: the worker that creates the lock study
+    makes the parent run and stores its id; the others wait until the id is there.
+    """
+    if existing := study.user_attrs.get(PARENT_ATTR):
         return existing
-    run = client.create_run(experiment_id, run_name=f"tune-{study.study_name}",
-                            tags={"optuna.study": study.study_name})
-    study.set_user_attr(PARENT_ATTR, run.info.run_id)
-    winner = study.user_attrs[PARENT_ATTR]  # two workers racing: the last write wins
-    if winner != run.info.run_id:
-        client.delete_run(run.info.run_id)
-    return winner
+    lock = f"{study.study_name}{PARENT_LOCK_SUFFIX}"
+    try:
+        optuna.create_study(study_name=lock, storage=storage)
+    except optuna.exceptions.DuplicatedStudyError:
+        return await_parent(study, lock, wait_s)
+    try:
+        if existing := study.user_attrs.get(PARENT_ATTR):  # set and unlocked while we looked
+            return existing
+        run = client.create_run(experiment_id, run_name=f"tune-{study.study_name}",
+                                tags={"optuna.study": study.study_name})
+        study.set_user_attr(PARENT_ATTR, run.info.run_id)
+        return run.info.run_id
+    finally:
+        optuna.delete_study(study_name=lock, storage=storage)
+
+
+def await_parent(study: optuna.Study, lock: str, wait_s: float) -> str:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if existing := study.user_attrs.get(PARENT_ATTR):
+            return existing
+        time.sleep(0.2)
+    raise ForecastError(f"another worker has been creating the MLflow parent run of study "
+                        f"'{study.study_name}' for over {wait_s:.0f} s; if it died, delete "
+                        f"the study '{lock}' from the storage and start again")
 
 
 def surplus(trial: optuna.trial.FrozenTrial) -> bool:
@@ -153,10 +183,11 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print)
                           f"{tunable_names()}")
     settings = config.tune
     name = settings.study or f"tune-{family.name}"
-    study = open_study(settings.storage, name, config)  # fails fast, before any training
+    storage = open_storage(settings.storage)  # fails fast, before any training
+    study = open_study(storage, name, config)
     client = connect()
     experiment_id = ensure_experiment(client, config.tracking.experiment)
-    parent = parent_run(client, experiment_id, study)
+    parent = parent_run(client, experiment_id, study, storage)
     prepared = prepare_data(config.data)
     started = time.perf_counter()
     study.optimize(objective_for(config, prepared, client, experiment_id, parent),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import optuna
@@ -15,7 +17,7 @@ from forecast import load_config
 from forecast.errors import ForecastError
 from pipelines.cli import main
 from pipelines.tracking import child_env
-from pipelines.tune import run_tune
+from pipelines.tune import PARENT_LOCK_SUFFIX, open_storage, parent_run, run_tune
 from tests.servers import BIN
 
 
@@ -58,6 +60,34 @@ def test_two_workers_share_one_study(tracking_server, project, monkeypatch):
     assert best["model"]["rnn"]["hidden_size"] == study.best_trial.params["hidden_size"]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
     assert main(["train", "--config", str(root / "best.yaml")]) == 0
+
+
+def test_workers_starting_together_make_one_parent_run(tracking_server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    client = MlflowClient(tracking_server, tracking_server)
+    experiment_id = client.create_experiment("parent-race")
+    optuna.create_study(study_name="race", storage=url)
+    start = threading.Barrier(4, timeout=60)
+
+    def worker(_: int) -> str:
+        storage = open_storage(url)  # one connection each, as separate workers have
+        study = optuna.load_study(study_name="race", storage=storage)
+        start.wait()  # all four look for the parent in the same instant
+        return parent_run(client, experiment_id, study, storage)
+
+    with ThreadPoolExecutor(4) as pool:
+        chosen = list(pool.map(worker, range(4)))
+    assert len(set(chosen)) == 1
+    assert [r.info.run_id for r in client.search_runs([experiment_id])] == chosen[:1]
+    assert optuna.get_all_study_names(url) == ["race"]  # the lock is released
+
+
+def test_a_lock_left_by_a_dead_worker_is_a_clear_error(tmp_path):
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="orphan", storage=url)
+    optuna.create_study(study_name=f"orphan{PARENT_LOCK_SUFFIX}", storage=url)
+    with pytest.raises(ForecastError, match=f"delete the study 'orphan{PARENT_LOCK_SUFFIX}'"):
+        parent_run(None, "", study, open_storage(url), wait_s=0.5)
 
 
 def test_a_diverging_trial_is_pruned(tracking_server, project, monkeypatch, tmp_path):
