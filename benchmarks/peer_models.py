@@ -25,15 +25,16 @@ from forecast.study.profiling import peak_rss_mb, reset_peak_rss
 from pipelines.presets import config_path
 
 CALENDAR = ["hour", "dayofweek", "dayofyear"]
-PEER_STEPS = {"full": 300, "quick": 20}  # optimiser steps of the peers (see SETTINGS)
+PEER_STEPS = {"full": 300, "quick": 10}  # optimiser steps of the peers (see SETTINGS)
 PEER_BATCH = 32  # windows per step, NeuralForecast and Darts alike
-SETTINGS = {
-    "ours": "the default config (max_epochs 20 with a cosine schedule, early stopping on the "
+OUR_BUDGET = {"full": "the default config (max_epochs 20", "quick": "the quick config (max_epochs 2"}
+SETTINGS = {  # {ours} and {steps} are filled in per preset by `settings`
+    "ours": "{ours} with a cosine schedule, early stopping on the "
             "validation part with patience 3; training windows 8 steps apart on vic_elec, "
             "about 15,000 windows an epoch elsewhere), trained on the part before validation; "
             "`model.normalization` per family default (revin); pinball loss on 7 quantiles, "
             "the median scored; covariates and calendar features",
-    "neuralforecast": "300 steps of 32 windows (defaults: 1000 steps, PatchTST 5000, of 128 "
+    "neuralforecast": "{steps} steps of 32 windows (defaults: 1000 steps, PatchTST 5000, of 128 "
                       "windows for LSTM/GRU and 1024 for PatchTST/NHITS: at the defaults one "
                       "LSTM fit on vic_elec takes over 10 minutes on this 2-core machine), "
                       "default architectures, trained on everything "
@@ -41,11 +42,17 @@ SETTINGS = {
                       "LSTM/GRU default; NHITS defaults to none) and PatchTST its own RevIN; "
                       "MAE loss (default); past covariates as hist_exog, known covariates "
                       "and the same calendar features as futr_exog (PatchTST takes none)",
-    "darts": "300 steps of batch 32 (one epoch over the most recent 9,600 / n_series windows "
+    "darts": "{steps} steps of batch 32 (one epoch over the most recent {steps} * 32 / n_series windows "
              "of each series), trained on everything before the test part; Darts' Scaler "
              "(min-max per series, fit on that part); MSE loss (default); covariates and "
              "calendar features as past covariates (these models take no future ones)",
 }
+
+
+def settings(preset: str) -> dict[str, str]:
+    """What differs between the libraries, with this preset's budgets."""
+    return {k: v.format(ours=OUR_BUDGET[preset], steps=PEER_STEPS[preset])
+            for k, v in SETTINGS.items()}
 
 
 @dataclass

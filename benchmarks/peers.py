@@ -24,12 +24,12 @@ import pandas as pd
 from peer_models import (
     FAMILY_OF,
     PEERS,
-    SETTINGS,
     Run,
     run_darts,
     run_neuralforecast,
     run_ours,
     run_seasonal_naive,
+    settings,
 )
 from peer_sets import DEFAULT_SETS, SETS, BenchSet, load_set
 from results_files import RESULTS, save_results
@@ -178,9 +178,9 @@ def plot(rows: list[dict], path: Path) -> Path:
 
 
 def markdown(preset: str, sets: list[str], rows: list[dict], seconds: float) -> str:
-    settings = "\n".join(f"- **{k}**: {v}" for k, v in SETTINGS.items())
+    differ = "\n".join(f"- **{k}**: {v}" for k, v in settings(preset).items())
     return (f"# Peer benchmark (`--preset {preset}`, {seconds / 60:.0f} min)\n\n## Sets\n\n"
-            f"{sets_table(sets, preset)}\n\n## Settings that differ\n\n{settings}\n\n## Results\n\n"
+            f"{sets_table(sets, preset)}\n\n## Settings that differ\n\n{differ}\n\n## Results\n\n"
             f"{results_table(rows)}\n\n## Ours against the best peer of the same family\n\n"
             f"{family_table(rows)}\n")
 
@@ -191,7 +191,7 @@ def log_to_mlflow(preset: str, rows: list[dict], files: list[Path]) -> None:
     mlflow.set_experiment("peer-benchmark")
     with mlflow.start_run(run_name=f"peers-{preset}"):
         mlflow.log_params({"preset": preset, **{f"settings.{k}": v[:490]
-                                                 for k, v in SETTINGS.items()}})
+                                                 for k, v in settings(preset).items()}})
         for r in rows:
             if "error" not in r:
                 key = f"{r['set']}.{r['library']}.{r['model']}"
