@@ -27,14 +27,12 @@ from pipelines.presets import config_path
 CALENDAR = ["hour", "dayofweek", "dayofyear"]
 PEER_STEPS = {"full": 300, "quick": 10}  # optimiser steps of the peers (see SETTINGS)
 PEER_BATCH = 32  # windows per step, NeuralForecast and Darts alike
-OUR_BUDGET = {"full": "the default config (max_epochs 20", "quick": "the quick config (max_epochs 2"}
-SETTINGS = {  # {ours} and {steps} are filled in per preset by `settings`
-    "ours": "{ours} with a cosine schedule, early stopping on the "
-            "validation part with patience 3; training windows 8 steps apart on vic_elec, "
-            "about 15,000 windows an epoch elsewhere), trained on the part before validation; "
+PRESET_CONFIG = {"full": "default", "quick": "quick"}  # our config per preset
+SETTINGS = {  # {ours}, {steps} and {batch} are filled in per preset by `settings`
+    "ours": "{ours}, trained on the part before validation; "
             "`model.normalization` per family default (revin); pinball loss on 7 quantiles, "
             "the median scored; covariates and calendar features",
-    "neuralforecast": "{steps} steps of 32 windows (defaults: 1000 steps, PatchTST 5000, of 128 "
+    "neuralforecast": "{steps} steps of {batch} windows (defaults: 1000 steps, PatchTST 5000, of 128 "
                       "windows for LSTM/GRU and 1024 for PatchTST/NHITS: at the defaults one "
                       "LSTM fit on vic_elec takes over 10 minutes on this 2-core machine), "
                       "default architectures, trained on everything "
@@ -42,7 +40,8 @@ SETTINGS = {  # {ours} and {steps} are filled in per preset by `settings`
                       "LSTM/GRU default; NHITS defaults to none) and PatchTST its own RevIN; "
                       "MAE loss (default); past covariates as hist_exog, known covariates "
                       "and the same calendar features as futr_exog (PatchTST takes none)",
-    "darts": "{steps} steps of batch 32 (one epoch over the most recent {steps} * 32 / n_series windows "
+    "darts": "{steps} steps of batch {batch} (one epoch over the most recent {steps} * {batch} "
+             "/ n_series windows "
              "of each series), trained on everything before the test part; Darts' Scaler "
              "(min-max per series, fit on that part); MSE loss (default); covariates and "
              "calendar features as past covariates (these models take no future ones)",
@@ -50,8 +49,15 @@ SETTINGS = {  # {ours} and {steps} are filled in per preset by `settings`
 
 
 def settings(preset: str) -> dict[str, str]:
-    """What differs between the libraries, with this preset's budgets."""
-    return {k: v.format(ours=OUR_BUDGET[preset], steps=PEER_STEPS[preset])
+    """What differs between the libraries, with this preset's budgets (ours read from the
+    config the preset trains with, so the text cannot drift from it)."""
+    name = PRESET_CONFIG[preset]
+    config = load_config(config_path(name))
+    ours = (f"the {name} config (max_epochs {config.trainer.max_epochs} with a cosine schedule, "
+            f"early stopping on the validation part with patience {config.trainer.patience}; "
+            f"training windows {config.data.window_step} steps apart on vic_elec, about "
+            f"{WINDOWS_PER_EPOCH:,} windows an epoch elsewhere)")
+    return {k: v.format(ours=ours, steps=PEER_STEPS[preset], batch=PEER_BATCH)
             for k, v in SETTINGS.items()}
 
 
@@ -111,8 +117,7 @@ def our_config(bench: BenchSet, preset: str, extra: list[str] = ()):
         f"data.calendar={CALENDAR}", "trainer.enable_progress_bar=false"]
     if bench.name != "vic_elec":  # vic_elec keeps the default config's step
         overrides.append(f"data.window_step={window_step(bench)}")
-    return load_config(config_path("default" if preset == "full" else "quick"),
-                       overrides + list(extra))
+    return load_config(config_path(PRESET_CONFIG[preset]), overrides + list(extra))
 
 
 def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = ()) -> Run:
