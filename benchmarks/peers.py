@@ -107,10 +107,15 @@ def sets_table(sets: list[str], preset: str) -> str:
     return "\n".join(lines)
 
 
+def naive_mae(rows: list[dict]) -> dict[str, float]:
+    """Seasonal naive's MAE per set (the yardstick of every ratio), where it ran."""
+    return {r["set"]: r["mae"] for r in rows if r["model"] == "seasonal_naive" and "mae" in r}
+
+
 def results_table(rows: list[dict]) -> str:
     lines = ["| set | library | model | MAE | MASE | vs seasonal naive | fit+forecast s "
              "| epochs | peak MB | 1-series predict ms |", "|---|---|---|---|---|---|---|---|---|---|"]
-    naive = {r["set"]: r.get("mae") for r in rows if r["model"] == "seasonal_naive"}
+    naive = naive_mae(rows)
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['set']} | {r['library']} | {r['model']} | failed: "
@@ -128,7 +133,7 @@ def family_table(rows: list[dict]) -> str:
     lines = ["| set | family | ours MAE | ours / seasonal naive | best peer (MAE) "
              "| ours / best peer | ours fit s / fastest peer's |", "|---|---|---|---|---|---|---|"]
     ok = [r for r in rows if "error" not in r]
-    naive = {r["set"]: r["mae"] for r in ok if r["model"] == "seasonal_naive"}
+    naive = naive_mae(ok)
     for set_name in dict.fromkeys(r["set"] for r in ok):
         for family in OURS:
             ours = [r for r in ok if r["set"] == set_name and r["library"] == "ours"
@@ -154,7 +159,7 @@ def plot(rows: list[dict], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     ok = [r for r in rows if "error" not in r]
-    naive = {r["set"]: r["mae"] for r in ok if r["model"] == "seasonal_naive"}
+    naive = naive_mae(ok)
     sets = [s for s in dict.fromkeys(r["set"] for r in ok) if s in naive]
     labels = list(dict.fromkeys(f"{r['library']}:{r['model']}" for r in ok
                                 if r["model"] != "seasonal_naive"))
