@@ -18,6 +18,8 @@ from mlflow.exceptions import MlflowException
 from forecast.artifacts import find_artifact
 from forecast.errors import ForecastError
 
+from .tracking import already_exists
+
 # what the registry answers for a model or alias that does not exist (anything else, such as
 # an unreachable server, is raised)
 _ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
@@ -52,8 +54,12 @@ def register_version(client: MlflowClient, name: str, model_uri: str, run_id: st
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(
-            name, description="forecast models; the alias marks the one served")
+        try:
+            client.create_registered_model(
+                name, description="forecast models; the alias marks the one served")
+        except MlflowException as err:  # a concurrent registration created it first
+            if not already_exists(err):
+                raise
     version = client.create_model_version(name, model_uri, run_id=run_id, model_id=model_id,
                                          tags=tags).version
     return str(version)

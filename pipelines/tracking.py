@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import httpx
 import mlflow
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from forecast.errors import ForecastError
 
@@ -73,9 +74,20 @@ def connect() -> MlflowClient:
     return MlflowClient(uri, uri)
 
 
+def already_exists(err: MlflowException) -> bool:
+    """True when another process created the same name between our check and our create."""
+    return err.error_code == "RESOURCE_ALREADY_EXISTS"
+
+
 def ensure_experiment(client: MlflowClient, name: str) -> str:
+    """The id of experiment `name`, created on first use; safe when workers start together."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     location = embedded_artifact_root() if tracking_uri().startswith("sqlite") else None
-    return client.create_experiment(name, artifact_location=location)
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException as err:
+        if not already_exists(err):
+            raise
+    return client.get_experiment_by_name(name).experiment_id

@@ -8,6 +8,8 @@ Lightning callback on the validation loss; the best configuration is written as 
 
 from __future__ import annotations
 
+import itertools
+import random
 import time
 import warnings
 from dataclasses import dataclass
@@ -31,6 +33,9 @@ from .tracking import connect, ensure_experiment
 PARENT_ATTR = "mlflow_parent_run_id"
 PARENT_LOCK_SUFFIX = ":parent-lock"  # a study whose name only one worker can create
 PARENT_WAIT_S = 60.0
+# what SQLite and PostgreSQL say when two workers create the study schema at the same moment
+SCHEMA_RACE = ("already exists", "UNIQUE constraint failed", "duplicate key")
+SCHEMA_ATTEMPTS = 6
 SURPLUS_ATTR = "surplus"  # a trial numbered past `tune.trials`: stopped before it ran
 # trials that count towards `tune.trials` (enqueued ones still WAITING do not)
 STARTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
@@ -50,15 +55,22 @@ class TuneResult:
 
 
 def open_storage(storage: str) -> optuna.storages.RDBStorage:
-    """Connect to the study database; an unreachable one fails here, in seconds."""
+    """Connect to the study database; an unreachable one fails here, in seconds.
+
+    Workers launched together on a new database all create its tables: the losers of that
+    race retry once the winner's tables are there, instead of failing.
+    """
     engine = {"pool_pre_ping": True}
     if storage.startswith("postgresql"):
         engine["connect_args"] = {"connect_timeout": 5}
-    try:
-        return optuna.storages.RDBStorage(storage, engine_kwargs=engine)
-    except Exception as err:  # noqa: BLE001 - SQLAlchemy and driver errors of every kind
-        raise ForecastError(redact(f"tuning storage {storage} is unreachable: "
-                                   f"{type(err).__name__}: {str(err)[:300]}")) from None
+    for attempt in itertools.count(1):
+        try:
+            return optuna.storages.RDBStorage(storage, engine_kwargs=engine)
+        except Exception as err:  # noqa: BLE001 - SQLAlchemy and driver errors of every kind
+            if attempt == SCHEMA_ATTEMPTS or not any(s in str(err) for s in SCHEMA_RACE):
+                raise ForecastError(redact(f"tuning storage {storage} is unreachable: "
+                                           f"{type(err).__name__}: {str(err)[:300]}")) from None
+            time.sleep(0.1 * attempt + random.uniform(0, 0.2))  # jitter: not in step again
 
 
 def open_study(storage: optuna.storages.BaseStorage, name: str,

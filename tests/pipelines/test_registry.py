@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -16,7 +19,7 @@ from pipelines.registry import (
     set_alias,
     version_by_alias,
 )
-from pipelines.tracking import connect
+from pipelines.tracking import connect, ensure_experiment
 
 
 def test_register_alias_resolve_download(tracking_server, tmp_path, tiny_config, panel_frame,
@@ -55,3 +58,31 @@ def test_an_unreachable_registry_is_an_error_not_a_missing_alias():
     client = MlflowClient("http://127.0.0.1:9", "http://127.0.0.1:9")
     with pytest.raises(MlflowException):
         version_by_alias(client, "forecaster", "champion")
+
+
+def test_workers_starting_together_share_one_experiment_and_model(
+        tracking_server, tmp_path, tiny_config, panel_frame, monkeypatch):
+    """Workers launched at once (tune, compare) each create the experiment and the registered
+    model on first use; the ones that lose the race must join, not fail."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    client = connect()
+    Forecaster("naive", tiny_config).fit(panel_frame).save(tmp_path / "model")
+    workers = 4
+
+    def together(call):  # every worker makes `call` in the same instant
+        start = threading.Barrier(workers, timeout=60)
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda i: (start.wait(), call(i))[1], range(workers)))
+
+    [experiment_id, *others] = together(lambda _: ensure_experiment(client, "race"))
+    assert others == [experiment_id] * (workers - 1)
+
+    runs = [client.create_run(experiment_id).info.run_id for _ in range(workers)]
+    logged = [log_pyfunc(run, tmp_path / "model") for run in runs]
+
+    def register(i: int) -> str:
+        uri, model_id = logged[i]
+        return register_version(client, "race", uri, runs[i], model_id)
+
+    versions = together(register)
+    assert sorted(int(version) for version in versions) == [1, 2, 3, 4]

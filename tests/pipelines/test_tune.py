@@ -33,7 +33,7 @@ def test_two_workers_share_one_study(tracking_server, project, monkeypatch):
     root = project.parent
     storage = f"sqlite:///{root / 'optuna.db'}"
     workers = [tune_worker(root, tracking_server, storage)]
-    time.sleep(2)  # the second worker joins a study that exists
+    time.sleep(2)  # usually joins a study that exists; the tests below start them at once
     workers.append(tune_worker(root, tracking_server, storage))
     outputs = [w.communicate(timeout=600)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
@@ -80,6 +80,20 @@ def test_workers_starting_together_make_one_parent_run(tracking_server, tmp_path
     assert len(set(chosen)) == 1
     assert [r.info.run_id for r in client.search_runs([experiment_id])] == chosen[:1]
     assert optuna.get_all_study_names(url) == ["race"]  # the lock is released
+
+
+def test_workers_starting_together_on_a_new_database_all_join(tmp_path):
+    """Each worker creates the study tables on a new database; the losers must not fail."""
+    for attempt in range(3):  # the window is milliseconds wide: give it several chances
+        url = f"sqlite:///{tmp_path / f'optuna{attempt}.db'}"
+        start = threading.Barrier(4, timeout=60)
+
+        def worker(_: int, url: str = url, start: threading.Barrier = start) -> list[str]:
+            start.wait()
+            return open_storage(url).get_all_studies()
+
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(worker, range(4))) == [[]] * 4
 
 
 def test_a_lock_left_by_a_dead_worker_is_a_clear_error(tmp_path):
