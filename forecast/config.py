@@ -91,6 +91,8 @@ class TuneSettings(_Section):
     study: str | None = Field(None, description="study name; default tune-<model>")
     startup_trials: int = Field(3, ge=0, description="trials finished before pruning starts")
     warmup_epochs: int = Field(1, ge=0, description="epochs of a trial never pruned")
+    grace_s: int = Field(60, ge=10, description="a worker silent this long is taken for dead: "
+                         "its running trial fails and the others stop waiting for it")
 
 
 class TrackingSettings(_Section):

@@ -152,12 +152,16 @@ def cmd_tune(args: argparse.Namespace) -> int:
         if getattr(args, flag) is not None:
             extra.append(f"tune.{flag}={getattr(args, flag)}")
     config = _load(args, extra)
-    result = run_tune(config, Path(args.output) if args.output else None, progress=progress)
+    result = run_tune(config, Path(args.output) if args.output else None, progress=progress,
+                      register=args.register)
     console.print(f"study '{result.study}': {result.trials} trials; best val_loss "
                   f"{result.best_value:.4f} (trial {result.best_trial}); config written to "
                   f"{result.best_config.resolve()}; MLflow parent run {result.parent_run_id}",
                   soft_wrap=True, markup=False)
-    if args.register:
+    if args.register and not result.registers:
+        console.print(f"trial {result.best_trial} is registered by another worker of the study",
+                      markup=False)
+    elif args.register:
         return cmd_compare(argparse.Namespace(config=str(result.best_config), data=None,
                                               set=[f"models=[{args.model}]"]))
     return 0

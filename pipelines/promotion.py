@@ -24,6 +24,19 @@ class PromotionDecision:
     champion_score: float | None
     champion_version: str | None
 
+    def tags(self, rule: GatingRule) -> dict[str, str]:
+        """What the registry records on the version: why it was or was not promoted."""
+        return {
+            "promotion.decision": "promoted" if self.promoted else "kept_champion",
+            "promotion.reason": self.reason,
+            "promotion.metric": rule.metric,
+            "promotion.tie_metric": rule.tie_metric,
+            "promotion.challenger_score": f"{self.challenger_score:.6f}",
+            "promotion.champion_score": ("none" if self.champion_score is None
+                                         else f"{self.champion_score:.6f}"),
+            "promotion.champion_version": self.champion_version or "none",
+        }
+
 
 @dataclass(frozen=True)
 class GatingRule:
@@ -70,26 +83,37 @@ def register_and_gate(client: MlflowClient, model_uri: str, model_id: str, run_i
                       alias: str, rule: GatingRule, challenger: dict[str, float],
                       prepared: PreparedData, extra_tags: dict[str, str] | None = None
                       ) -> PromotionDecision:
-    """New version; the alias moves only if it beats the champion on the same test window."""
+    """New version; the alias moves only if it beats the champion on the same test window.
+
+    Scoring the champion takes seconds, and another worker may move the alias meanwhile: a
+    promotion is decided again against whichever version holds the alias just before it moves.
+    """
+    decision = gate(client, name, alias, rule, challenger, prepared)
+    version = register_version(client, name, model_uri, run_id, model_id,
+                               {**decision.tags(rule), **(extra_tags or {})})
+    while decision.promoted and current_version(client, name, alias) != decision.champion_version:
+        decision = gate(client, name, alias, rule, challenger, prepared)
+        for key, value in decision.tags(rule).items():
+            client.set_model_version_tag(name, version, key, value)
+    if decision.promoted:
+        set_alias(client, name, alias, version)
+    decision.version = version
+    return decision
+
+
+def current_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    holder = version_by_alias(client, name, alias)
+    return None if holder is None else holder.version
+
+
+def gate(client: MlflowClient, name: str, alias: str, rule: GatingRule,
+         challenger: dict[str, float], prepared: PreparedData) -> PromotionDecision:
+    """The decision against the version holding `alias` now (not yet registered: no version)."""
     champion, champion_scores = score_champion(client, name, alias, prepared)
     if champion_scores is None:
         promoted, reason = True, f"no current {alias}"
     else:
         promoted, reason = rule.decide(challenger, champion_scores, alias, champion or "")
-    metric = rule.metric
-    challenger_score = challenger[metric]
-    champion_score = None if champion_scores is None else champion_scores[metric]
-    tags = {
-        "promotion.decision": "promoted" if promoted else "kept_champion",
-        "promotion.reason": reason,
-        "promotion.metric": metric,
-        "promotion.tie_metric": rule.tie_metric,
-        "promotion.challenger_score": f"{challenger_score:.6f}",
-        "promotion.champion_score": "none" if champion_score is None else f"{champion_score:.6f}",
-        "promotion.champion_version": champion or "none",
-        **(extra_tags or {}),
-    }
-    version = register_version(client, name, model_uri, run_id, model_id, tags)
-    if promoted:
-        set_alias(client, name, alias, version)
-    return PromotionDecision(version, promoted, reason, challenger_score, champion_score, champion)
+    return PromotionDecision("", promoted, reason, challenger[rule.metric],
+                             None if champion_scores is None else champion_scores[rule.metric],
+                             champion)

@@ -33,6 +33,8 @@ from .tracking import connect, ensure_experiment
 PARENT_ATTR = "mlflow_parent_run_id"
 PARENT_LOCK_SUFFIX = ":parent-lock"  # a study whose name only one worker can create
 PARENT_WAIT_S = 60.0
+REGISTERED_SUFFIX = ":registered-trial-"  # created by the one worker that registers trial N
+RUNNING = optuna.trial.TrialState.RUNNING
 # what SQLite and PostgreSQL say when two workers create the study schema at the same moment
 SCHEMA_RACE = ("already exists", "UNIQUE constraint failed", "duplicate key")
 SCHEMA_ATTEMPTS = 6
@@ -52,20 +54,25 @@ class TuneResult:
     best_config: Path
     parent_run_id: str
     trials: int
+    registers: bool = False  # this worker is the one that registers the best trial
 
 
-def open_storage(storage: str) -> optuna.storages.RDBStorage:
+def open_storage(storage: str, grace_s: int = 60) -> optuna.storages.RDBStorage:
     """Connect to the study database; an unreachable one fails here, in seconds.
 
     Workers launched together on a new database all create its tables: the losers of that
-    race retry once the winner's tables are there, instead of failing.
+    race retry once the winner's tables are there, instead of failing. Each running trial
+    beats a heartbeat, so a worker that died is known `grace_s` later.
     """
     engine = {"pool_pre_ping": True}
     if storage.startswith("postgresql"):
         engine["connect_args"] = {"connect_timeout": 5}
+    heartbeat = {"heartbeat_interval": max(1, grace_s // 6), "grace_period": grace_s}
     for attempt in itertools.count(1):
         try:
-            return optuna.storages.RDBStorage(storage, engine_kwargs=engine)
+            with warnings.catch_warnings():  # optuna marks heartbeats experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(storage, engine_kwargs=engine, **heartbeat)
         except Exception as err:  # noqa: BLE001 - SQLAlchemy and driver errors of every kind
             if attempt == SCHEMA_ATTEMPTS or not any(s in str(err) for s in SCHEMA_RACE):
                 raise ForecastError(redact(f"tuning storage {storage} is unreachable: "
@@ -117,6 +124,39 @@ def await_parent(study: optuna.Study, lock: str, wait_s: float) -> str:
     raise ForecastError(f"another worker has been creating the MLflow parent run of study "
                         f"'{study.study_name}' for over {wait_s:.0f} s; if it died, delete "
                         f"the study '{lock}' from the storage and start again")
+
+
+def await_other_workers(study: optuna.Study, progress, poll_s: float = 2.0) -> None:
+    """Wait until no worker is running a trial, so that every worker reports the same best.
+
+    A worker that died leaves its trial RUNNING with a stale heartbeat: Optuna fails it
+    after the storage's grace period, and the wait ends.
+    """
+    told = None
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        running = [t.number for t in study.get_trials(deepcopy=False, states=(RUNNING,))]
+        if not running:
+            return
+        if running != told:
+            progress(f"[tune] waiting for trials {running}, still running in other workers")
+            told = running
+        time.sleep(poll_s)
+
+
+def claim_registration(storage: optuna.storages.BaseStorage, study: str, trial: int) -> bool:
+    """True for the one worker that registers the study's best trial; the others skip it.
+
+    The marker is a study named `STUDY:registered-trial-N`, created once and kept: a later
+    run of the study with a new best trial registers that one.
+    """
+    try:
+        optuna.create_study(study_name=f"{study}{REGISTERED_SUFFIX}{trial}", storage=storage)
+    except optuna.exceptions.DuplicatedStudyError:
+        return False
+    return True
 
 
 def surplus(trial: optuna.trial.FrozenTrial) -> bool:
@@ -188,14 +228,17 @@ def write_best_config(config: ForecastConfig, study: optuna.Study, path: Path) -
     return path
 
 
-def run_tune(config: ForecastConfig, output: Path | None = None, progress=print) -> TuneResult:
+def run_tune(config: ForecastConfig, output: Path | None = None, progress=print,
+             register: bool = False) -> TuneResult:
+    """Run this worker's share of the study; with `register`, also claim the registration of
+    the best trial, which exactly one of the workers gets (`TuneResult.registers`)."""
     family = config.model.family
     if family.search_space is None:
         raise ConfigError(f"model '{family.name}' has nothing to tune; tunable: "
                           f"{tunable_names()}")
     settings = config.tune
     name = settings.study or f"tune-{family.name}"
-    storage = open_storage(settings.storage)  # fails fast, before any training
+    storage = open_storage(settings.storage, settings.grace_s)  # fails fast, before training
     study = open_study(storage, name, config)
     client = connect()
     experiment_id = ensure_experiment(client, config.tracking.experiment)
@@ -206,6 +249,7 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print)
                    n_trials=settings.trials, catch=(),
                    callbacks=[optuna.study.MaxTrialsCallback(settings.trials, states=STARTED),
                               progress_callback(progress, settings.trials)])
+    await_other_workers(study, progress)
     progress(f"[tune] this worker ran for {time.perf_counter() - started:.0f} s")
     output = output or Path(f"tuned-{family.name}.yaml")
     write_best_config(config, study, output)
@@ -218,6 +262,8 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print)
         plot = save_figure(figure, output.with_suffix(".png"))
         mlflow.log_artifact(str(plot), artifact_path="tuning")
         mlflow.log_artifact(str(output), artifact_path="tuning")
-    return TuneResult(name, study.best_value, study.best_trial.number, output, parent,
-                      sum(not surplus(t) for t in study.trials))
+    best = study.best_trial.number
+    return TuneResult(name, study.best_value, best, output, parent,
+                      sum(not surplus(t) for t in study.trials),
+                      register and claim_registration(storage, name, best))
 

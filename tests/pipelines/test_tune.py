@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -17,14 +18,22 @@ from forecast import load_config
 from forecast.errors import ForecastError
 from pipelines.cli import main
 from pipelines.tracking import child_env
-from pipelines.tune import PARENT_LOCK_SUFFIX, open_storage, parent_run, run_tune
+from pipelines.tune import (
+    PARENT_LOCK_SUFFIX,
+    await_other_workers,
+    claim_registration,
+    open_storage,
+    parent_run,
+    run_tune,
+)
 from tests.servers import BIN
 
 
 def tune_worker(project: Path, uri: str, storage: str) -> subprocess.Popen:
     cmd = [str(BIN / "forecast"), "tune", "--model", "gru", "--trials", "4", "--config",
            str(project / "tiny.yaml"), "--storage", storage, "--study", "shared",
-           "--set", "tracking.experiment=tuning", "--output", str(project / "best.yaml")]
+           "--set", "tracking.experiment=tuning", "--set", "tracking.registered_model=tuned",
+           "--output", str(project / "best.yaml"), "--register"]
     return subprocess.Popen(cmd, env=child_env({"MLFLOW_TRACKING_URI": uri}), cwd=project,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -38,6 +47,11 @@ def test_two_workers_share_one_study(tracking_server, project, monkeypatch):
     outputs = [w.communicate(timeout=600)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
     assert all("trials done" in out for out in outputs)  # progress, as it runs
+    # the first to finish waits for the other's trials: both report the same final best
+    [best_a, best_b] = [re.search(r"best val_loss \S+ \(trial \d+\)", out)[0] for out in outputs]
+    assert best_a == best_b
+    # and exactly one of them trains and registers it
+    assert sum("is registered by another worker" in out for out in outputs) == 1
 
     study = optuna.load_study(study_name="shared", storage=storage)
     ran = [t for t in study.trials if not t.user_attrs.get("surplus")]
@@ -48,12 +62,15 @@ def test_two_workers_share_one_study(tracking_server, project, monkeypatch):
         assert not extra.intermediate_values
     client = MlflowClient(tracking_server, tracking_server)
     runs = client.search_runs([client.get_experiment_by_name("tuning").experiment_id])
-    [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    [parent] = [r for r in runs if r.data.tags.get("optuna.study") == "shared"]
     trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert sorted(int(r.data.tags["optuna.trial"]) for r in trials) == [0, 1, 2, 3]
     assert "best_val_loss" in parent.data.metrics
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "tuning")}
     assert {"tuning/best.yaml", "tuning/best.png"} <= logged
+
+    [version] = client.search_model_versions("name='tuned'")
+    assert version.tags["promotion.decision"] == "promoted"
 
     best = yaml.safe_load((root / "best.yaml").read_text())
     assert best["model"]["name"] == "gru"
@@ -94,6 +111,32 @@ def test_workers_starting_together_on_a_new_database_all_join(tmp_path):
 
         with ThreadPoolExecutor(4) as pool:
             assert list(pool.map(worker, range(4))) == [[]] * 4
+
+
+def test_the_trial_of_a_dead_worker_fails_and_the_wait_for_it_ends(tmp_path):
+    storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", grace_s=1)
+    study = optuna.create_study(study_name="dead", storage=storage)
+    trial = study.ask()
+    storage.record_heartbeat(trial._trial_id)  # one beat, then the worker "dies"
+    said = []
+    await_other_workers(study, said.append, poll_s=0.2)
+    assert study.trials[0].state == optuna.trial.TrialState.FAIL
+    assert said == ["[tune] waiting for trials [0], still running in other workers"]
+
+
+def test_exactly_one_worker_claims_the_registration_of_a_trial(tmp_path):
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    open_storage(url)
+    start = threading.Barrier(4, timeout=60)
+
+    def worker(_: int) -> bool:
+        storage = open_storage(url)
+        start.wait()
+        return claim_registration(storage, "shared", 3)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(worker, range(4))) == [False, False, False, True]
+    assert claim_registration(open_storage(url), "shared", 5)  # a new best is registered
 
 
 def test_a_lock_left_by_a_dead_worker_is_a_clear_error(tmp_path):
