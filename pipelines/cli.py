@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="where to write the best config (default "
                    "tuned-<model>.yaml)")
     p.add_argument("--register", action="store_true", help="then train the best config and "
-                   "register it through the usual champion gating")
+                   "register it through the usual champion gating; once per study, by one of "
+                   "the workers that pass it")
     p = sub.add_parser("study", help="Measure the RNN-vs-attention claims and write a report.",
                        description="Speed and memory against lookback, a long-range dependency "
                        "task with gradient norms, vic_elec accuracy against lookback and "

@@ -113,6 +113,7 @@ def test_workers_starting_together_on_a_new_database_all_join(tmp_path):
             assert list(pool.map(worker, range(4))) == [[]] * 4
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # study.ask, not optimize
 def test_the_trial_of_a_dead_worker_fails_and_the_wait_for_it_ends(tmp_path):
     storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", grace_s=1)
     study = optuna.create_study(study_name="dead", storage=storage)
