@@ -67,6 +67,8 @@ def open_storage(storage: str, grace_s: int = 60) -> optuna.storages.RDBStorage:
     engine = {"pool_pre_ping": True}
     if storage.startswith("postgresql"):
         engine["connect_args"] = {"connect_timeout": 5}
+    elif storage.startswith("sqlite"):  # workers and their heartbeats wait on each other's
+        engine["connect_args"] = {"timeout": 30}  # writes, not fail after SQLite's 5 s
     heartbeat = {"heartbeat_interval": max(1, grace_s // 6), "grace_period": grace_s}
     for attempt in itertools.count(1):
         try:
