@@ -12,6 +12,7 @@ import itertools
 import random
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,14 +73,31 @@ def open_storage(storage: str, grace_s: int = 60) -> optuna.storages.RDBStorage:
     heartbeat = {"heartbeat_interval": max(1, grace_s // 6), "grace_period": grace_s}
     for attempt in itertools.count(1):
         try:
-            with warnings.catch_warnings():  # optuna marks heartbeats experimental
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            with optuna_experimental():  # heartbeats
                 return optuna.storages.RDBStorage(storage, engine_kwargs=engine, **heartbeat)
         except Exception as err:  # noqa: BLE001 - SQLAlchemy and driver errors of every kind
             if attempt == SCHEMA_ATTEMPTS or not any(s in str(err) for s in SCHEMA_RACE):
                 raise ForecastError(redact(f"tuning storage {storage} is unreachable: "
                                            f"{type(err).__name__}: {str(err)[:300]}")) from None
             time.sleep(0.1 * attempt + random.uniform(0, 0.2))  # jitter: not in step again
+
+
+@contextmanager
+def optuna_experimental():
+    """Use an Optuna feature it marks experimental (heartbeats, plots) without the warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
+def claim(storage: optuna.storages.BaseStorage, name: str) -> bool:
+    """True for the one worker that creates the study `name`: a study name is unique in the
+    storage, so creating one is an election that exactly one worker wins."""
+    try:
+        optuna.create_study(study_name=name, storage=storage)
+    except optuna.exceptions.DuplicatedStudyError:
+        return False
+    return True
 
 
 def open_study(storage: optuna.storages.BaseStorage, name: str,
@@ -102,9 +120,7 @@ def parent_run(client: MlflowClient, experiment_id: str, study: optuna.Study,
     if existing := study.user_attrs.get(PARENT_ATTR):
         return existing
     lock = f"{study.study_name}{PARENT_LOCK_SUFFIX}"
-    try:
-        optuna.create_study(study_name=lock, storage=storage)
-    except optuna.exceptions.DuplicatedStudyError:
+    if not claim(storage, lock):
         return await_parent(study, lock, wait_s)
     try:
         if existing := study.user_attrs.get(PARENT_ATTR):  # set and unlocked while we looked
@@ -136,8 +152,7 @@ def await_other_workers(study: optuna.Study, progress, poll_s: float = 2.0) -> N
     """
     told = None
     while True:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with optuna_experimental():
             optuna.storages.fail_stale_trials(study)
         running = [t.number for t in study.get_trials(deepcopy=False, states=(RUNNING,))]
         if not running:
@@ -154,11 +169,7 @@ def claim_registration(storage: optuna.storages.BaseStorage, study: str, trial: 
     The marker is a study named `STUDY:registered-trial-N`, created once and kept: a later
     run of the study with a new best trial registers that one.
     """
-    try:
-        optuna.create_study(study_name=f"{study}{REGISTERED_SUFFIX}{trial}", storage=storage)
-    except optuna.exceptions.DuplicatedStudyError:
-        return False
-    return True
+    return claim(storage, f"{study}{REGISTERED_SUFFIX}{trial}")
 
 
 def surplus(trial: optuna.trial.FrozenTrial) -> bool:
@@ -258,8 +269,7 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print,
     with mlflow.start_run(run_id=parent):
         mlflow.log_metric("best_val_loss", study.best_value)
         mlflow.set_tag("best_trial", str(study.best_trial.number))
-        with warnings.catch_warnings():  # optuna marks its matplotlib plots experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with optuna_experimental():
             figure = optuna.visualization.matplotlib.plot_optimization_history(study).figure
         plot = save_figure(figure, output.with_suffix(".png"))
         mlflow.log_artifact(str(plot), artifact_path="tuning")
