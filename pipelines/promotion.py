@@ -3,7 +3,7 @@ test window (point accuracy first; an interval score breaks ties)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mlflow import MlflowClient
 
@@ -17,7 +17,7 @@ from .registry import download_model_dir, register_version, set_alias, version_b
 
 @dataclass
 class PromotionDecision:
-    version: str
+    version: str | None  # None until the challenger is registered
     promoted: bool
     reason: str
     challenger_score: float
@@ -97,8 +97,7 @@ def register_and_gate(client: MlflowClient, model_uri: str, model_id: str, run_i
             client.set_model_version_tag(name, version, key, value)
     if decision.promoted:
         set_alias(client, name, alias, version)
-    decision.version = version
-    return decision
+    return replace(decision, version=version)
 
 
 def current_version(client: MlflowClient, name: str, alias: str) -> str | None:
@@ -108,12 +107,12 @@ def current_version(client: MlflowClient, name: str, alias: str) -> str | None:
 
 def gate(client: MlflowClient, name: str, alias: str, rule: GatingRule,
          challenger: dict[str, float], prepared: PreparedData) -> PromotionDecision:
-    """The decision against the version holding `alias` now (not yet registered: no version)."""
+    """The decision against the version holding `alias` now, before the challenger has one."""
     champion, champion_scores = score_champion(client, name, alias, prepared)
     if champion_scores is None:
         promoted, reason = True, f"no current {alias}"
     else:
         promoted, reason = rule.decide(challenger, champion_scores, alias, champion or "")
-    return PromotionDecision("", promoted, reason, challenger[rule.metric],
+    return PromotionDecision(None, promoted, reason, challenger[rule.metric],
                              None if champion_scores is None else champion_scores[rule.metric],
                              champion)
