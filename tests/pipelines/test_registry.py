@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -20,6 +17,7 @@ from pipelines.registry import (
     version_by_alias,
 )
 from pipelines.tracking import connect, ensure_experiment
+from tests.concurrency import together
 
 
 def test_register_alias_resolve_download(tracking_server, tmp_path, tiny_config, panel_frame,
@@ -68,13 +66,7 @@ def test_workers_starting_together_share_one_experiment_and_model(
     client = connect()
     Forecaster("naive", tiny_config).fit(panel_frame).save(tmp_path / "model")
     workers = 4
-
-    def together(call):  # every worker makes `call` in the same instant
-        start = threading.Barrier(workers, timeout=60)
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(lambda i: (start.wait(), call(i))[1], range(workers)))
-
-    [experiment_id, *others] = together(lambda _: ensure_experiment(client, "race"))
+    [experiment_id, *others] = together(workers, lambda _: ensure_experiment(client, "race"))
     assert others == [experiment_id] * (workers - 1)
 
     runs = [client.create_run(experiment_id).info.run_id for _ in range(workers)]
@@ -84,5 +76,5 @@ def test_workers_starting_together_share_one_experiment_and_model(
         uri, model_id = logged[i]
         return register_version(client, "race", uri, runs[i], model_id)
 
-    versions = together(register)
+    versions = together(workers, register)
     assert sorted(int(version) for version in versions) == [1, 2, 3, 4]

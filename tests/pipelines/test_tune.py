@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import optuna
@@ -26,6 +24,7 @@ from pipelines.tune import (
     parent_run,
     run_tune,
 )
+from tests.concurrency import together
 from tests.servers import BIN
 
 
@@ -84,16 +83,14 @@ def test_workers_starting_together_make_one_parent_run(tracking_server, tmp_path
     client = MlflowClient(tracking_server, tracking_server)
     experiment_id = client.create_experiment("parent-race")
     optuna.create_study(study_name="race", storage=url)
-    start = threading.Barrier(4, timeout=60)
 
-    def worker(_: int) -> str:
+    def connect_worker(_: int) -> tuple[optuna.Study, optuna.storages.RDBStorage]:
         storage = open_storage(url)  # one connection each, as separate workers have
-        study = optuna.load_study(study_name="race", storage=storage)
-        start.wait()  # all four look for the parent in the same instant
-        return parent_run(client, experiment_id, study, storage)
+        return optuna.load_study(study_name="race", storage=storage), storage
 
-    with ThreadPoolExecutor(4) as pool:
-        chosen = list(pool.map(worker, range(4)))
+    # all four look for the parent in the same instant
+    chosen = together(4, lambda ready: parent_run(client, experiment_id, *ready),
+                      prepare=connect_worker)
     assert len(set(chosen)) == 1
     assert [r.info.run_id for r in client.search_runs([experiment_id])] == chosen[:1]
     assert optuna.get_all_study_names(url) == ["race"]  # the lock is released
@@ -103,14 +100,7 @@ def test_workers_starting_together_on_a_new_database_all_join(tmp_path):
     """Each worker creates the study tables on a new database; the losers must not fail."""
     for attempt in range(3):  # the window is milliseconds wide: give it several chances
         url = f"sqlite:///{tmp_path / f'optuna{attempt}.db'}"
-        start = threading.Barrier(4, timeout=60)
-
-        def worker(_: int, url: str = url, start: threading.Barrier = start) -> list[str]:
-            start.wait()
-            return open_storage(url).get_all_studies()
-
-        with ThreadPoolExecutor(4) as pool:
-            assert list(pool.map(worker, range(4))) == [[]] * 4
+        assert together(4, lambda _, url=url: open_storage(url).get_all_studies()) == [[]] * 4
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # study.ask, not optimize
@@ -128,15 +118,9 @@ def test_the_trial_of_a_dead_worker_fails_and_the_wait_for_it_ends(tmp_path):
 def test_exactly_one_worker_claims_the_registration_of_a_trial(tmp_path):
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     open_storage(url)
-    start = threading.Barrier(4, timeout=60)
-
-    def worker(_: int) -> bool:
-        storage = open_storage(url)
-        start.wait()
-        return claim_registration(storage, "shared", 3)
-
-    with ThreadPoolExecutor(4) as pool:
-        assert sorted(pool.map(worker, range(4))) == [False, False, False, True]
+    claims = together(4, lambda storage: claim_registration(storage, "shared", 3),
+                      prepare=lambda _: open_storage(url))
+    assert sorted(claims) == [False, False, False, True]
     assert claim_registration(open_storage(url), "shared", 5)  # a new best is registered
 
 
