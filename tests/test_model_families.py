@@ -20,6 +20,7 @@ from service.requests import validate_request
 from service.schemas import PredictResponse, SeriesIn
 from service.settings import ServiceSettings
 from tests.conftest import HORIZON, tiny_config_values
+from tests.floats import assert_forecasts_close
 
 
 class ToyConfig(FamilyConfig):
@@ -77,7 +78,7 @@ def test_a_family_defined_in_one_file_works_everywhere(toy_family, tmp_path, pan
     assert response.model.architecture == "toy_linear"
     library = forecaster.predict_series([c.item for c in request.checked])
     for out, expected in zip(response.forecasts, library, strict=True):
-        np.testing.assert_allclose(out.mean, expected.values[:, loaded.predictor.point], rtol=1e-6)
+        assert_forecasts_close(out.mean, expected.values[:, loaded.predictor.point])
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])

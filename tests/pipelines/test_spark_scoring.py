@@ -6,7 +6,6 @@ import os
 import sys
 
 import mlflow
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,6 +14,7 @@ from forecast.batch import score_frame
 from pipelines.mlflow_run import PYFUNC_CODE, PYFUNC_REQUIREMENTS
 from pipelines.spark_scoring import score_spark
 from tests.conftest import make_panel
+from tests.floats import assert_forecasts_close
 from tests.pipelines.test_batch_predict import model_dir  # noqa: F401 - fixture
 from tests.service.test_batch_scoring import batch_file
 
@@ -55,4 +55,4 @@ def test_spark_scoring_equals_in_process(spark, model_dir, tmp_path):  # noqa: F
     assert (scored["unique_id"] == expected["unique_id"]).all()
     assert (pd.to_datetime(scored["ds"]) == pd.to_datetime(expected["ds"])).all()
     numbers = [c for c in expected.columns if c not in ("unique_id", "ds")]
-    assert np.abs(scored[numbers].to_numpy() - expected[numbers].to_numpy()).max() < 1e-4
+    assert_forecasts_close(scored[numbers].to_numpy(), expected[numbers].to_numpy())
