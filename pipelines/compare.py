@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import mlflow
 import pandas as pd
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from forecast import ForecastConfig
-from forecast.datamodule import prepare_data
+from forecast.datamodule import PreparedData, prepare
 from forecast.training import is_global_zero
 
 from .bundle import read_bundle, record_run
@@ -43,10 +44,14 @@ def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("mae").reset_index(drop=True)
 
 
-def run_compare(config: ForecastConfig, progress=print) -> CompareResult | None:
+def run_compare(config: ForecastConfig, progress=print, prepared: PreparedData | None = None
+                ) -> CompareResult | None:
+    """`prepared` (with the config resolved for it) comes from the CLI, which checks the data
+    before any MLflow store is touched; without it the data is prepared here."""
+    if prepared is None:
+        config, prepared = prepare(config)
     client = connect()
     experiment_id = ensure_experiment(client, config.tracking.experiment)
-    prepared = prepare_data(config.data)
     trained: dict[str, tuple] = {}
     for name in config.models:
         progress(f"[compare] training {name}")
@@ -59,7 +64,10 @@ def run_compare(config: ForecastConfig, progress=print) -> CompareResult | None:
     best = table.sort_values(metric)["model"].iloc[0]
     bundles = [b for _, b in trained.values()]
     try:
-        with mlflow.start_run(experiment_id=experiment_id, run_name="compare") as parent:
+        started = min(read_bundle(b)["started_ms"] for b in bundles)  # the parent spans them
+        parent_id = client.create_run(experiment_id, start_time=started,
+                                      tags={MLFLOW_RUN_NAME: "compare"}).info.run_id
+        with mlflow.start_run(run_id=parent_id) as parent:
             for bundle in bundles:
                 record_run(bundle, parent.info.run_id)
             child_ids = {name: log_bundle(bundle, experiment_id, run_name=name,

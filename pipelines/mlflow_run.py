@@ -7,6 +7,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from .bundle import read_bundle, record_run, recorded_runs
 
@@ -23,15 +24,18 @@ def _log_batched(client, run_id: str, metrics=(), params=(), tags=()) -> None:
 
 def log_bundle(directory: Path, experiment_id: str, run_name: str | None = None,
                parent_run_id: str | None = None, frame: pd.DataFrame | None = None) -> str:
-    """Create a finished MLflow run from the bundle; the run ends FAILED if logging breaks."""
+    """Create a finished MLflow run from the bundle, starting and ending when its training
+    did; the run ends FAILED if logging breaks."""
     run = read_bundle(directory)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name or run["model"],
-                          parent_run_id=parent_run_id, nested=parent_run_id is not None,
-                          tags={**run["tags"], "data.digest": run.get("data_digest", "")}
-                          ) as active:
-        run_id = active.info.run_id
-        record_run(directory, run_id)
-        client = mlflow.MlflowClient()
+    client = mlflow.MlflowClient()
+    tags = {**run["tags"], "data.digest": run.get("data_digest", ""),
+            MLFLOW_RUN_NAME: run_name or run["model"]}
+    if parent_run_id is not None:
+        tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
+    created = client.create_run(experiment_id, start_time=run.get("started_ms"), tags=tags)
+    run_id = created.info.run_id
+    record_run(directory, run_id)
+    with mlflow.start_run(run_id=run_id, nested=parent_run_id is not None):
         now = int(pd.Timestamp.now().timestamp() * 1000)
         metrics = [Metric(f"test_{k}", float(v), now, 0) for k, v in run["metrics"].items()]
         for row in run["history"]:
@@ -60,6 +64,8 @@ def log_bundle(directory: Path, experiment_id: str, run_name: str | None = None,
             path = directory / "backtest.csv"
             pd.DataFrame(run["backtest"]).to_csv(path, index=False)
             mlflow.log_artifact(str(path))
+    if run.get("ended_ms"):
+        client.set_terminated(run_id, "FINISHED", end_time=run["ended_ms"])
     return run_id
 
 

@@ -16,8 +16,9 @@ from forecast.models import get_family  # noqa: E402
 
 
 def save_figure(fig, path: Path) -> Path:
-    """The one way a figure is written: tight layout, 110 dpi PNG, figure closed."""
-    fig.tight_layout()
+    """The one way a figure is written: constrained layout (which, unlike tight_layout, makes
+    room for long titles and outside legends instead of warning), 110 dpi PNG, closed."""
+    fig.set_layout_engine("constrained")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -79,14 +79,22 @@ def already_exists(err: MlflowException) -> bool:
     return err.error_code == "RESOURCE_ALREADY_EXISTS"
 
 
+# MLflow 3's UI opens an experiment on the GenAI overview unless its kind says otherwise
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
 def ensure_experiment(client: MlflowClient, name: str) -> str:
-    """The id of experiment `name`, created on first use; safe when workers start together."""
+    """The id of experiment `name`, created on first use (of the kind that opens on its
+    training runs); safe when workers start together."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if EXPERIMENT_KIND[0] not in experiment.tags:  # made by an older version
+            client.set_experiment_tag(experiment.experiment_id, *EXPERIMENT_KIND)
         return experiment.experiment_id
     location = embedded_artifact_root() if tracking_uri().startswith("sqlite") else None
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(name, artifact_location=location,
+                                        tags=dict([EXPERIMENT_KIND]))
     except MlflowException as err:
         if not already_exists(err):
             raise

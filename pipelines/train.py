@@ -8,11 +8,11 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Callback
 
 from forecast import ForecastConfig, Forecaster
-from forecast.datamodule import PreparedData
+from forecast.datamodule import PreparedData, prepare
 from forecast.errors import ForecastError
 from forecast.training import is_global_zero
 
-from .bundle import bundle_experiment, write_bundle
+from .bundle import bundle_experiment, now_ms, write_bundle
 from .mlflow_run import close_abandoned_runs, log_bundle
 from .tracking import connect, ensure_experiment
 
@@ -42,20 +42,25 @@ def train_model(config: ForecastConfig, prepared: PreparedData | None = None,
                 ) -> tuple[Forecaster, Path | None]:
     """Fit and write the bundle; no MLflow involved. In the worker processes of a
     distributed run there is no bundle (None): rank 0 writes it."""
+    started = now_ms()  # the MLflow run spans the training, not the seconds of logging
     forecaster = Forecaster(config=config).fit(prepared=prepared, callbacks=callbacks)
     if not is_global_zero():
         return forecaster, None
-    backtest = (forecaster.backtest(config.backtest.n_windows, config.backtest.step)
+    resolved = forecaster.config.backtest  # the step follows the horizon unless set
+    backtest = (forecaster.backtest(resolved.n_windows, resolved.step)
                 if with_backtest else None)
-    return forecaster, write_bundle(forecaster, backtest=backtest)
+    return forecaster, write_bundle(forecaster, backtest=backtest, started_ms=started)
 
 
-def run_train(config: ForecastConfig, callbacks: list[Callback] | None = None
-              ) -> TrainResult | None:
-    """Train, keep the bundle, log it; None in a distributed run's worker processes."""
+def run_train(config: ForecastConfig, callbacks: list[Callback] | None = None,
+              prepared: PreparedData | None = None) -> TrainResult | None:
+    """Train, keep the bundle, log it; None in a distributed run's worker processes. The data
+    is checked (`prepare`) before the tracking store is touched."""
+    if prepared is None:
+        config, prepared = prepare(config)
     client = connect()  # fails fast, before any training, when the server is down
     experiment_id = ensure_experiment(client, config.tracking.experiment)
-    forecaster, bundle = train_model(config, with_backtest=True, callbacks=callbacks)
+    forecaster, bundle = train_model(config, prepared, with_backtest=True, callbacks=callbacks)
     if bundle is None:
         return None
     try:

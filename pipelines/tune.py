@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from optuna_integration import PyTorchLightningPruningCallback
 
 from forecast import ForecastConfig, Forecaster
-from forecast.datamodule import PreparedData, prepare_data
+from forecast.datamodule import PreparedData, prepare
 from forecast.errors import ConfigError, ForecastError
 from forecast.models import get_family, tunable_names
 
@@ -242,13 +242,15 @@ def write_best_config(config: ForecastConfig, study: optuna.Study, path: Path) -
 
 
 def run_tune(config: ForecastConfig, output: Path | None = None, progress=print,
-             register: bool = False) -> TuneResult:
+             register: bool = False, prepared: PreparedData | None = None) -> TuneResult:
     """Run this worker's share of the study; with `register`, also claim the registration of
     the best trial, which exactly one of the workers gets (`TuneResult.registers`)."""
     family = config.model.family
     if family.search_space is None:
         raise ConfigError(f"model '{family.name}' has nothing to tune; tunable: "
                           f"{tunable_names()}")
+    if prepared is None:
+        config, prepared = prepare(config)
     settings = config.tune
     name = settings.study or f"tune-{family.name}"
     storage = open_storage(settings.storage, settings.grace_s)  # fails fast, before training
@@ -256,7 +258,6 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print,
     client = connect()
     experiment_id = ensure_experiment(client, config.tracking.experiment)
     parent = parent_run(client, experiment_id, study, storage)
-    prepared = prepare_data(config.data)
     started = time.perf_counter()
     study.optimize(objective_for(config, prepared, client, experiment_id, parent),
                    n_trials=settings.trials, catch=(),

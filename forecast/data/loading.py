@@ -12,6 +12,14 @@ from ..config import DataSettings
 from ..errors import DataValidationError, MissingColumnError
 
 VIC_ELEC_ID = "VIC"
+# The demo data's own preset: what the data settings left unset become when no file is given
+# (pipelines/configs/vic_elec.yaml writes the same values out). One week in, one day out.
+VIC_ELEC_PRESET = {
+    "lookback": 336, "horizon": 48, "season": 336, "past_covariates": ["Temperature"],
+    "future_covariates": ["Holiday"], "calendar": ["hour", "dayofweek", "dayofyear"],
+    "val_size": 2688, "test_size": 2688, "window_step": 8,  # 8 weeks each; ~5,800 windows
+}
+VIC_ELEC_PATCH_LEN = 24
 
 
 def load_vic_elec() -> pd.DataFrame:
@@ -46,15 +54,24 @@ def _read_file(path: Path) -> pd.DataFrame:
     if reader is None:
         raise DataValidationError(f"data file {path}: expected one of the suffixes "
                                   f"{sorted(READERS)}")
-    return reader(path)
+    try:
+        return reader(path)
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"data file {path} is empty; expected a header "
+                                  "(unique_id, ds, y) and rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as err:
+        raise DataValidationError(f"data file {path} cannot be read as "
+                                  f"{path.suffix.lstrip('.')}: {str(err)[:200]}") from None
 
 
 def to_long_format(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
     """Rename the configured columns to unique_id/ds/y; one-series files get a default id."""
     names = settings.columns
-    for column in (names.ds, names.y):
+    for column, key in ((names.ds, "ds"), (names.y, "y")):
         if column not in frame.columns:
-            raise MissingColumnError(column, list(frame.columns))
+            what = "timestamp" if key == "ds" else "target"
+            raise MissingColumnError(column, list(frame.columns), group=key,
+                                     fix=f"name the {what} column: --set data.columns.{key}=COLUMN")
     renamed = frame.rename(columns={names.ds: "ds", names.y: "y"})
     if names.unique_id and names.unique_id in frame.columns:
         renamed = renamed.rename(columns={names.unique_id: "unique_id"})

@@ -79,10 +79,12 @@ def _fill(values: pd.Series, policy: str) -> pd.Series:
 def _check_finite(frame: pd.DataFrame, column: str, policy: str) -> pd.DataFrame:
     numeric = pd.to_numeric(frame[column], errors="coerce")
     if numeric.isna().sum() > frame[column].isna().sum():
-        example = frame.loc[numeric.isna() & frame[column].notna(), column].iloc[0]
+        text = numeric.isna() & frame[column].notna()
+        row = frame.loc[text].iloc[0]
         raise DataValidationError(
-            f"column '{column}' has non-numeric values (e.g. {example!r}); expected numbers"
-        )
+            f"column '{column}' has {int(text.sum())} values that are not numbers, e.g. "
+            f"{row[column]!r} in the row unique_id={row['unique_id']}, ds={row['ds']}; "
+            "expected numbers", "y" if column == "y" else f"covariates.{column}")
     numeric = numeric.astype("float64").replace([np.inf, -np.inf], np.nan)
     bad = numeric.isna()
     if bad.any():

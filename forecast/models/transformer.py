@@ -30,7 +30,8 @@ class TransformerConfig(FamilyConfig):
     n_layers: int = Field(2, ge=1)
     ff_dim: int = Field(128, ge=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    patch_len: int = Field(24, ge=0, description="0 = one token per step; >0 = PatchTST-style")
+    patch_len: int | None = Field(None, ge=0, description="0 = one token per step; >0 = "
+                                  "PatchTST-style; null = from the data's frequency")
     # "flatten" (PatchTST head) or "mean" (head size independent of the lookback)
     pooling: Literal["flatten", "mean"] = "flatten"
 
@@ -87,7 +88,7 @@ class TransformerForecaster(nn.Module):
     def __init__(self, dims: ModelDims, config: TransformerConfig):
         super().__init__()
         self.dims, self.config = dims, config
-        self.patch_len = max(config.patch_len, 1)
+        self.patch_len = max(config.patch_len or 1, 1)  # resolved before training
         self.n_tokens = math.ceil(dims.lookback / self.patch_len)
         self.pad = self.n_tokens * self.patch_len - dims.lookback
         self.embed = nn.Linear(self.patch_len * dims.n_features, config.d_model)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 
 from forecast import ConfigError, Forecaster, build_config, load_config
+from forecast.data.defaults import TASK_KEYS
+from forecast.data.loading import VIC_ELEC_PATCH_LEN, VIC_ELEC_PRESET
 
 
 def test_unknown_key_lists_valid_keys():
@@ -40,7 +42,14 @@ def test_missing_config_file_is_named(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
-def test_presets_are_valid():
+def test_presets_leave_the_task_to_the_data():
     for name in ("default", "quick"):
         config = load_config(f"pipelines/configs/{name}.yaml")
-        assert config.data.lookback == 336 and config.data.horizon == 48
+        assert all(getattr(config.data, key) is None for key in TASK_KEYS)
+        assert config.model.transformer.patch_len is None and config.backtest.step is None
+
+
+def test_the_vic_elec_preset_file_writes_out_the_librarys_preset():
+    config = load_config("pipelines/configs/vic_elec.yaml")
+    assert {k: getattr(config.data, k) for k in VIC_ELEC_PRESET} == VIC_ELEC_PRESET
+    assert config.model.transformer.patch_len == VIC_ELEC_PATCH_LEN

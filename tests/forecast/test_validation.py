@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from forecast.config import DataSettings
 from forecast.data.validation import infer_freq, validate_frame
-from forecast.datamodule import prepare_data
+from forecast.datamodule import SeriesRefusedWarning, prepare_data
 from forecast.errors import (
     DuplicateTimestampError,
     FrequencyError,
@@ -82,12 +84,25 @@ def test_non_finite_covariate_is_named():
         validate_frame(frame, ["temp"])
 
 
-def test_series_too_short_for_the_task_names_series_and_need():
-    frame = pd.concat([make_panel(n_series=1, length=400),
+def test_a_series_too_short_among_many_is_left_out_with_a_warning_naming_it():
+    frame = pd.concat([make_panel(n_series=2, length=400),
                        make_panel(n_series=1, length=50).assign(unique_id="short")])
     settings = DataSettings(lookback=24, horizon=6, val_size=48, test_size=48)
-    with pytest.raises(SeriesTooShortError, match="'short' has 50 points.*at least 126"):
+    with pytest.warns(SeriesRefusedWarning, match="1 series left out.*short"):
+        prepared = prepare_data(settings, frame)
+    assert [s.unique_id for s in prepared.panel.series] == ["s0", "s1"]
+    assert "'short' has 50 points; expected at least 126" in prepared.refused["short"]
+
+
+def test_series_all_too_short_name_the_settings_that_fit():
+    frame = make_panel(n_series=2, length=50)
+    settings = DataSettings(lookback=24, horizon=6, val_size=48, test_size=48)
+    with pytest.raises(SeriesTooShortError, match=r"has 50 points; expected at least 126 .*"
+                       r"--set data.lookback=\d+ --set data.horizon=6") as caught:
         prepare_data(settings, frame)
+    fits = dict(re.findall(r"data\.(\w+)=(\d+)", str(caught.value)))
+    retried = prepare_data(settings.model_copy(update={k: int(v) for k, v in fits.items()}), frame)
+    assert len(retried.panel.series) == 2
 
 
 def test_timezone_aware_timestamps_become_utc():

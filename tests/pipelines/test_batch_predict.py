@@ -9,6 +9,7 @@ import pytest
 
 from forecast import Forecaster
 from pipelines.cli import main
+from pipelines.commands import EXIT_NOTHING_FORECAST, EXIT_SOME_REFUSED
 from tests.conftest import HORIZON, make_panel
 from tests.service.test_batch_scoring import batch_file
 
@@ -37,7 +38,7 @@ def test_three_broken_series_are_listed_and_the_rest_scored(model_dir, tmp_path,
     broken_batch().to_csv(data, index=False)
     out = tmp_path / "out.csv"
     assert main(["predict", "--model", str(model_dir), "--data", str(data),
-                 "--output", str(out)]) == 0
+                 "--output", str(out)]) == EXIT_SOME_REFUSED
     result = pd.read_csv(out)
     errors = pd.read_csv(tmp_path / "out.errors.csv").set_index("unique_id")
     assert set(errors.index) == {"s3", "s7", "s11"}
@@ -47,6 +48,18 @@ def test_three_broken_series_are_listed_and_the_rest_scored(model_dir, tmp_path,
     assert result["unique_id"].nunique() == 17 and len(result) == 17 * HORIZON
     assert {"mean", "0.05", "0.95"} <= set(result.columns) and result["mean"].notna().all()
     assert "3 series refused" in capsys.readouterr().out
+
+
+def test_nothing_forecast_is_a_failure_a_scheduler_sees(model_dir, tmp_path, capsys):
+    rows = batch_file(make_panel(n_series=3))
+    rows = rows[rows["y"].notna()].groupby("unique_id").tail(HORIZON)  # far under the lookback
+    data = tmp_path / "batch.csv"
+    rows.to_csv(data, index=False)
+    code = main(["predict", "--model", str(model_dir), "--data", str(data), "--output",
+                 str(tmp_path / "out.csv")])
+    assert code == EXIT_NOTHING_FORECAST != 0
+    captured = capsys.readouterr()
+    assert "0 of 3 series forecast" in captured.out and "first refusal: s0" in captured.err
 
 
 def test_missing_columns_are_one_error_before_any_work(model_dir, tmp_path, capsys):
