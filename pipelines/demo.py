@@ -21,7 +21,7 @@ from rich.table import Table
 
 from .cli import main as forecast_cli
 from .client import vic_elec_request
-from .tracking import EMBEDDED_ARTIFACTS, child_env, tracking_uri
+from .tracking import DEMO_URI_FILE, EMBEDDED_ARTIFACTS, child_env, tracking_uri
 
 console = Console()
 STATE = Path(".forecast")
@@ -67,6 +67,7 @@ def stop_demo() -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(line), signal.SIGTERM)
     PIDS.unlink()
+    DEMO_URI_FILE.unlink(missing_ok=True)
     console.print("stopped the demo's mlflow server and service")
 
 
@@ -79,6 +80,7 @@ def main() -> int:
     config = os.environ.get("DEMO_CONFIG", "quick")
     console.rule(f"1/3 compare models on vic_elec (config: {config})")
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # the embedded store in this directory
+    DEMO_URI_FILE.unlink(missing_ok=True)  # left by a demo that did not stop cleanly
     code = forecast_cli(["compare", "--config", config])
     if code:
         return code
@@ -92,6 +94,7 @@ def main() -> int:
            STATE / "mlflow-server.log")
     mlflow_url = f"http://127.0.0.1:{mlflow_port}"
     wait_for(f"{mlflow_url}/health")
+    DEMO_URI_FILE.write_text(mlflow_url + "\n")  # commands run here now log to this UI
     launch([str(BIN / "bentoml"), "serve", "service.service:Forecaster", "--host", "127.0.0.1",
             "--port", str(service_port)], STATE / "service.log",
            env={"MLFLOW_TRACKING_URI": mlflow_url})
@@ -132,24 +135,40 @@ def main() -> int:
     console.print(f"MLflow UI:           {mlflow_url}")
     console.print(f"Prediction service:  {service_url}  (Swagger UI at /, POST /predict, "
                   "GET /model)")
+    console.print(f"Your own runs:       forecast commands run in this folder log to this UI "
+                  f"({DEMO_URI_FILE} says where);")
+    console.print(f"                     from elsewhere: export MLFLOW_TRACKING_URI={mlflow_url}")
     console.print(f"Logs in {STATE}/. Stop both with: make stop")
     return 0
 
 
 def share_per_day(explanation: dict, origin: pd.Timestamp) -> pd.Series:
-    """The explanation's weight summed per day before the forecast (1 = the last 24 hours)."""
-    ds = pd.DatetimeIndex(explanation["ds"])
+    """The explanation's weight summed per day before the forecast (1 = the last 24 hours);
+    a range (a patch) counts on the day it ends."""
+    ds = pd.DatetimeIndex(explanation.get("end") or explanation["ds"])
     days_back = np.ceil((origin - ds) / pd.Timedelta(days=1)).astype(int)
     return pd.Series(explanation["weight"]).groupby(days_back).sum().sort_index()
 
 
+def top_ranges(explanation: dict, n: int = 3) -> list[str]:
+    """The input ranges (patches) or steps with the most weight, as day and hours."""
+    ends = explanation.get("end") or explanation["ds"]
+    out = []
+    for start, end, weight in list(zip(explanation["ds"], ends, explanation["weight"],
+                                       strict=True))[:n]:
+        start, end = pd.Timestamp(start), pd.Timestamp(end)
+        hours = f"{start:%H:%M}-{end:%H:%M}" if end != start else f"{start:%H:%M}"
+        out.append(f"{start:%a %d %b} {hours} ({weight:.2f})")
+    return out
+
+
 def print_explanation(explanation: dict, origin: pd.Timestamp) -> None:
-    """Shares per day of the lookback: a flat profile is said to be flat, not listed as if
-    its first timestamps mattered."""
+    """Which day and which hours mattered; a flat profile is said to be flat, not listed as
+    if its first timestamps mattered."""
     shares = share_per_day(explanation, origin)
-    method = explanation["method"]
-    console.print(f"what the forecast looked at ({method}, share per day before it): " +
-                  ", ".join(f"{d} d: {w:.2f}" for d, w in shares.items()))
+    method, grain = explanation["method"], explanation.get("grain", "step")
+    console.print(f"what the forecast looked at ({method} per {grain}, share per day before "
+                  "it): " + ", ".join(f"{d} d: {w:.2f}" for d, w in shares.items()))
     even = 1 / len(shares)
     if shares.max() < 1.25 * even:
         console.print(f"  the {method} is spread almost evenly over the week (largest daily "
@@ -157,6 +176,7 @@ def print_explanation(explanation: dict, origin: pd.Timestamp) -> None:
     else:
         console.print(f"  most weight on the day {shares.idxmax()} d before the forecast "
                       f"({shares.max():.2f}, against {even:.2f} if spread evenly)")
+    console.print(f"  the hours that mattered most: {'; '.join(top_ranges(explanation))}")
 
 
 if __name__ == "__main__":

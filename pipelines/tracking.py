@@ -41,10 +41,19 @@ class TrackingUnavailableError(ForecastError):
     """The tracking server cannot be reached."""
 
 
+# `make demo` writes its MLflow server's URL here while it runs, so commands run from the same
+# folder log to the UI it opened; `make stop` removes it
+DEMO_URI_FILE = Path(".forecast") / "tracking_uri"
+
+
 def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI; else the running demo's server (DEMO_URI_FILE); else the embedded
+    store in this folder."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
+    if DEMO_URI_FILE.is_file() and DEMO_URI_FILE.read_text().strip():
+        return DEMO_URI_FILE.read_text().strip()
     return f"sqlite:///{Path.cwd() / EMBEDDED_DB}"
 
 
@@ -60,9 +69,12 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         response = httpx.get(uri.rstrip("/") + "/health", timeout=timeout)
         response.raise_for_status()
     except httpx.HTTPError as err:
+        from_demo = "MLFLOW_TRACKING_URI" not in os.environ and DEMO_URI_FILE.is_file()
+        where = (f"named by {DEMO_URI_FILE} (written by `make demo`; `make stop` removes it)"
+                 if from_demo else "")
         raise TrackingUnavailableError(redact(
-            f"MLflow tracking server at {uri} is unreachable ({type(err).__name__}: {err}); "
-            "start it or point MLFLOW_TRACKING_URI elsewhere"
+            f"MLflow tracking server at {uri} {where} is unreachable ({type(err).__name__}: "
+            f"{err}); start it or point MLFLOW_TRACKING_URI elsewhere".replace("  ", " ")
         )) from None
 
 

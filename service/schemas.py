@@ -52,12 +52,19 @@ class ModelRef(BaseModel):
 
 class InputImportance(BaseModel):
     method: str = Field(description="attention (Transformer) or saliency (input gradients)")
-    ds: list[datetime]
-    weight: list[float]
+    grain: str = Field("step", description="patch: each entry is an input range from ds to "
+                       "end, the patch a patched Transformer attends to as one token; step: "
+                       "single input steps")
+    ds: list[datetime] = Field(description="first timestamp of each range (or the step)")
+    end: list[datetime] | None = Field(None, description="last timestamp of each range "
+                                       "(grain patch only)")
+    weight: list[float] = Field(description="share of the attention or saliency, largest first")
 
     @classmethod
     def of(cls, explanation: Explanation) -> InputImportance:
-        return cls(method=explanation.method, ds=[d.to_pydatetime() for d in explanation.ds],
+        end = [d.to_pydatetime() for d in explanation.end] if explanation.end else None
+        return cls(method=explanation.method, grain=explanation.grain,
+                   ds=[d.to_pydatetime() for d in explanation.ds], end=end,
                    weight=explanation.weight)
 
 

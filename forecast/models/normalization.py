@@ -86,3 +86,9 @@ class InstanceNorm(nn.Module):
 
     def step_attention(self, batch: Batch):
         return self.inner.step_attention(self.normalise(batch)[0])
+
+    def token_attention(self, batch: Batch):
+        return self.inner.token_attention(self.normalise(batch)[0])
+
+    def token_spans(self) -> list[tuple[int, int]]:
+        return self.inner.token_spans()

@@ -123,11 +123,22 @@ class TransformerForecaster(nn.Module):
             return out, torch.stack(maps, dim=1)  # (B, layers, heads, N, N)
         return out
 
-    def step_attention(self, batch: Batch) -> np.ndarray:
-        """(B, L): attention each input step receives, averaged over heads, layers, queries."""
+    def token_attention(self, batch: Batch) -> np.ndarray:
+        """(B, N): attention each token (a patch of input steps) receives, averaged over
+        heads, layers and queries: the grain the model weighs its input at."""
         with torch.inference_mode():
             _, maps = self(batch, return_attention=True)  # (B, layers, heads, N, N)
-        per_token = maps.mean(dim=(1, 2)).mean(dim=1)  # (B, N) mean over queries
+        return maps.mean(dim=(1, 2)).mean(dim=1).numpy()  # (B, N) mean over queries
+
+    def token_spans(self) -> list[tuple[int, int]]:
+        """The input steps [first, last] of each token (the first patch is shorter by the
+        front padding)."""
+        return [(max(0, i * self.patch_len - self.pad), (i + 1) * self.patch_len - self.pad - 1)
+                for i in range(self.n_tokens)]
+
+    def step_attention(self, batch: Batch) -> np.ndarray:
+        """(B, L): each token's attention spread evenly over its steps (for plots by step)."""
+        per_token = torch.from_numpy(self.token_attention(batch))
         per_step = per_token.repeat_interleave(self.patch_len, dim=1) / self.patch_len  # (B, N*P)
         return per_step[:, self.pad:].numpy()  # drop the front padding -> (B, L)
 
