@@ -20,8 +20,11 @@ from .redaction import redact
 EXIT_SOME_REFUSED = 3  # forecasts written for the others; the refused are in the errors file
 EXIT_NOTHING_FORECAST = 4  # every series refused: nothing to use
 
-console = Console()
-errors = Console(stderr=True)
+# a terminal gets its own width; a log or pipe (Rich's default there is 80) gets room for the
+# widest table, which otherwise folds its cells
+LOG_WIDTH = 160
+console = Console(width=None if sys.stdout.isatty() else LOG_WIDTH)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else LOG_WIDTH)
 
 
 def progress(message: str) -> None:

@@ -157,8 +157,13 @@ def top_ranges(explanation: dict, n: int = 3) -> list[str]:
     for start, end, weight in list(zip(explanation["ds"], ends, explanation["weight"],
                                        strict=True))[:n]:
         start, end = pd.Timestamp(start), pd.Timestamp(end)
-        hours = f"{start:%H:%M}-{end:%H:%M}" if end != start else f"{start:%H:%M}"
-        out.append(f"{start:%a %d %b} {hours} ({weight:.2f})")
+        if end == start:
+            span = f"{start:%a %d %b %H:%M}"
+        elif end.date() == start.date():
+            span = f"{start:%a %d %b %H:%M}-{end:%H:%M}"
+        else:
+            span = f"{start:%a %d %b %H:%M} - {end:%a %H:%M}"
+        out.append(f"{span} ({weight:.2f})")
     return out
 
 
