@@ -22,7 +22,6 @@ import psycopg
 import pytest
 import yaml
 
-from pipelines.client import vic_elec_request
 from pipelines.tracking import child_env
 from tests.servers import BIN, free_port, start, stop, wait_http
 from tests.stack.compose import load_compose
@@ -175,10 +174,12 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
             assert time.monotonic() < deadline, (tmp_path / "service.log").read_text()[-3000:]
             time.sleep(1)
 
-        body, _ = vic_elec_request()
-        assert httpx.post(url + "/predict", json=body, timeout=60).status_code == 401
-        response = httpx.post(url + "/predict", json=body, timeout=60,
-                              headers={"Authorization": f"Bearer {API_KEY}"})
+        # the README's request example, as a user pastes it: the file, posted as bytes
+        body = (ROOT / "examples" / "request.json").read_bytes()
+        json_body = {"content": body, "headers": {"content-type": "application/json"}}
+        assert httpx.post(url + "/predict", timeout=60, **json_body).status_code == 401
+        response = httpx.post(url + "/predict", content=body, timeout=60, headers={
+            "Authorization": f"Bearer {API_KEY}", "content-type": "application/json"})
         assert response.status_code == 200, response.text
         logs = (tmp_path / "service.log").read_text() + trainer.stdout + trainer.stderr
         assert MLFLOW_PASSWORD not in logs
