@@ -78,7 +78,7 @@ def for_freq(freq: str) -> FrequencyDefaults:
     step = step_span(freq)
     if step < DAY:
         return _sub_daily(freq, step)
-    name = to_offset(freq).name.upper()
+    name = to_offset(freq).rule_code.upper()
     if name.startswith(("B", "C")) and step <= DAY:
         return CALENDAR_TABLE["business-daily"]
     for kind, below in (("daily", WEEK), ("weekly", pd.Timedelta(days=28)),
