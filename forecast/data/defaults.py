@@ -55,10 +55,11 @@ HOUR, DAY, WEEK = pd.Timedelta(hours=1), pd.Timedelta(days=1), pd.Timedelta(days
 
 
 def step_span(freq: str) -> pd.Timedelta:
-    """The typical time between two timestamps (a month is about 31 days)."""
+    """The typical time between two timestamps (a month is about 30 days): the mean of three
+    steps taken from an anchor point, so anchored offsets (W-SUN, MS) count whole steps."""
     offset = to_offset(freq)
-    start = pd.Timestamp("2001-01-01")  # a Monday: a business day is one day later
-    return (start + offset) - start
+    first = pd.Timestamp("2001-01-01") + offset  # from a Monday: business days are one day
+    return ((first + 3 * offset) - first) / 3
 
 
 def _sub_daily(freq: str, step: pd.Timedelta) -> FrequencyDefaults:
