@@ -22,6 +22,10 @@ Forecasts from the model behind `models:/$FORECAST_MODEL_NAME@$FORECAST_MODEL_AL
 * `GET /model`: what is served (version, metrics, lookback, horizon, frequency, covariates,
   quantiles and how they were calibrated).
 * `POST /reload`: re-resolve the alias; the new version is smoke-tested before it is swapped in.
+* `POST /actuals`: what happened (series of `unique_id`, `ds`, `y`), idempotent on
+  (`unique_id`, `ds`): scores the logged forecasts and moves the adaptive intervals.
+* `GET /monitoring`: live scores (MAE, MASE, coverage, width, WQL) by step and per series,
+  status (ok, degraded, insufficient data) and input drift per model version.
 
 Errors are JSON `{"error", "field"}`: 422 invalid input, 413 over the limits, 401 without the
 API key (when `FORECAST_API_KEY` is set), 503 while no model is loaded.
@@ -35,7 +39,9 @@ ERRORS = {
     "422": "invalid input; `field` names where",
     "503": "no model loaded yet",
 }
-ROUTE_ERRORS = {"/predict": list(ERRORS), "/reload": ["401"]}
+ROUTE_ERRORS = {"/predict": list(ERRORS), "/reload": ["401"],
+                "/actuals": ["401", "413", "415", "422", "503"]}
+ERRORS_BY_ROUTE = {("/actuals", "503"): "the forecast log is unavailable"}
 
 
 class DocumentedSpec:
@@ -57,7 +63,8 @@ class DocumentedSpec:
             operation = document["paths"][path]["post"]
             responses = operation.setdefault("responses", {})
             for code in codes:
-                responses[code] = {"description": ERRORS[code], **error}
+                description = ERRORS_BY_ROUTE.get((path, code), ERRORS[code])
+                responses[code] = {"description": description, **error}
             for bentoml_code in (400, "400"):  # schema errors are answered 422
                 responses.pop(bentoml_code, None)
         document["paths"]["/reload"]["post"].pop("requestBody", None)

@@ -15,9 +15,9 @@ from starlette.responses import JSONResponse
 
 from forecast import Predictor
 from forecast.errors import DataValidationError
-from forecast.inference import CheckedSeries, SeriesForecast, SeriesInput
+from forecast.inference import MAX_ABS_VALUE, CheckedSeries, SeriesForecast, SeriesInput
 
-from .schemas import ErrorBody, SeriesIn
+from .schemas import ActualsIn, ErrorBody, SeriesIn
 from .settings import ServiceSettings
 
 
@@ -59,7 +59,7 @@ def to_input(series: SeriesIn) -> SeriesInput:
                        dict(series.static))
 
 
-def check_limits(series: Sequence[SeriesIn], settings: ServiceSettings) -> None:
+def check_limits(series: Sequence[SeriesIn | ActualsIn], settings: ServiceSettings) -> None:
     if not series:
         raise RequestError(422, "expected at least one series", "series")
     if len(series) > settings.max_series:
@@ -70,7 +70,7 @@ def check_limits(series: Sequence[SeriesIn], settings: ServiceSettings) -> None:
         if len(s.y) > settings.max_points:
             raise RequestError(413, f"{len(s.y)} points exceed the limit of "
                                     f"{settings.max_points} per series", f"series[{i}].y")
-        total += len(s.ds) + len(s.y) + sum(map(len, s.covariates.values()))
+        total += len(s.ds) + len(s.y) + sum(map(len, getattr(s, "covariates", {}).values()))
     if total > settings.max_request_points:
         raise RequestError(413, f"{total} values (timestamps, targets and covariates) exceed "
                                 f"the limit of {settings.max_request_points} per request",
@@ -125,3 +125,28 @@ def check_finite(forecasts: Sequence[SeriesForecast]) -> None:
         if not np.isfinite(forecast.values).all():
             raise RequestError(422, f"the forecast of series {i} is not finite: its values are "
                                     "out of the range the model can handle", f"series[{i}].y")
+
+
+def actuals_frame(series: Sequence[ActualsIn], settings: ServiceSettings) -> pd.DataFrame:
+    """The actuals of a POST /actuals body as (unique_id, ds, y), held to /predict's limits:
+    one value per timestamp, finite, within float range, no timestamp twice in a series."""
+    check_limits(series, settings)
+    frames = []
+    for i, s in enumerate(series):
+        if len(s.ds) != len(s.y):
+            raise RequestError(422, f"ds has {len(s.ds)} timestamps and y {len(s.y)} values; "
+                                    "expected one value per timestamp", f"series[{i}].y")
+        y = np.asarray(s.y, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(y) | (np.abs(y) > MAX_ABS_VALUE))
+        if len(bad):
+            raise RequestError(422, f"y[{bad[0]}] is {y[bad[0]]}; expected a finite number "
+                                    f"within +-{MAX_ABS_VALUE:g}", f"series[{i}].y")
+        try:
+            ds = utc_index(s.ds)
+        except (ValueError, TypeError) as err:
+            raise RequestError(422, f"series {i}: {err}", f"series[{i}].ds") from None
+        if ds.has_duplicates:
+            raise RequestError(422, f"timestamp {ds[ds.duplicated()][0]} appears twice; "
+                                    "expected each timestamp once", f"series[{i}].ds")
+        frames.append(pd.DataFrame({"unique_id": s.unique_id, "ds": ds, "y": y}))
+    return pd.concat(frames, ignore_index=True)

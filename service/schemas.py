@@ -36,6 +36,34 @@ class SeriesIn(BaseModel):
     static: dict[str, StrictFloat] = Field(default_factory=dict)
 
 
+class ActualsIn(BaseModel):
+    """What happened: one value per timestamp; numbers are strict, as in /predict."""
+
+    unique_id: str = Field(min_length=1, max_length=256, examples=["VIC"])
+    ds: list[datetime] = Field(min_length=1, description="timestamps of the actual values")
+    y: list[StrictFloat] = Field(min_length=1, description="the actual values, one per ds")
+
+
+class ActualsResponse(BaseModel):
+    received: int = Field(description="values in the body")
+    matched: int = Field(description="(unique_id, ds) pairs some logged forecast targets")
+    unmatched: int = Field(description="stored too, but no logged forecast targets them (yet)")
+
+
+class MonitoringResponse(BaseModel):
+    """Live scores per model version over the window of recent origins."""
+
+    log: dict = Field(description="available, error, dropped (records the log could not "
+                      "store), url")
+    window_days: float = Field(description="days of forecast origins scored, back from the "
+                               "latest")
+    rule: str = Field(description="the status rule")
+    versions: list[dict] = Field(description="per version: status (ok, degraded, "
+                                 "insufficient data), reasons, test_mae, live (n, mae, mase, "
+                                 "coverage_80, coverage_90, width_80, wql), by_step, by_series, "
+                                 "drift, adaptive_offsets")
+
+
 class ModelRef(BaseModel):
     name: str
     version: str
@@ -123,9 +151,13 @@ class ModelInfo(BaseModel):
     normalization: str = Field(description="revin (each lookback window standardised by its "
                                "own mean and spread) or series (per-series scaling only)")
     covariates: dict[str, list[str]]
+    adaptive_offsets: dict[str, float] = Field(
+        default_factory=dict, description="offsets in force per quantile level, in the "
+        "series' training standard deviations, learnt from actuals (adaptive intervals); "
+        "empty until actuals arrive or when FORECAST_ADAPTIVE=off")
 
     @classmethod
-    def of(cls, loaded: LoadedModel) -> ModelInfo:
+    def of(cls, loaded: LoadedModel, offsets: dict[str, float] | None = None) -> ModelInfo:
         predictor, spec = loaded.predictor, loaded.predictor.spec
         return cls(name=loaded.name, version=loaded.version, alias=loaded.alias,
                    architecture=predictor.name, run_id=loaded.run_id, source=loaded.source,
@@ -136,7 +168,8 @@ class ModelInfo(BaseModel):
                    normalization=predictor.normalization.method,
                    covariates={"past": list(spec.past_covariates),
                                "future": list(spec.future_covariates),
-                               "static": list(spec.static_covariates)})
+                               "static": list(spec.static_covariates)},
+                   adaptive_offsets=offsets or {})
 
 
 class ReloadResponse(BaseModel):

@@ -28,8 +28,19 @@ from .batching import MicroBatcher
 from .docs import describe
 from .middleware import ForecastGuard
 from .model_source import LoadedModel, ModelSource
-from .requests import RequestError, check_finite, utc_index, validate_request
-from .schemas import Horizon, ModelInfo, PredictResponse, ReloadResponse, SeriesIn, TopK
+from .monitoring import LogUnavailableError, Monitor, MonitorSettings
+from .requests import RequestError, actuals_frame, check_finite, utc_index, validate_request
+from .schemas import (
+    ActualsIn,
+    ActualsResponse,
+    Horizon,
+    ModelInfo,
+    MonitoringResponse,
+    PredictResponse,
+    ReloadResponse,
+    SeriesIn,
+    TopK,
+)
 from .settings import ServiceSettings
 from .timeout import install as install_timeout
 
@@ -78,12 +89,23 @@ class Forecaster:
         self.reload_executor = ThreadPoolExecutor(1, thread_name_prefix="reload")
         self.reload_in_flight: asyncio.Future | None = None
         self.batcher = MicroBatcher(run_forward, settings.max_batch_size, settings.max_wait_ms)
+        self.monitor = Monitor(MonitorSettings.of(settings))
+        self._load_offsets(self.loaded)
         if settings.poll_seconds > 0:
             threading.Thread(target=self._poll, daemon=True, name="alias-poller").start()
         freeze_heap()
 
     def __is_ready__(self) -> bool:
         return self.loaded is not None
+
+    def _load_offsets(self, loaded: LoadedModel | None) -> None:
+        """The adaptive offsets the version learnt so far (none when the log is down)."""
+        if loaded is None or not self.settings.adaptive:
+            return
+        try:
+            self.monitor.refresh_offsets(loaded)
+        except Exception as err:  # noqa: BLE001 - a log that is down costs no forecast
+            log.warning("adaptive offsets not loaded: %s", redact(str(err)[:200]))
 
     # ---- reload ---------------------------------------------------------------------
     def _poll(self) -> None:
@@ -112,6 +134,7 @@ class Forecaster:
                 log.error("refused v%s: %s", version, reason)
                 return ReloadResponse(status="refused", version=current,
                                       detail=f"v{version} failed to load or predict: {reason}")
+            self._load_offsets(candidate)
             self.loaded = candidate  # atomic swap: in-flight requests keep their reference
             freeze_heap()
             log.info("now serving %s v%s", candidate.name, version)
@@ -138,10 +161,27 @@ class Forecaster:
             check_finite(forecasts)
         except RequestError as err:
             return err.response()
+        forecasts = self.monitor.adapt(loaded, request.checked, forecasts)
         explanations = (await asyncio.to_thread(loaded.predictor.explain, request.checked, top_k)
                         if explain else None)
+        self.monitor.record(loaded, request.checked, forecasts, request.steps)
         return PredictResponse.of(loaded, forecasts, request.steps, request.quantiles,
                                   explanations)
+
+    @bentoml.api(route="/actuals")
+    async def actuals(self, series: list[ActualsIn]) -> ActualsResponse:
+        """Record what happened (idempotent on unique_id and ds): scores the logged forecasts
+        and moves the adaptive intervals; actuals no forecast targets are stored and counted."""
+        try:
+            frame = actuals_frame(series, self.settings)
+        except RequestError as err:
+            return err.response()
+        try:
+            result = await asyncio.to_thread(self.monitor.add_actuals, frame, self.loaded)
+        except LogUnavailableError as err:
+            return RequestError(503, f"the forecast log is unavailable: {err}").response()
+        return ActualsResponse(received=result.received, matched=result.matched,
+                               unmatched=result.unmatched)
 
     @bentoml.api(route="/reload")
     async def reload(self) -> ReloadResponse:
@@ -152,7 +192,8 @@ class Forecaster:
         return await asyncio.shield(self.reload_in_flight)
 
     def model_info(self) -> ModelInfo | None:
-        return ModelInfo.of(self.loaded) if self.loaded else None
+        loaded = self.loaded
+        return ModelInfo.of(loaded, self.monitor.offsets_in_force(loaded)) if loaded else None
 
 
 @info_app.get("/docs", include_in_schema=False)
@@ -168,6 +209,13 @@ def get_model():
     if info is None:
         return RequestError(503, "no model loaded yet").response()
     return info
+
+
+@info_app.get("/monitoring", response_model=MonitoringResponse)
+async def get_monitoring():
+    """Live scores, status and drift per model version, from the forecast log."""
+    service = bentoml.get_current_service()
+    return await asyncio.to_thread(service.monitor.report, service.loaded)
 
 
 Forecaster.mount_asgi_app(info_app, path="/")

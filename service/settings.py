@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from forecast.monitoring.status import StatusRule
 
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _on(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() not in ("0", "off", "false", "no")
+
+
+def default_log_url() -> str:
+    """A SQLite file beside the service's model cache: no server to start."""
+    cache = Path(os.environ.get("FORECAST_CACHE_DIR", ".forecast/service-cache"))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(cache.parent / 'forecast_log.db').resolve()}"
 
 
 @dataclass(frozen=True)
@@ -28,6 +46,14 @@ class ServiceSettings:
     max_wait_ms: float
     poll_seconds: int
     torch_threads: int
+    log_enabled: bool = True
+    log_url: str = "sqlite:///.forecast/forecast_log.db"
+    log_queue: int = 2000
+    log_retention_days: float = 90.0
+    monitor_window_days: float = 28.0
+    adaptive: bool = True
+    adaptive_rate: float = 0.03
+    status_rule: StatusRule = field(default_factory=StatusRule)
 
     @classmethod
     def from_env(cls) -> ServiceSettings:
@@ -53,6 +79,18 @@ class ServiceSettings:
             # torch's spinning threads on every core made batch-1 latency 10x worse
             torch_threads=_int("FORECAST_TORCH_THREADS",
                                max(1, (os.cpu_count() or 1) // max(workers, 1) - 1)),
+            # after deployment: the forecast log, live scores, adaptive intervals
+            log_enabled=_on("FORECAST_LOG", True),
+            log_url=os.environ.get("FORECAST_LOG_URL") or default_log_url(),
+            log_queue=_int("FORECAST_LOG_QUEUE", 2000),  # requests' records waiting to be stored
+            log_retention_days=_float("FORECAST_LOG_RETENTION_DAYS", 90.0),
+            monitor_window_days=_float("FORECAST_MONITOR_WINDOW_DAYS", 28.0),
+            adaptive=_on("FORECAST_ADAPTIVE", True),
+            adaptive_rate=_float("FORECAST_ADAPTIVE_RATE", 0.03),
+            status_rule=StatusRule(
+                mae_tolerance=_float("FORECAST_STATUS_MAE_TOLERANCE", 0.25),
+                coverage_band=_float("FORECAST_STATUS_COVERAGE_BAND", 0.10),
+                min_points=_int("FORECAST_STATUS_MIN_POINTS", 96)),
         )
 
     def bound_registry_calls(self) -> None:

@@ -1,0 +1,56 @@
+"""Intervals that adapt as actuals arrive: online quantile tracking, the form of adaptive
+conformal inference (Gibbs and Candes, 2021) that Angelopoulos, Candes and Tibshirani (2023,
+"Conformal PID control") write as a step on the quantile itself.
+
+For each served quantile level q an offset theta (in units of the series' training standard
+deviation, so one offset fits a panel) moves after every scored forecast:
+
+    theta <- theta + rate * (q - 1{actual <= served quantile})
+
+A quantile that too many actuals fall below is lowered, one that too few fall below is
+raised; the long-run share below each quantile returns to q after a shift, without
+retraining. The median (0.5) is the point forecast and stays where the model put it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DEFAULT_RATE = 0.03  # per scored point, in training standard deviations (see the test)
+
+
+@dataclass
+class AdaptiveOffsets:
+    """One offset per quantile level for one model version, and how many updates made it."""
+
+    levels: tuple[float, ...]
+    offsets: dict[float, float] = field(default_factory=dict)
+    updates: int = 0
+
+    def offset(self, level: float) -> float:
+        return 0.0 if level == 0.5 else self.offsets.get(level, 0.0)
+
+    def apply(self, values: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
+        """(H, Q) served quantiles, in the levels' order, moved by the offsets times `scale`
+        and sorted along the level axis (non-crossing)."""
+        shift = np.array([self.offset(q) for q in self.levels]) * np.asarray(scale)[..., None]
+        return np.sort(values + shift, axis=-1)
+
+
+def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarray,
+                    rate: float = DEFAULT_RATE) -> AdaptiveOffsets:
+    """Update the offsets with newly scored forecasts: `served` (N, Q) the quantiles as they
+    were served (the offsets of their time included), `actual` (N,). Forecasts are scored
+    after the fact, so every row of a batch was served with the offsets before it: the update
+    is the sum of the rows' steps (the delayed-feedback form of the same rule)."""
+    offsets = {q: state.offset(q) for q in state.levels}
+    below = actual[:, None] <= served  # (N, Q)
+    for j, q in enumerate(state.levels):
+        if q == 0.5:
+            continue
+        # every row's miss counted once: the same as N sequential steps of the update when
+        # each step is small against the quantile's spacing, and order-free
+        offsets[q] += rate * float(np.sum(q - below[:, j]))
+    return AdaptiveOffsets(state.levels, offsets, state.updates + len(actual))

@@ -1,0 +1,283 @@
+"""The forecast log: every served forecast per series and step, the actuals as they arrive,
+and the adaptive offsets in force, in one SQL database through SQLAlchemy Core.
+
+A SQLite file by default (no server to start), PostgreSQL in the compose stack. Actuals are
+keyed on (unique_id, ds): sending them twice stores them once, a corrected value replaces
+the old one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from .adaptive import AdaptiveOffsets
+
+metadata = MetaData()
+forecasts = Table(
+    "forecast_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(50), nullable=False),
+    Column("request_id", String(64)),
+    Column("unique_id", String(200), nullable=False, index=True),
+    Column("origin", DateTime, nullable=False),  # the last ds of the history
+    Column("ds", DateTime, nullable=False, index=True),
+    Column("step", Integer, nullable=False),
+    Column("median", Float, nullable=False),
+    Column("levels", String(400)),  # JSON list of the served quantile levels
+    Column("quantiles", String(2000)),  # JSON list, one value per level
+    Column("scale", Float),  # the series' training standard deviation
+    Column("mase_scale", Float),  # its in-sample seasonal-naive MAE (MASE denominator)
+    Column("train_mean", Float),
+    Column("created_at", DateTime, nullable=False, index=True),
+    Column("adapted", Boolean, nullable=False, default=False),
+)
+actuals = Table(
+    "forecast_actuals", metadata,
+    Column("unique_id", String(200), primary_key=True),
+    Column("ds", DateTime, primary_key=True),
+    Column("y", Float, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+)
+offsets = Table(
+    "forecast_offsets", metadata,
+    Column("model_name", String(200), primary_key=True),
+    Column("model_version", String(50), primary_key=True),
+    Column("level", Float, primary_key=True),
+    Column("offset", Float, nullable=False),
+    Column("updates", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class ForecastRecord:
+    """One series' served forecast: H steps, each with its median and quantiles."""
+
+    model_name: str
+    model_version: str
+    request_id: str
+    unique_id: str
+    origin: pd.Timestamp
+    ds: pd.DatetimeIndex
+    median: np.ndarray  # (H,)
+    levels: tuple[float, ...]
+    quantiles: np.ndarray  # (H, Q)
+    scale: float
+    mase_scale: float
+    train_mean: float
+
+    def rows(self, created_at: datetime) -> list[dict]:
+        levels = json.dumps([float(q) for q in self.levels])
+        origin = pd.Timestamp(self.origin).to_pydatetime()
+        return [{"model_name": self.model_name, "model_version": self.model_version,
+                 "request_id": self.request_id, "unique_id": self.unique_id, "origin": origin,
+                 "ds": ds.to_pydatetime(), "step": h + 1, "median": float(self.median[h]),
+                 "levels": levels, "quantiles": json.dumps(self.quantiles[h].tolist()),
+                 "scale": float(self.scale), "mase_scale": float(self.mase_scale),
+                 "train_mean": float(self.train_mean), "created_at": created_at,
+                 "adapted": False}
+                for h, ds in enumerate(self.ds)]
+
+
+@dataclass(frozen=True)
+class ActualsResult:
+    received: int  # rows in the body
+    matched: int  # of them, (unique_id, ds) pairs that some logged forecast targets
+    unmatched: int  # stored too, in case a forecast for them is logged later
+
+
+def _upsert(engine: Engine, table: Table, rows: list[dict], keys: list[str],
+            values: list[str]):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET values, in SQLite's or PostgreSQL's words."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={v: statement.excluded[v] for v in values})
+
+
+def _parse_json_lists(column: pd.Series) -> np.ndarray:
+    """A column of JSON lists of equal length as one (N, Q) array: one json.loads for all."""
+    if column.empty:
+        return np.zeros((0, 0))
+    return np.asarray(json.loads("[" + ",".join(column.tolist()) + "]"), dtype=np.float64)
+
+
+class ForecastLog:
+    """The log store. Every method opens its own short transaction; the engine's pool makes
+    that cheap. Creating it creates the tables (safe when workers start together)."""
+
+    def __init__(self, url: str, connect_timeout_s: float = 10.0):
+        self.url = url
+        connect_args = ({"timeout": 30} if url.startswith("sqlite")
+                        else {"connect_timeout": int(connect_timeout_s)})
+        self.engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        self.ensure_schema()
+
+    def ensure_schema(self, tries: int = 5) -> None:
+        for attempt in range(tries):
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+                return
+            except (OperationalError, ProgrammingError) as err:
+                if "already exists" not in str(err) or attempt == tries - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))  # another worker is creating them
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- writes ---------------------------------------------------------------------
+    def write_forecasts(self, records: list[ForecastRecord]) -> int:
+        created = utc_now()
+        rows = [row for record in records for row in record.rows(created)]
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(forecasts.insert(), rows)
+        return len(rows)
+
+    def add_actuals(self, frame: pd.DataFrame) -> ActualsResult:
+        """Upsert `frame` (unique_id, ds, y): idempotent on (unique_id, ds)."""
+        if frame.empty:
+            return ActualsResult(0, 0, 0)
+        now = utc_now()
+        rows = [{"unique_id": str(u), "ds": pd.Timestamp(d).to_pydatetime(), "y": float(y),
+                 "received_at": now}
+                for u, d, y in zip(frame["unique_id"], frame["ds"], frame["y"], strict=True)]
+        with self.engine.begin() as connection:
+            for i in range(0, len(rows), 2000):  # bound the statement's parameters
+                connection.execute(_upsert(self.engine, actuals, rows[i:i + 2000],
+                                           ["unique_id", "ds"], ["y", "received_at"]))
+        keys = pd.DataFrame({"unique_id": frame["unique_id"].astype(str),
+                             "ds": pd.to_datetime(frame["ds"])}).drop_duplicates()
+        targeted = self._targeted(keys)
+        return ActualsResult(len(frame), targeted, len(keys) - targeted)
+
+    def _targeted(self, keys: pd.DataFrame) -> int:
+        """How many of the (unique_id, ds) pairs some logged forecast targets."""
+        found = 0
+        for uid, group in keys.groupby("unique_id"):
+            ds = [pd.Timestamp(d).to_pydatetime() for d in group["ds"]]
+            query = (select(func.count(func.distinct(forecasts.c.ds)))
+                     .where(forecasts.c.unique_id == uid, forecasts.c.ds.in_(ds)))
+            with self.engine.connect() as connection:
+                found += int(connection.execute(query).scalar() or 0)
+        return found
+
+    def prune(self, retention_days: float) -> int:
+        """Delete forecasts logged, and actuals received, more than `retention_days` ago."""
+        cutoff = utc_now() - timedelta(days=retention_days)
+        with self.engine.begin() as connection:
+            gone = connection.execute(delete(forecasts).where(forecasts.c.created_at < cutoff))
+            connection.execute(delete(actuals).where(actuals.c.received_at < cutoff))
+        return gone.rowcount or 0
+
+    # ---- reads ----------------------------------------------------------------------
+    def versions(self, model_name: str) -> list[str]:
+        query = select(forecasts.c.model_version).where(
+            forecasts.c.model_name == model_name).distinct()
+        with self.engine.connect() as connection:
+            return sorted((r[0] for r in connection.execute(query)), key=_version_key)
+
+    def joined(self, model_name: str, model_version: str | None = None,
+               since: datetime | None = None, only_unadapted: bool = False) -> pd.DataFrame:
+        """Logged forecasts that have their actual, one row per (forecast, step), with one
+        column per quantile level ("0.1", ...) and the row `id`."""
+        conditions = [forecasts.c.model_name == model_name]
+        if model_version is not None:
+            conditions.append(forecasts.c.model_version == model_version)
+        if since is not None:
+            conditions.append(forecasts.c.origin >= since)
+        if only_unadapted:
+            conditions.append(forecasts.c.adapted.is_(False))
+        query = (select(forecasts.c.id, forecasts.c.model_name, forecasts.c.model_version,
+                        forecasts.c.unique_id, forecasts.c.origin, forecasts.c.ds,
+                        forecasts.c.step, forecasts.c.median, forecasts.c.levels,
+                        forecasts.c.quantiles, forecasts.c.scale, forecasts.c.mase_scale,
+                        forecasts.c.train_mean, actuals.c.y)
+                 .join(actuals, and_(actuals.c.unique_id == forecasts.c.unique_id,
+                                     actuals.c.ds == forecasts.c.ds))
+                 .where(*conditions).order_by(forecasts.c.ds, forecasts.c.step))
+        with self.engine.connect() as connection:
+            frame = pd.read_sql(query, connection)
+        return _widen(frame)
+
+    def actuals_frame(self) -> pd.DataFrame:
+        with self.engine.connect() as connection:
+            return pd.read_sql(select(actuals.c.unique_id, actuals.c.ds, actuals.c.y)
+                               .order_by(actuals.c.unique_id, actuals.c.ds), connection)
+
+    # ---- adaptive offsets -----------------------------------------------------------
+    def offsets(self, model_name: str, model_version: str, levels: tuple[float, ...]
+                ) -> AdaptiveOffsets:
+        query = select(offsets.c.level, offsets.c.offset, offsets.c.updates).where(
+            offsets.c.model_name == model_name, offsets.c.model_version == model_version)
+        with self.engine.connect() as connection:
+            found = list(connection.execute(query))
+        return AdaptiveOffsets(tuple(levels), {float(r[0]): float(r[1]) for r in found},
+                               max((int(r[2]) for r in found), default=0))
+
+    def save_offsets(self, model_name: str, model_version: str, state: AdaptiveOffsets,
+                     adapted_ids: list[int]) -> None:
+        """Store the offsets and mark the forecasts they learnt from, in one transaction, so
+        an actual sent twice never moves them twice."""
+        now = utc_now()
+        rows = [{"model_name": model_name, "model_version": model_version, "level": float(q),
+                 "offset": float(state.offset(q)), "updates": state.updates, "updated_at": now}
+                for q in state.levels]
+        with self.engine.begin() as connection:
+            connection.execute(_upsert(self.engine, offsets, rows,
+                                       ["model_name", "model_version", "level"],
+                                       ["offset", "updates", "updated_at"]))
+            for i in range(0, len(adapted_ids), 2000):
+                connection.execute(update(forecasts).where(
+                    forecasts.c.id.in_(adapted_ids[i:i + 2000])).values(adapted=True))
+
+
+def _version_key(version: str):
+    return (0, int(version)) if str(version).isdigit() else (1, str(version))
+
+
+def _widen(frame: pd.DataFrame) -> pd.DataFrame:
+    """The JSON quantile lists as one float column per level."""
+    if frame.empty:
+        return frame.drop(columns=["levels", "quantiles"], errors="ignore")
+    frame["origin"], frame["ds"] = pd.to_datetime(frame["origin"]), pd.to_datetime(frame["ds"])
+    out = []
+    for levels, group in frame.groupby("levels", sort=False):
+        values = _parse_json_lists(group["quantiles"])
+        names = [f"{q:g}" for q in json.loads(levels)]
+        wide = pd.DataFrame(values, columns=names, index=group.index)
+        out.append(pd.concat([group.drop(columns=["levels", "quantiles"]), wide], axis=1))
+    return pd.concat(out).sort_values(["ds", "step"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,110 @@
+"""The forecast log, live scores, the status rule and adaptive intervals, without a service."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from forecast.monitoring import (
+    AdaptiveOffsets,
+    ForecastLog,
+    ForecastRecord,
+    StatusRule,
+    drift_by_series,
+    live_scores,
+    monitoring_status,
+    track_quantiles,
+)
+from forecast.monitoring.status import DEGRADED, INSUFFICIENT, OK
+
+LEVELS = (0.05, 0.1, 0.5, 0.9, 0.95)
+
+
+def record(uid: str, origin: str, median: np.ndarray, version: str = "1", spread: float = 1.0
+           ) -> ForecastRecord:
+    ds = pd.date_range(pd.Timestamp(origin) + pd.Timedelta(hours=1), periods=len(median),
+                       freq="h")
+    z = norm.ppf(LEVELS)
+    return ForecastRecord("m", version, "r1", uid, pd.Timestamp(origin), ds, median, LEVELS,
+                          median[:, None] + spread * z[None, :], 1.0, 2.0, 0.0)
+
+
+@pytest.fixture
+def store(tmp_path):
+    log = ForecastLog(f"sqlite:///{tmp_path / 'log.db'}")
+    yield log
+    log.close()
+
+
+def test_actuals_are_idempotent_and_a_correction_replaces_the_value(store):
+    store.write_forecasts([record("a", "2024-01-01 00:00", np.zeros(3))])
+    body = pd.DataFrame({"unique_id": ["a", "a", "zz"], "ds": pd.to_datetime(
+        ["2024-01-01 01:00", "2024-01-01 02:00", "2024-01-01 01:00"]), "y": [1.0, 2.0, 5.0]})
+    first = store.add_actuals(body)
+    assert (first.received, first.matched, first.unmatched) == (3, 2, 1)
+    again = store.add_actuals(body)
+    assert (again.matched, again.unmatched) == (2, 1)
+    assert len(store.actuals_frame()) == 3  # stored once
+    store.add_actuals(body.iloc[[0]].assign(y=10.0))  # a corrected value
+    joined = store.joined("m")
+    assert joined.set_index("step").loc[1, "y"] == 10.0 and len(joined) == 2
+    assert list(joined.columns[-len(LEVELS):]) == [f"{q:g}" for q in LEVELS]
+
+
+def test_live_scores_match_a_hand_computation(store):
+    median = np.array([1.0, 2.0, 3.0, 4.0])
+    store.write_forecasts([record("a", "2024-01-01", median), record("b", "2024-01-02", median)])
+    y = np.array([1.5, 2.0, 2.0, 10.0])
+    for origin, uid in (("2024-01-01", "a"), ("2024-01-02", "b")):
+        ds = pd.date_range(pd.Timestamp(origin) + pd.Timedelta(hours=1), periods=4, freq="h")
+        store.add_actuals(pd.DataFrame({"unique_id": uid, "ds": ds, "y": y}))
+    scores = live_scores(store.joined("m", "1"))
+    assert scores.overall["n"] == 8
+    assert scores.overall["mae"] == pytest.approx(np.mean(np.abs(y - median)))
+    assert scores.overall["mase"] == pytest.approx(np.mean(np.abs(y - median)) / 2.0)
+    inside = np.abs(y - median) <= norm.ppf(0.9)
+    assert scores.overall["coverage_80"] == pytest.approx(inside.mean())
+    assert list(scores.by_step["step"]) == [1, 2, 3, 4] and len(scores.by_day) == 2
+    assert scores.by_step.set_index("step").loc[4, "mae"] == pytest.approx(6.0)
+
+
+def test_the_status_rule():
+    rule = StatusRule(mae_tolerance=0.25, coverage_band=0.1, min_points=10)
+    assert monitoring_status({"n": 5, "mae": 9.0}, 1.0, rule)[0] == INSUFFICIENT
+    assert monitoring_status({"n": 50, "mae": 1.2, "coverage_80": 0.78}, 1.0, rule) == (OK, [])
+    status, reasons = monitoring_status({"n": 50, "mae": 1.3, "coverage_80": 0.78}, 1.0, rule)
+    assert status == DEGRADED and "live MAE 1.3 > test MAE 1" in reasons[0]
+    status, reasons = monitoring_status({"n": 50, "mae": 1.0, "coverage_80": 0.6}, 1.0, rule)
+    assert status == DEGRADED and "covered 0.60" in reasons[0]
+
+
+def test_drift_names_the_series_that_moved():
+    rows = pd.DataFrame({"unique_id": ["a"] * 4 + ["b"] * 4, "y": [0, 1, -1, 0, 5, 6, 4, 5.0],
+                         "train_mean": 0.0, "scale": 1.0})
+    drift = drift_by_series(rows, StatusRule()).set_index("unique_id")
+    assert not drift.loc["a", "drifted"] and drift.loc["b", "drifted"]
+    assert drift.loc["b", "level_shift_sd"] == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_adaptive_offsets_restore_coverage_after_the_spread_doubles(seed):
+    """A model calibrated for N(0, 1) noise meets N(0, 2): its 80% interval covers about
+    48%. With the offsets updated once a day (48 points), coverage over days 15-30 returns
+    to within 0.05 of 0.80."""
+    rng = np.random.default_rng(seed)
+    z = norm.ppf(LEVELS)
+    state, covered_static, covered_adaptive = AdaptiveOffsets(LEVELS), [], []
+    for day in range(30):
+        actual = rng.normal(0, 2, 48)
+        base = np.tile(z, (48, 1))  # the model's quantiles (scale 1)
+        served = state.apply(base, np.ones(48))
+        lo, hi = LEVELS.index(0.1), LEVELS.index(0.9)
+        if day >= 15:
+            covered_static += list((actual >= base[:, lo]) & (actual <= base[:, hi]))
+            covered_adaptive += list((actual >= served[:, lo]) & (actual <= served[:, hi]))
+        state = track_quantiles(state, served, actual)
+    assert np.mean(covered_static) == pytest.approx(0.48, abs=0.06)
+    assert np.mean(covered_adaptive) == pytest.approx(0.80, abs=0.05)
+    assert state.offset(0.5) == 0.0 and state.updates == 30 * 48
