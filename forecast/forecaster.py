@@ -86,13 +86,19 @@ class Forecaster:
         return self.data()
 
     def fit(self, df: pd.DataFrame | None = None, callbacks: list[Callback] | None = None,
-            logger=False, prepared: PreparedData | None = None) -> Forecaster:
-        """Fit on `df` (or the configured data, or data already `prepared` for a comparison)."""
+            logger=False, prepared: PreparedData | None = None,
+            init: Predictor | Forecaster | None = None) -> Forecaster:
+        """Fit on `df` (or the configured data, or data already `prepared` for a comparison);
+        with `init` (a trained model of the same family, window and features), continue
+        training from its weights."""
         if prepared is None:
             self.config, self._prepared = prepare(self.config, df)
         else:
             self.config, self._prepared = resolved_config(self.config, prepared), prepared
-        self._predictor, self.report = train(self.config, self._prepared, callbacks, logger)
+        if isinstance(init, Forecaster):
+            init = init.predictor
+        self._predictor, self.report = train(self.config, self._prepared, callbacks, logger,
+                                             init)
         return self
 
     def forecast_split(self, split: Split = "test", df: pd.DataFrame | None = None

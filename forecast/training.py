@@ -128,10 +128,52 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
     )
 
 
+def warm_start_mismatches(init: Predictor, config: ForecastConfig, spec) -> list[str]:
+    """What keeps `init`'s weights from fitting the network `config` builds for data of
+    `spec`: another family, window, feature set, quantiles or architecture."""
+    data, model = config.data, config.model
+    pairs = [("model family", init.name, model.name),
+             ("data.lookback", init.lookback, data.lookback),
+             ("data.horizon", init.horizon, data.horizon),
+             ("features", init.spec.feature_names, spec.feature_names),
+             ("static covariates", list(init.spec.static_covariates),
+              list(spec.static_covariates)),
+             ("model.quantiles", list(init.quantiles), list(model.quantiles))]
+    if init.name == model.name and model.family.neural:
+        pairs.append((f"model.{model.family.section}", init.architecture.model_dump(),
+                      model.architecture.model_dump()))
+    return [f"{what}: the version has {old}, the new training {new}"
+            for what, old, new in pairs if old != new]
+
+
+def warm_start(predictor: Predictor, init: Predictor) -> None:
+    """Copy `init`'s weights into `predictor`'s network (same family, window and features,
+    checked by `warm_start_mismatches`); a series embedding keeps the rows of the series both
+    know and learns the rest."""
+    source, target = init.network.state_dict(), predictor.network.state_dict()
+    for key, tensor in source.items():
+        if key not in target:
+            continue
+        if target[key].shape == tensor.shape:
+            target[key] = tensor.clone()
+        elif key.endswith("table.weight") and init.series_ids:
+            target[key][0] = tensor[0]  # the row of series never seen
+            rows = {uid: init.key_of(uid) for uid in init.series_ids}
+            for uid, row in rows.items():
+                new_row = predictor.key_of(uid)
+                if new_row:
+                    target[key][new_row] = tensor[row]
+        else:
+            raise ConfigError(f"the initial weights do not fit: {key} is {tuple(tensor.shape)} "
+                              f"in the version and {tuple(target[key].shape)} here")
+    predictor.network.load_state_dict(target)
+
+
 def train(config: ForecastConfig, prepared: PreparedData,
-          callbacks: list[Callback] | None = None, logger=False
+          callbacks: list[Callback] | None = None, logger=False, init: Predictor | None = None
           ) -> tuple[Predictor, TrainingReport | None]:
-    """Fit the configured family on `prepared` and score it on the test windows.
+    """Fit the configured family on `prepared` and score it on the test windows; with `init`,
+    training continues from that model's weights (continued training on newer data).
 
     Baselines have nothing to learn: they get the scalers and no report.
     """
@@ -144,6 +186,12 @@ def train(config: ForecastConfig, prepared: PreparedData,
                                 if settings.series_embedding else (),
                                 embedding_dim=settings.series_embedding,
                                 normalization=settings.normalizer)
+    if init is not None:
+        mismatches = warm_start_mismatches(init, config, prepared.panel.spec)
+        if mismatches:
+            raise ConfigError("cannot continue training from this version: "
+                              + "; ".join(mismatches))
+        warm_start(predictor, init)
     report = None
     if settings.family.neural:
         trainer = config.trainer

@@ -11,12 +11,15 @@ from forecast.errors import ForecastError
 from forecast.models import families, tunable_names
 
 from .commands import (
+    cmd_actuals,
     cmd_compare,
     cmd_inspect,
     cmd_log_run,
     cmd_models,
+    cmd_monitor,
     cmd_predict,
     cmd_promote,
+    cmd_retrain,
     cmd_serve,
     cmd_study,
     cmd_train,
@@ -67,7 +70,35 @@ def build_parser() -> argparse.ArgumentParser:
                        f"{f.name} ({f.description})" if f.description else f.name
                        for f in families()))
     p.add_argument("--data", help="CSV or Parquet file in long format (default: vic_elec)")
+    p.add_argument("--init-from", metavar="MODEL_URI", help="continue training from a "
+                   "registered version (models:/forecaster@champion, models:/forecaster/3): "
+                   "its weights and configuration on --data, the scaler refreshed, "
+                   "trainer.max_epochs 5 unless set; registered through champion gating")
     add_distributed(p)
+    p = add("retrain", "Continued training of the champion on newer data when its live status "
+            "is degraded (from the forecast log), or always; for a daily scheduler.",
+            cmd_retrain)
+    p.add_argument("--when", choices=["degraded", "always"], default="degraded")
+    p.add_argument("--data", help="the newer data (default: the data the version trained on)")
+    p.add_argument("--window-days", type=float, default=28.0, help="days of forecast origins "
+                   "scored (default 28)")
+    p.add_argument("--log-url", help="forecast log database (default: $FORECAST_LOG_URL or "
+                   ".forecast/forecast_log.db)")
+    p.add_argument("--model", help=argparse.SUPPRESS)
+    p = add("actuals", "Record actuals (unique_id, ds, y) for logged forecasts, as POST "
+            "/actuals does: idempotent on (unique_id, ds); moves the adaptive intervals.",
+            cmd_actuals)
+    p.add_argument("--data", required=True, help="CSV or Parquet file: unique_id, ds, y")
+    p.add_argument("--log-url", help="forecast log database (default: $FORECAST_LOG_URL or "
+                   ".forecast/forecast_log.db)")
+    p = add("monitor", "Live scores, status and drift per registered version from the "
+            "forecast log, logged to MLflow as a monitoring run tied to the version.",
+            cmd_monitor)
+    p.add_argument("--window-days", type=float, default=28.0, help="days of forecast origins "
+                   "scored, back from the latest (default 28)")
+    p.add_argument("--log-url", help="forecast log database (default: $FORECAST_LOG_URL or "
+                   ".forecast/forecast_log.db)")
+    p.add_argument("--no-mlflow", action="store_true", help="print only")
     p = add("compare", "Train every model and baseline on the same split, backtest them, log a "
             "parent run with a comparison table and register the best; 'champion' moves only "
             "if it beats the current champion on the same test window.", cmd_compare)

@@ -79,6 +79,8 @@ def _print_metrics_table(title: str, rows: list[dict], columns: list[str]) -> No
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if getattr(args, "init_from", None):
+        return _continue_training(args, args.init_from)
     from .train import run_train
 
     config = _load(args, [f"model.name={args.model}"] if args.model else None)
@@ -90,6 +92,89 @@ def cmd_train(args: argparse.Namespace) -> int:
                          [{"metric": k, "value": v} for k, v in result.metrics.items()],
                          ["metric", "value"])
     console.print(f"run {result.run_id} logged; bundle kept at {result.bundle}")
+    return 0
+
+
+def _continue_training(args: argparse.Namespace, init_uri: str) -> int:
+    """Training from a registered version's weights and configuration on newer data."""
+    from .retrain import continued_config, load_init, run_continue
+    from .tracking import connect
+
+    connect()  # the registry holds the starting point
+    init = load_init(init_uri)
+    overrides = list(args.set or []) + ([f"model.name={args.model}"]
+                                        if getattr(args, "model", None) else [])
+    config, prepared = _prepare(continued_config(init, args.data, overrides))
+    progress(f"[train] continuing from {init_uri} ({init.name}), "
+             f"{config.trainer.max_epochs} epochs at most")
+    result = run_continue(config, prepared, init, init_uri)
+    _print_metrics_table(f"{config.model.name} (continued): test metrics",
+                         [{"metric": k, "value": v} for k, v in result.metrics.items()],
+                         ["metric", "value"])
+    d = result.decision
+    console.print(f"run {result.run_id} logged; registered {config.tracking.registered_model} "
+                  f"v{d.version}; {'promoted to' if d.promoted else 'did not take'} "
+                  f"'{config.tracking.alias}': {d.reason}", soft_wrap=True)
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """Continued training of the champion when its live status says so (or always)."""
+    from forecast.monitoring import StatusRule
+
+    from .retrain import champion_status, should_retrain
+
+    config = _load(args)
+    status, reasons, version = champion_status(config, args.window_days, StatusRule.from_env(),
+                                               args.log_url)
+    name = config.tracking.registered_model
+    progress(f"[retrain] {name} v{version} ({config.tracking.alias}): {status}"
+             + (f" ({'; '.join(reasons)})" if reasons else ""))
+    if not should_retrain(args.when, status):
+        progress(f"[retrain] nothing to do: retraining happens when the status is "
+                 f"{args.when}")
+        return 0
+    return _continue_training(args, f"models:/{name}/{version}")
+
+
+def cmd_actuals(args: argparse.Namespace) -> int:
+    from .monitoring import run_actuals
+
+    result = run_actuals(args.data, args.log_url)
+    console.print(f"{result.received} actuals stored ({result.matched} target logged "
+                  f"forecasts, {result.unmatched} no forecast yet)", markup=False)
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from forecast.monitoring import StatusRule
+
+    from .monitoring import run_monitor
+
+    config = _load(args)
+    rule = StatusRule.from_env()
+    reports = run_monitor(config, args.window_days, rule, args.log_url,
+                          log_runs=not args.no_mlflow)
+    if not reports:
+        console.print(f"no logged forecasts of '{config.tracking.registered_model}' yet: the "
+                      "service logs every forecast it answers", markup=False)
+        return 0
+    rows = []
+    for report, run_id in reports:
+        live = report.scores.overall
+        drifted = int(report.drift["drifted"].sum()) if len(report.drift) else 0
+        rows.append({"version": report.version, "alias": report.alias or "-",
+                     "status": report.status, "points": int(live.get("n", 0)),
+                     "live MAE": live.get("mae", float("nan")),
+                     "test MAE": report.test_mae if report.test_mae is not None
+                     else float("nan"),
+                     "coverage 80%": live.get("coverage_80", float("nan")),
+                     "drifted series": drifted, "MLflow run": run_id or "-"})
+    _print_metrics_table(f"live scores over the last {args.window_days:g} days of origins "
+                         f"({rule.describe()})", rows, list(rows[0]))
+    for report, _ in reports:
+        for reason in report.reasons:
+            console.print(f"v{report.version}: {reason}", markup=False)
     return 0
 
 

@@ -127,3 +127,28 @@ def fan_chart(forecasts: WindowForecasts, quantiles: list[float], path: Path, ti
     ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
     return save_figure(fig, path)
+
+
+def live_vs_test(days: pd.DataFrame, test_mae: float | None, test_coverage: float | None,
+                 path: Path, title: str) -> Path:
+    """Live MAE and 80% coverage per day of origin, against the version's test figures."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    day = pd.to_datetime(days["day"])
+    left.plot(day, days["mae"], marker="o", label="live MAE")
+    if test_mae is not None:
+        left.axhline(test_mae, color="grey", linestyle="--", label=f"test MAE {test_mae:.3g}")
+    left.set_title("MAE by day of origin")
+    left.legend()
+    if "coverage_80" in days:
+        right.plot(day, days["coverage_80"], marker="o", label="live coverage of the 80% interval")
+        right.axhline(0.8, color="green", linestyle=":", label="nominal 0.80")
+        if test_coverage is not None:
+            right.axhline(test_coverage, color="grey", linestyle="--",
+                          label=f"test {test_coverage:.2f}")
+        right.set_ylim(0, 1)
+        right.legend(loc="lower left")
+    right.set_title("80% interval coverage by day of origin")
+    for ax in (left, right):
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle(title)
+    return save_figure(fig, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
-from forecast import ForecastConfig, Forecaster
+from forecast import ForecastConfig, Forecaster, Predictor
 from forecast.datamodule import PreparedData, prepare
 from forecast.errors import ForecastError
 from forecast.training import is_global_zero
@@ -38,12 +38,13 @@ class TrainResult:
 
 
 def train_model(config: ForecastConfig, prepared: PreparedData | None = None,
-                with_backtest: bool = False, callbacks: list[Callback] | None = None
-                ) -> tuple[Forecaster, Path | None]:
-    """Fit and write the bundle; no MLflow involved. In the worker processes of a
-    distributed run there is no bundle (None): rank 0 writes it."""
+                with_backtest: bool = False, callbacks: list[Callback] | None = None,
+                init: Predictor | None = None) -> tuple[Forecaster, Path | None]:
+    """Fit (from `init`'s weights, when given) and write the bundle; no MLflow involved. In
+    the worker processes of a distributed run there is no bundle (None): rank 0 writes it."""
     started = now_ms()  # the MLflow run spans the training, not the seconds of logging
-    forecaster = Forecaster(config=config).fit(prepared=prepared, callbacks=callbacks)
+    forecaster = Forecaster(config=config).fit(prepared=prepared, callbacks=callbacks,
+                                               init=init)
     if not is_global_zero():
         return forecaster, None
     resolved = forecaster.config.backtest  # the step follows the horizon unless set

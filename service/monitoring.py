@@ -30,9 +30,9 @@ from forecast.monitoring import (
     ForecastRecord,
     StatusRule,
     drift_by_series,
+    learn_offsets,
     live_scores,
     monitoring_status,
-    track_quantiles,
 )
 from forecast.monitoring.status import INSUFFICIENT
 from pipelines.redaction import redact
@@ -233,18 +233,9 @@ class Monitor:
         store = self._require()
         levels = tuple(loaded.predictor.quantiles)
         with self._lock:
-            state = store.offsets(loaded.name, loaded.version, levels)
-            if learn:
-                fresh = store.joined(loaded.name, loaded.version, only_unadapted=True)
-                if len(fresh):
-                    served = fresh[[f"{q:g}" for q in levels]].to_numpy(dtype=np.float64)
-                    scale = fresh["scale"].to_numpy()[:, None]
-                    normalised = served / scale  # offsets live in standard deviations
-                    state = track_quantiles(state, normalised,
-                                            fresh["y"].to_numpy() / scale[:, 0],
-                                            self.settings.adaptive_rate)
-                    store.save_offsets(loaded.name, loaded.version, state,
-                                       fresh["id"].astype(int).tolist())
+            state = (learn_offsets(store, loaded.name, loaded.version, levels,
+                                   self.settings.adaptive_rate) if learn
+                     else store.offsets(loaded.name, loaded.version, levels))
             self._offsets[(loaded.name, loaded.version)] = state
         return state
 

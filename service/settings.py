@@ -87,10 +87,7 @@ class ServiceSettings:
             monitor_window_days=_float("FORECAST_MONITOR_WINDOW_DAYS", 28.0),
             adaptive=_on("FORECAST_ADAPTIVE", True),
             adaptive_rate=_float("FORECAST_ADAPTIVE_RATE", 0.03),
-            status_rule=StatusRule(
-                mae_tolerance=_float("FORECAST_STATUS_MAE_TOLERANCE", 0.25),
-                coverage_band=_float("FORECAST_STATUS_COVERAGE_BAND", 0.10),
-                min_points=_int("FORECAST_STATUS_MIN_POINTS", 96)),
+            status_rule=StatusRule.from_env(),
         )
 
     def bound_registry_calls(self) -> None:

@@ -54,3 +54,18 @@ def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarr
         # each step is small against the quantile's spacing, and order-free
         offsets[q] += rate * float(np.sum(q - below[:, j]))
     return AdaptiveOffsets(state.levels, offsets, state.updates + len(actual))
+
+
+def learn_offsets(store, model_name: str, model_version: str, levels: tuple[float, ...],
+                  rate: float = DEFAULT_RATE) -> AdaptiveOffsets:
+    """The version's offsets after the scored forecasts no update has used yet (each is used
+    once: a repeated actual never moves them twice), saved back to `store` (a ForecastLog)."""
+    state = store.offsets(model_name, model_version, levels)
+    fresh = store.joined(model_name, model_version, only_unadapted=True)
+    if fresh.empty:
+        return state
+    served = fresh[[f"{q:g}" for q in levels]].to_numpy(dtype=np.float64)
+    scale = fresh["scale"].to_numpy()[:, None]  # offsets live in standard deviations
+    state = track_quantiles(state, served / scale, fresh["y"].to_numpy() / scale[:, 0], rate)
+    store.save_offsets(model_name, model_version, state, fresh["id"].astype(int).tolist())
+    return state

@@ -28,6 +28,20 @@ class StatusRule:
     drift_level: float = 1.0  # |level shift| in training standard deviations
     drift_spread: float = 2.0  # spread ratio above this, or below its inverse
 
+    @classmethod
+    def from_env(cls) -> StatusRule:
+        """FORECAST_STATUS_MAE_TOLERANCE, _COVERAGE_BAND, _MIN_POINTS: the same rule for the
+        service and the CLI."""
+        import os
+
+        default = cls()
+        return cls(
+            mae_tolerance=float(os.environ.get("FORECAST_STATUS_MAE_TOLERANCE",
+                                               default.mae_tolerance)),
+            coverage_band=float(os.environ.get("FORECAST_STATUS_COVERAGE_BAND",
+                                               default.coverage_band)),
+            min_points=int(os.environ.get("FORECAST_STATUS_MIN_POINTS", default.min_points)))
+
     def describe(self) -> str:
         return (f"degraded when live MAE > test MAE x {1 + self.mae_tolerance:g} or 80% "
                 f"coverage outside {NOMINAL_80 - self.coverage_band:.2f}..."

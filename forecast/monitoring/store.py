@@ -210,6 +210,15 @@ class ForecastLog:
         with self.engine.connect() as connection:
             return sorted((r[0] for r in connection.execute(query)), key=_version_key)
 
+    def model_versions(self) -> list[tuple[str, str, tuple[float, ...]]]:
+        """Every (model name, version, served levels) with forecasts in the log."""
+        query = select(forecasts.c.model_name, forecasts.c.model_version,
+                       func.max(forecasts.c.levels)).group_by(forecasts.c.model_name,
+                                                               forecasts.c.model_version)
+        with self.engine.connect() as connection:
+            rows = list(connection.execute(query))
+        return [(str(n), str(v), tuple(json.loads(levels or "[]"))) for n, v, levels in rows]
+
     def joined(self, model_name: str, model_version: str | None = None,
                since: datetime | None = None, only_unadapted: bool = False) -> pd.DataFrame:
         """Logged forecasts that have their actual, one row per (forecast, step), with one

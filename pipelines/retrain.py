@@ -1,0 +1,110 @@
+"""Continued training: `forecast train --init-from models:/NAME@ALIAS --data NEW` starts from
+a registered version's weights and configuration on newer data (the scaler's statistics and
+the calibration refreshed on the new training and validation parts, a short budget unless
+set), logs the run and registers it through the usual champion gating on the new data's
+test window. `forecast retrain --when degraded` does this only when the champion's live
+status says so, for a scheduler to call every day."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from forecast import ForecastConfig, Predictor
+from forecast.config import apply_overrides, build_config
+from forecast.datamodule import PreparedData
+from forecast.errors import ConfigError
+from forecast.monitoring import StatusRule
+from forecast.monitoring.status import DEGRADED
+from forecast.training import warm_start_mismatches
+
+from .mlflow_run import log_bundle, log_pyfunc
+from .promotion import GatingRule, PromotionDecision, register_and_gate
+from .registry import download_model_dir, version_by_alias
+from .tracking import connect, ensure_experiment
+from .train import TrackingFailedError, train_model
+
+CONTINUE_EPOCHS = 5  # the short budget of continued training, unless trainer.max_epochs is set
+REFIT_KEYS = ("val_size", "test_size", "window_step")  # fitted to the new data's length
+
+
+@dataclass
+class ContinueResult:
+    run_id: str
+    init_version: str
+    metrics: dict[str, float]
+    decision: PromotionDecision
+
+
+def load_init(model_uri: str) -> Predictor:
+    try:
+        return Predictor.load(download_model_dir(model_uri))
+    except Exception as err:  # noqa: BLE001 - MLflow's many ways to say 'not found'
+        raise ConfigError(f"--init-from {model_uri}: cannot load it ({type(err).__name__}: "
+                          f"{str(err)[:200]})") from None
+
+
+def continued_config(init: Predictor, data: str | None, overrides: list[str]) -> ForecastConfig:
+    """The version's own training configuration, on `data`, with a short budget; the split
+    sizes are fitted to the new data; `overrides` (--set) last."""
+    values = copy.deepcopy(dict(init.training_config))
+    if not values:
+        raise ConfigError("the version has no training configuration (saved before format 2); "
+                          "train a new model instead")
+    if data is not None:  # else the data the version trained on
+        values.setdefault("data", {})["path"] = data
+    for key in REFIT_KEYS:
+        values["data"][key] = None
+    values.setdefault("trainer", {})["max_epochs"] = CONTINUE_EPOCHS
+    return build_config(apply_overrides(values, overrides))
+
+
+def check_continuable(init: Predictor, config: ForecastConfig, prepared: PreparedData) -> None:
+    """A clear error before any training when the weights cannot carry over."""
+    mismatches = warm_start_mismatches(init, config, prepared.panel.spec)
+    if mismatches:
+        raise ConfigError("cannot continue training from this version: "
+                          + "; ".join(mismatches))
+
+
+def run_continue(config: ForecastConfig, prepared: PreparedData, init: Predictor,
+                 init_uri: str) -> ContinueResult:
+    """Train from `init` on `prepared` (checked already), log, register and gate."""
+    check_continuable(init, config, prepared)
+    client = connect()
+    experiment_id = ensure_experiment(client, config.tracking.experiment)
+    forecaster, bundle = train_model(config, prepared, with_backtest=True, init=init)
+    try:
+        run_id = log_bundle(bundle, experiment_id, run_name=f"{config.model.name} (continued)",
+                            frame=prepared.frame)
+        client.set_tag(run_id, "forecast.init_from", init_uri)
+        model_uri, model_id = log_pyfunc(run_id, bundle / "model")
+        decision = register_and_gate(
+            client, model_uri, model_id, run_id, config.tracking.registered_model,
+            config.tracking.alias, GatingRule.of(config.tracking), forecaster.metrics, prepared,
+            extra_tags={"architecture": config.model.name, "init_from": init_uri})
+    except Exception as err:  # noqa: BLE001 - the bundle stays on disk for `forecast log-run`
+        raise TrackingFailedError([bundle], err) from err
+    return ContinueResult(run_id, init_uri, forecaster.metrics, decision)
+
+
+def champion_status(config: ForecastConfig, window_days: float, rule: StatusRule,
+                    log_url: str | None = None) -> tuple[str, list[str], str]:
+    """The live status of the version behind the alias: (status, reasons, version)."""
+    from .monitoring import open_log, version_reports
+
+    client = connect()
+    name, alias = config.tracking.registered_model, config.tracking.alias
+    current = version_by_alias(client, name, alias)
+    if current is None:
+        raise ConfigError(f"no version of '{name}' holds the alias '{alias}': nothing to "
+                          "retrain; run `forecast compare` first")
+    reports = version_reports(client, open_log(log_url), name, alias, window_days, rule)
+    mine = next((r for r in reports if r.version == current.version), None)
+    if mine is None:
+        return "insufficient data", ["no logged forecasts of this version"], current.version
+    return mine.status, mine.reasons, current.version
+
+
+def should_retrain(when: str, status: str) -> bool:
+    return when == "always" or status == DEGRADED
