@@ -44,6 +44,11 @@ def test_depends_on_targets_exist_and_order_the_stack(compose):
     assert services["mlflow"]["depends_on"]["create-bucket"]["condition"] == \
         "service_completed_successfully"
     assert services["trainer"]["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    for name in ("service", "monitor", "retrain"):  # the forecast log's database exists first
+        assert services[name]["depends_on"]["create-log-db"]["condition"] == \
+            "service_completed_successfully"
+        assert services[name]["environment"]["FORECAST_LOG_URL"].startswith(
+            "postgresql+psycopg://")
 
 
 def test_long_running_services_have_healthchecks_and_restart(compose):
@@ -77,7 +82,7 @@ def test_named_volumes_are_declared(compose):
 def test_forecast_commands_exist(compose):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    for name in ("trainer", "service"):
+    for name in ("trainer", "service", "monitor", "retrain"):
         command = compose["services"][name]["command"]
         assert command[0] in commands, f"{name} runs unknown command {command[0]}"
         parser.parse_args(command)  # every flag it passes is accepted
@@ -102,7 +107,7 @@ def test_every_variable_the_code_reads_is_set_or_defaulted(compose):
             for name, defaulted in _env_reads(path.read_text()).items():
                 reads[name] = reads.get(name, False) or defaulted
     assert "FORECAST_MODEL_NAME" in reads and "MLFLOW_TRACKING_URI" in reads
-    for container in ("trainer", "service"):
+    for container in ("trainer", "service", "monitor", "retrain"):
         env = compose["services"][container]["environment"]
         # its fallback, a sqlite file in the working directory, is wrong inside a container
         assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"

@@ -142,6 +142,16 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
         return {k: str(v) for k, v in localise(services[name].get("environment", {}),
                                                 ports).items()}
 
+    # the one-shot that creates the forecast log's database, as compose runs it (twice: it is
+    # idempotent), with this machine's psql
+    create_db = services["create-log-db"]
+    for _ in range(2):
+        made = subprocess.run(["/bin/sh", "-c", create_db["command"][0]], env={
+            **os.environ, **environment("create-log-db"), "PGHOST": "127.0.0.1",
+            "PGPORT": str(postgres), "PATH": f"{postgres_bin()}:{os.environ['PATH']}"},
+            capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+
     mlflow_cmd = [str(BIN / "mlflow"), *localise(services["mlflow"]["command"], ports)]
     mlflow_proc = start(with_port(mlflow_cmd, ports["mlflow"]), tmp_path / "mlflow.log",
                         env={**environment("mlflow"), "AWS_DEFAULT_REGION": "us-east-1"},
@@ -184,6 +194,29 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
         logs = (tmp_path / "service.log").read_text() + trainer.stdout + trainer.stderr
         assert MLFLOW_PASSWORD not in logs
         assert len(response.json()["forecasts"][0]["mean"]) == 48
+
+        # the forecast log on PostgreSQL: the answer logged, actuals matched, scores served
+        forecast = response.json()["forecasts"][0]
+        actuals = {"series": [{"unique_id": forecast["unique_id"], "ds": forecast["ds"],
+                               "y": [v + 10.0 for v in forecast["mean"]]}]}
+        deadline = time.monotonic() + 30
+        while True:
+            answer = httpx.post(url + "/actuals", json=actuals, timeout=60,
+                                headers={"Authorization": f"Bearer {API_KEY}"})
+            assert answer.status_code == 200, answer.text
+            if answer.json()["matched"] == 48 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)  # the log is written off the request path
+        assert answer.json() == {"received": 48, "matched": 48, "unmatched": 0}
+        report = httpx.get(url + "/monitoring", timeout=60,
+                           headers={"Authorization": f"Bearer {API_KEY}"}).json()
+        assert report["log"]["available"] and "postgresql" in report["log"]["url"]
+        assert report["versions"][0]["live"]["mae"] == pytest.approx(10.0, rel=1e-6)
+        assert MLFLOW_PASSWORD not in str(report) and "unused" not in str(report)
+        with psycopg.connect(host="127.0.0.1", port=postgres, user="postgres",
+                             dbname="forecast_log") as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM forecast_log")
+            assert cursor.fetchone()[0] == 48
 
         # artifacts went to the S3 store, runs and the registry to PostgreSQL
         objects = boto3.client("s3", endpoint_url=s3, **_boto_credentials()).list_objects_v2(
