@@ -157,7 +157,7 @@ def continued_vs_scratch(seeds: list[int]) -> list[dict]:
                 merged = forecast.merge(truth, on=["unique_id", "ds"])
                 live.append(float(np.mean(np.abs(merged["mean"] - merged["y"]))))
             rows.append({"seed": seed, "how": how, "seconds": seconds,
-                         "epochs": model.report.epochs_run + 1,
+                         "epochs": model.report.epochs_run,
                          "test_mae": model.metrics["mae"], "live_mae_after": float(np.mean(live))})
             print(json.dumps(rows[-1]), flush=True)
     return rows

@@ -54,13 +54,31 @@ def serving_line() -> str:
             f"same model.")
 
 
+def stream_line() -> str:
+    path = RESULTS / "stream.json"
+    if not path.exists():
+        return "(run `python benchmarks/stream.py` for the figures)"
+    on = json.loads(path.read_text())["adaptive on"]["summary"]
+    off = json.loads(path.read_text())["adaptive off"]["summary"]
+    return (f"The status turned degraded {on['days_to_degraded']} day(s) after the shift. "
+            f"The 80% interval held {on['coverage_calm']:.2f} of actuals before it and "
+            f"{on['coverage_first_shifted_day']:.2f} on its first day; over the shift's last "
+            f"week it held {on['coverage_shift_last_7_days']:.2f} with adaptive offsets and "
+            f"{off['coverage_shift_last_7_days']:.2f} without. Live MAE went from "
+            f"{on['mae_shift_last_4_days']:.1f} (the old version, last four shifted days) to "
+            f"{on['mae_after_retrain']:.1f} after `forecast retrain` promoted "
+            f"v{on['retrained_to']} (calm days: {on['mae_calm']:.1f}). One seed; "
+            "`benchmarks/results/stream.md` has every day.")
+
+
 def frequency_table() -> str:
     from forecast.data.defaults import table_markdown
 
     return table_markdown()
 
 
-BLOCKS = {"peers": peer_table, "serving": serving_line, "frequencies": frequency_table}
+BLOCKS = {"peers": peer_table, "serving": serving_line, "frequencies": frequency_table,
+          "stream": stream_line}
 
 
 def render(text: str) -> str:

@@ -75,9 +75,11 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 
 def run_batch_predict(model: str, paths: BatchPaths, horizon: int | None = None,
-                      overwrite: bool = False, batch_size: int = 512) -> BatchResult:
+                      overwrite: bool = False, batch_size: int = 512, log: bool = False,
+                      log_url: str | None = None) -> BatchResult:
     """Check files and columns first, then score every series; the errors file lists each
-    refused series with its reason (and is written, empty, when there are none)."""
+    refused series with its reason (and is written, empty, when there are none). With
+    `log`, the forecasts also go to the forecast log, to be scored when actuals arrive."""
     paths.refuse_overwrite(overwrite)
     predictor = load_predictor(model)
     check_columns(columns_of(paths.data), predictor, str(paths.data))
@@ -96,4 +98,8 @@ def run_batch_predict(model: str, paths: BatchPaths, horizon: int | None = None,
                              progress=lambda n: bar.advance(task, n))
     write_frame(result.forecasts, paths.output)
     write_frame(result.errors_frame, paths.errors)
+    if log:
+        from .monitoring import log_batch
+
+        log_batch(predictor, model, frame, result.forecasts, log_url)
     return result

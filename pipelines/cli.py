@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: <output>.errors.csv)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--batch-size", type=int, default=512, help="series per forward pass")
+    p.add_argument("--log", action="store_true", help="with --model: record the forecasts in "
+                   "the forecast log, scored when `forecast actuals` brings the truth")
+    p.add_argument("--log-url", help="forecast log database (default: $FORECAST_LOG_URL or "
+                   ".forecast/forecast_log.db)")
     p.add_argument("--api-key", help="API key (default: $FORECAST_API_KEY)")
     p.set_defaults(func=cmd_predict)
     return parser

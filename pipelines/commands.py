@@ -364,7 +364,8 @@ def _predict_in_process(args: argparse.Namespace) -> int:
     if not args.output:
         raise ForecastError("--output is required with --model (a CSV or Parquet path)")
     paths = BatchPaths.of(args.data, args.output, args.errors, args.future)
-    result = run_batch_predict(args.model, paths, args.horizon, args.overwrite, args.batch_size)
+    result = run_batch_predict(args.model, paths, args.horizon, args.overwrite, args.batch_size,
+                               log=args.log, log_url=args.log_url)
     scored = result.n_series - len(result.errors)
     console.print(f"{scored} of {result.n_series} series forecast: {len(result.forecasts)} rows "
                   f"written to {paths.output}")

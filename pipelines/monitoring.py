@@ -106,7 +106,7 @@ def version_reports(client, store: ForecastLog, name: str, alias: str, window_da
     for version in store.versions(name):
         everything = store.joined(name, version)
         joined = everything
-        if len(joined):
+        if len(joined):  # the window: origins of the last `window_days` days
             joined = joined[joined["origin"] >= joined["origin"].max()
                             - timedelta(days=window_days)]
         scores = live_scores(joined)
@@ -189,3 +189,48 @@ def run_monitor(config, window_days: float, rule: StatusRule, url: str | None = 
     experiment_id = ensure_experiment(client, config.tracking.experiment)
     out = Path(".forecast") / "monitoring"
     return [(r, log_monitoring_run(client, experiment_id, r, out)) for r in reports]
+
+
+def model_identity(model: str) -> tuple[str, str]:
+    """(name, version) a batch's forecasts are logged under: the registered version behind a
+    `models:/` URI (an alias resolved), else the directory's name and 'local'."""
+    if not model.startswith("models:/"):
+        return Path(model).resolve().name, "local"
+    from .registry import registry_client
+
+    ref = model[len("models:/"):]
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        found = version_by_alias(registry_client(), name, alias)
+        return name, found.version if found is not None else alias
+    name, _, version = ref.partition("/")
+    return name, version or "latest"
+
+
+def log_batch(predictor, model: str, history: pd.DataFrame, forecasts: pd.DataFrame,
+              url: str | None = None) -> int:
+    """Record a batch's forecasts in the forecast log, as the service records its answers:
+    per series and step, with the series' training statistics (or its own history's, for a
+    series the model never saw). Returns the rows written."""
+    from forecast.data.scaling import SeriesStats
+    from forecast.frames import quantile_label
+    from forecast.monitoring import ForecastRecord
+
+    if forecasts.empty:
+        return 0
+    name, version = model_identity(model)
+    levels = tuple(predictor.quantiles)
+    observed = history[history["y"].notna()]
+    observed = observed.assign(ds=pd.to_datetime(observed["ds"]))
+    columns = [quantile_label(q) for q in levels]
+    records = []
+    for uid, group in forecasts.groupby("unique_id", sort=False):
+        past = observed[observed["unique_id"] == uid]
+        stats = predictor.scaler.stats.get(str(uid)) or SeriesStats.fit(
+            past["y"].to_numpy(np.float64), np.zeros((len(past), 0)), predictor.dims.season)
+        values = group[columns].to_numpy(np.float64) if columns else np.zeros((len(group), 0))
+        records.append(ForecastRecord(
+            name, version, "batch", str(uid), past["ds"].max(), pd.DatetimeIndex(group["ds"]),
+            group["mean"].to_numpy(np.float64), levels, values, stats.y_std, stats.mase_scale,
+            stats.y_mean))
+    return open_log(url).write_forecasts(records)

@@ -160,7 +160,9 @@ def run_stream(client: Client, stream: pd.DataFrame, workdir: Path, retrain, pro
     return run
 
 
-def plot(run: StreamRun, path: Path) -> Path:
+def plot(run: StreamRun, path: Path, without_adaptation: StreamRun | None = None) -> Path:
+    """Live MAE and 80% coverage per day; with `without_adaptation`, the same stream served
+    with FORECAST_ADAPTIVE=off beside it."""
     from .plots import plt, save_figure
 
     frame = run.frame()
@@ -170,6 +172,10 @@ def plot(run: StreamRun, path: Path) -> Path:
     left.plot(frame["day"], frame["mae"], marker="o", label="live MAE per day")
     right.plot(frame["day"], frame["coverage_80"], marker="o",
                label="80% interval held (adaptive)")
+    if without_adaptation is not None:
+        other = without_adaptation.frame()
+        right.plot(other["day"], other["coverage_80"], marker=".", color="grey",
+                   label="80% interval held (adaptive off)")
     right.axhline(0.8, color="green", linestyle=":", label="nominal 0.80")
     right.set_ylim(0, 1.05)
     for ax in (left, right):

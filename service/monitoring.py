@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -56,6 +55,7 @@ DRIFTED = Gauge("forecast_drifted_series", "series whose recent actuals left the
                 "level or spread", ["model", "version"], multiprocess_mode="mostrecent")
 STATUSES = ("ok", "degraded", "insufficient data")
 OFFSET_REFRESH_S = 30  # how often a worker reads the offsets the others learnt
+GAUGE_REFRESH_S = 60  # how often the live-score gauges on /metrics are recomputed
 
 
 class LogUnavailableError(Exception):
@@ -171,8 +171,12 @@ class Monitor:
             self._drop(sum(len(r.ds) for r in records))
 
     def _write_loop(self) -> None:
-        last_prune = last_refresh = 0.0
+        last_prune = last_refresh = last_report = 0.0
         while not self._stop.is_set():
+            if self._watched is not None and time.monotonic() - last_report > GAUGE_REFRESH_S:
+                last_report = time.monotonic()  # /metrics stays fresh without /monitoring
+                with contextlib.suppress(Exception):
+                    self.report(self._watched)
             if self._watched is not None and time.monotonic() - last_refresh > OFFSET_REFRESH_S:
                 last_refresh = time.monotonic()  # offsets other workers learnt
                 with contextlib.suppress(Exception):  # down: keep the offsets in hand
@@ -265,10 +269,7 @@ class Monitor:
 
     def _version_report(self, store: ForecastLog, name: str, version: str,
                         loaded: LoadedModel | None) -> dict:
-        joined = store.joined(name, version)
-        if len(joined):
-            since = joined["origin"].max() - timedelta(days=self.settings.window_days)
-            joined = joined[joined["origin"] >= since]
+        joined = store.window(name, version, self.settings.window_days)
         scores = live_scores(joined)
         serving = loaded is not None and loaded.version == version
         test_mae = loaded.predictor.metrics.get("mae") if serving else None

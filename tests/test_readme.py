@@ -38,6 +38,15 @@ def test_the_request_file_is_the_demo_models_real_request():
         json.dumps(body, default=str))
 
 
+def test_the_actuals_file_holds_what_happened_on_the_requested_day():
+    from pipelines.client import vic_elec_request
+
+    _, actual = vic_elec_request()
+    body = json.loads((ROOT / "examples" / "actuals.json").read_text())["series"][0]
+    assert body["ds"] == actual["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist()
+    assert body["y"] == pytest.approx(actual["y"].tolist(), abs=1e-3)
+
+
 @pytest.mark.slow
 def test_the_python_example_runs_as_pasted(tmp_path):
     block = README.split("## Python in five lines", 1)[1].split("```python\n", 1)[1]

@@ -210,6 +210,20 @@ class ForecastLog:
         with self.engine.connect() as connection:
             return sorted((r[0] for r in connection.execute(query)), key=_version_key)
 
+    def latest_origin(self, model_name: str, model_version: str) -> datetime | None:
+        query = select(func.max(forecasts.c.origin)).where(
+            forecasts.c.model_name == model_name, forecasts.c.model_version == model_version)
+        with self.engine.connect() as connection:
+            value = connection.execute(query).scalar()
+        return pd.Timestamp(value).to_pydatetime() if value is not None else None
+
+    def window(self, model_name: str, model_version: str, days: float) -> pd.DataFrame:
+        """`joined` for the origins of the last `days` days, back from the latest origin."""
+        latest = self.latest_origin(model_name, model_version)
+        if latest is None:
+            return self.joined(model_name, model_version)
+        return self.joined(model_name, model_version, since=latest - timedelta(days=days))
+
     def model_versions(self) -> list[tuple[str, str, tuple[float, ...]]]:
         """Every (model name, version, served levels) with forecasts in the log."""
         query = select(forecasts.c.model_name, forecasts.c.model_version,

@@ -98,3 +98,36 @@ def test_future_covariates_in_a_file_of_their_own(model_dir, tmp_path):
         assert main(["predict", "--model", str(model_dir), *args,
                      "--output", str(tmp_path / name)]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+
+
+def test_a_logged_batch_is_scored_when_its_actuals_arrive(model_dir, tmp_path, capsys,
+                                                         monkeypatch):
+    from forecast.monitoring import ForecastLog, live_scores
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    data, out = tmp_path / "batch.csv", tmp_path / "out.csv"
+    batch_file(make_panel(n_series=3, seed=21)).to_csv(data, index=False)
+    assert main(["predict", "--model", str(model_dir), "--data", str(data), "--output",
+                 str(out), "--log", "--log-url", url]) == 0
+    forecasts = pd.read_csv(out)
+    actuals = forecasts[["unique_id", "ds"]].assign(y=forecasts["mean"] + 1.0)
+    actuals.to_csv(tmp_path / "actuals.csv", index=False)
+    capsys.readouterr()
+    for _ in range(2):  # idempotent: the second time changes nothing
+        assert main(["actuals", "--data", str(tmp_path / "actuals.csv"), "--log-url", url]) == 0
+    assert f"{3 * HORIZON} actuals stored ({3 * HORIZON} target logged forecasts, 0 no " \
+           "forecast yet)" in capsys.readouterr().out
+    store = ForecastLog(url)
+    joined = store.joined("model", "local")
+    assert len(joined) == 3 * HORIZON
+    assert live_scores(joined).overall["mae"] == pytest.approx(1.0, rel=1e-5)
+    offsets = store.offsets("model", "local", tuple(Forecaster.load(model_dir).quantiles))
+    assert offsets.updates == 3 * HORIZON  # each forecast taught the offsets once
+    # actuals just above the median, well inside the interval: both ends move towards them
+    assert offsets.offset(0.1) > 0 > offsets.offset(0.9)
+
+    bad = actuals.iloc[[0, 0]]
+    bad.to_csv(tmp_path / "twice.csv", index=False)
+    assert main(["actuals", "--data", str(tmp_path / "twice.csv"), "--log-url", url]) == 2
+    assert "twice" in capsys.readouterr().err

@@ -8,6 +8,7 @@ rewritten to free localhost ports.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -195,10 +196,10 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
         assert MLFLOW_PASSWORD not in logs
         assert len(response.json()["forecasts"][0]["mean"]) == 48
 
-        # the forecast log on PostgreSQL: the answer logged, actuals matched, scores served
+        # the forecast log on PostgreSQL: the answer logged, the README's actuals example
+        # (what happened on the forecast day) matched and scored
         forecast = response.json()["forecasts"][0]
-        actuals = {"series": [{"unique_id": forecast["unique_id"], "ds": forecast["ds"],
-                               "y": [v + 10.0 for v in forecast["mean"]]}]}
+        actuals = json.loads((ROOT / "examples" / "actuals.json").read_text())
         deadline = time.monotonic() + 30
         while True:
             answer = httpx.post(url + "/actuals", json=actuals, timeout=60,
@@ -210,8 +211,10 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
         assert answer.json() == {"received": 48, "matched": 48, "unmatched": 0}
         report = httpx.get(url + "/monitoring", timeout=60,
                            headers={"Authorization": f"Bearer {API_KEY}"}).json()
+        errors = [abs(m - a) for m, a in zip(forecast["mean"], actuals["series"][0]["y"],
+                                             strict=True)]
+        assert report["versions"][0]["live"]["mae"] == pytest.approx(sum(errors) / 48, rel=1e-4)
         assert report["log"]["available"] and "postgresql" in report["log"]["url"]
-        assert report["versions"][0]["live"]["mae"] == pytest.approx(10.0, rel=1e-6)
         assert MLFLOW_PASSWORD not in str(report) and "unused" not in str(report)
         with psycopg.connect(host="127.0.0.1", port=postgres, user="postgres",
                              dbname="forecast_log") as connection, connection.cursor() as cursor:
