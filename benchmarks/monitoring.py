@@ -33,12 +33,14 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from results_files import save_results  # noqa: E402
+from results_files import RESULTS, save_results  # noqa: E402
 from serve_load import load, register, request_frames  # noqa: E402
 
 from forecast import Forecaster, load_config  # noqa: E402
 from forecast.monitoring import ForecastLog, ForecastRecord, live_scores  # noqa: E402
 from tests.servers import free_port, start, stop, wait_http  # noqa: E402
+
+RESULTS_FILE = RESULTS / "monitoring.json"
 
 
 def throughput(seconds: float, rounds: int) -> dict:
@@ -87,7 +89,7 @@ def scoring(points: int = 1_000_000, workdir: Path | None = None) -> dict:
     levels = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
     rng = np.random.default_rng(0)
     n_series, horizon = 1000, 48
-    origins = max(1, points // (n_series * horizon))
+    origins = max(1, -(-points // (n_series * horizon)))  # at least `points`
     start_write = time.perf_counter()
     for o in range(origins):
         origin = pd.Timestamp("2024-01-01") + pd.Timedelta(days=o)
@@ -164,7 +166,7 @@ def continued_vs_scratch(seeds: list[int]) -> list[dict]:
 
 
 def markdown(result: dict) -> str:
-    t, s, rows = result["throughput"], result["scoring"], result["continued"]
+    t, s, rows = result["throughput"], result["scoring"], result["continued"]  # all three parts
     lines = ["## /predict at concurrency 32, the log on and off (one run, alternated)", "",
              f"- log on: {', '.join(f'{r:.0f}' for r in t['rps_log_on'])} req/s "
              f"(mean {t['mean_on']:.0f})",
@@ -197,11 +199,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--parts", nargs="*", default=["continued", "scoring", "throughput"])
     args = parser.parse_args()
-    result = {"continued": continued_vs_scratch(args.seeds),
-              "scoring": scoring(args.points)}
-    print(json.dumps(result["scoring"]), flush=True)
-    result["throughput"] = throughput(args.seconds, args.rounds)
+    saved = RESULTS_FILE.exists() and json.loads(RESULTS_FILE.read_text())
+    result = dict(saved) if saved else {}  # parts not run now are kept from the last run
+    if "continued" in args.parts:
+        result["continued"] = continued_vs_scratch(args.seeds)
+    if "scoring" in args.parts:
+        result["scoring"] = scoring(args.points)
+        print(json.dumps(result["scoring"]), flush=True)
+    if "throughput" in args.parts:
+        result["throughput"] = throughput(args.seconds, args.rounds)
     save_results("monitoring", result, markdown(result))
     print(markdown(result))
 

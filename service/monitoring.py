@@ -55,7 +55,7 @@ DRIFTED = Gauge("forecast_drifted_series", "series whose recent actuals left the
                 "level or spread", ["model", "version"], multiprocess_mode="mostrecent")
 STATUSES = ("ok", "degraded", "insufficient data")
 OFFSET_REFRESH_S = 30  # how often a worker reads the offsets the others learnt
-GAUGE_REFRESH_S = 60  # how often the live-score gauges on /metrics are recomputed
+GAUGE_REFRESH_S = 600  # the live-score gauges' refresh when no actuals came to this worker
 
 
 class LogUnavailableError(Exception):
@@ -92,6 +92,7 @@ class Monitor:
         self._last_warning = 0.0
         self._offsets: dict[tuple[str, str], AdaptiveOffsets] = {}
         self._watched: LoadedModel | None = None  # the version this worker last served
+        self._actuals_seen = False  # actuals arrived since the gauges were computed
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._connect()
@@ -173,8 +174,12 @@ class Monitor:
     def _write_loop(self) -> None:
         last_prune = last_refresh = last_report = 0.0
         while not self._stop.is_set():
-            if self._watched is not None and time.monotonic() - last_report > GAUGE_REFRESH_S:
-                last_report = time.monotonic()  # /metrics stays fresh without /monitoring
+            # scores change only when actuals arrive: recompute the gauges after this
+            # worker's actuals, and at least every GAUGE_REFRESH_S for the other workers'
+            stale = time.monotonic() - last_report > GAUGE_REFRESH_S
+            if self._watched is not None and (self._actuals_seen or stale) and \
+                    time.monotonic() - last_report > 5:
+                last_report, self._actuals_seen = time.monotonic(), False
                 with contextlib.suppress(Exception):
                     self.report(self._watched)
             if self._watched is not None and time.monotonic() - last_refresh > OFFSET_REFRESH_S:
@@ -229,6 +234,7 @@ class Monitor:
             raise LogUnavailableError(self.error) from None
         if loaded is not None and self.settings.adaptive and loaded.predictor.quantiles:
             self.refresh_offsets(loaded, learn=True)
+        self._actuals_seen = True
         return result
 
     def refresh_offsets(self, loaded: LoadedModel, learn: bool = False) -> AdaptiveOffsets:

@@ -67,5 +67,6 @@ def learn_offsets(store, model_name: str, model_version: str, levels: tuple[floa
     served = fresh[[f"{q:g}" for q in levels]].to_numpy(dtype=np.float64)
     scale = fresh["scale"].to_numpy()[:, None]  # offsets live in standard deviations
     state = track_quantiles(state, served / scale, fresh["y"].to_numpy() / scale[:, 0], rate)
-    store.save_offsets(model_name, model_version, state, fresh["id"].astype(int).tolist())
+    store.save_offsets(model_name, model_version, state,
+                       list(zip(fresh["id"].astype(int), fresh["step"].astype(int), strict=True)))
     return state
