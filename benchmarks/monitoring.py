@@ -66,8 +66,9 @@ def throughput(seconds: float, rounds: int) -> dict:
             wait_http(url + "/readyz", timeout=180, proc=proc)
             assert httpx.post(url + "/predict", content=body, timeout=60, headers={
                 "content-type": "application/json"}).status_code == 200
-        for _ in range(rounds):
-            for name, (_, url) in servers.items():
+        for r in range(rounds):  # on-off, off-on, ...: a drifting machine hits both alike
+            order = list(servers.items()) if r % 2 == 0 else list(servers.items())[::-1]
+            for name, (_, url) in order:
                 result = uvloop.run(load(url + "/predict", body, 32, seconds))
                 assert result["errors"] == 0, result
                 results[name].append(result["rps"])

@@ -54,6 +54,7 @@ STATUS = Gauge("forecast_live_status", "1 for the current status of a model vers
 DRIFTED = Gauge("forecast_drifted_series", "series whose recent actuals left their training "
                 "level or spread", ["model", "version"], multiprocess_mode="mostrecent")
 STATUSES = ("ok", "degraded", "insufficient data")
+FLUSH_S = 1.0  # the writer stores what the requests queued once a second
 OFFSET_REFRESH_S = 30  # how often a worker reads the offsets the others learnt
 GAUGE_REFRESH_S = 600  # the live-score gauges' refresh when no actuals came to this worker
 
@@ -186,13 +187,13 @@ class Monitor:
                 last_refresh = time.monotonic()  # offsets other workers learnt
                 with contextlib.suppress(Exception):  # down: keep the offsets in hand
                     self.refresh_offsets(self._watched)
+            # one transaction a second, whatever the request rate: the writer's work (and
+            # its hold on the GIL) stays a small, steady share of the worker's time
+            self._stop.wait(FLUSH_S)
             batch: list[ForecastRecord] = []
-            try:
-                batch += self.queue.get(timeout=0.5)
-                while len(batch) < 2000:
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 20_000:
                     batch += self.queue.get_nowait()
-            except queue.Empty:
-                pass
             if not batch:
                 continue
             store = self._connect()
@@ -220,7 +221,7 @@ class Monitor:
         deadline = time.monotonic() + timeout
         while not self.queue.empty() and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.6)  # the batch in the writer's hands
+        time.sleep(FLUSH_S + 0.2)  # the batch in the writer's hands
 
     # ---- actuals in -----------------------------------------------------------------
     def add_actuals(self, frame: pd.DataFrame, loaded: LoadedModel | None):
