@@ -60,7 +60,9 @@ def stream_line() -> str:
         return "(run `python benchmarks/stream.py` for the figures)"
     on = json.loads(path.read_text())["adaptive on"]["summary"]
     off = json.loads(path.read_text())["adaptive off"]["summary"]
-    return (f"The status turned degraded {on['days_to_degraded']} day(s) after the shift. "
+    days = on["days_to_degraded"]
+    when = "on the shift's first day" if days == 0 else f"{days} day(s) after the shift"
+    return (f"The status turned degraded {when} (a three-day window). "
             f"The 80% interval held {on['coverage_calm']:.2f} of actuals before it and "
             f"{on['coverage_first_shifted_day']:.2f} on its first day; over the shift's last "
             f"week it held {on['coverage_shift_last_7_days']:.2f} with adaptive offsets and "

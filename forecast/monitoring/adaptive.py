@@ -33,10 +33,18 @@ class AdaptiveOffsets:
         return 0.0 if level == 0.5 else self.offsets.get(level, 0.0)
 
     def apply(self, values: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
-        """(H, Q) served quantiles, in the levels' order, moved by the offsets times `scale`
-        and sorted along the level axis (non-crossing)."""
+        """(H, Q) served quantiles, in the levels' order, moved by the offsets times `scale`.
+        They stay non-crossing without moving the median: levels below 0.5 are held at or
+        under it, those above at or over it, each side sorted."""
         shift = np.array([self.offset(q) for q in self.levels]) * np.asarray(scale)[..., None]
-        return np.sort(values + shift, axis=-1)
+        moved = values + shift
+        if 0.5 not in self.levels:
+            return np.sort(moved, axis=-1)
+        point = self.levels.index(0.5)
+        median = values[..., point:point + 1]
+        lower = np.sort(np.minimum(moved[..., :point], median), axis=-1)
+        upper = np.sort(np.maximum(moved[..., point + 1:], median), axis=-1)
+        return np.concatenate([lower, median, upper], axis=-1)
 
 
 def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarray,

@@ -108,3 +108,11 @@ def test_adaptive_offsets_restore_coverage_after_the_spread_doubles(seed):
     assert np.mean(covered_static) == pytest.approx(0.48, abs=0.06)
     assert np.mean(covered_adaptive) == pytest.approx(0.80, abs=0.05)
     assert state.offset(0.5) == 0.0 and state.updates == 30 * 48
+
+
+def test_offsets_never_move_the_median_nor_cross_it():
+    state = AdaptiveOffsets(LEVELS, {0.05: 3.0, 0.1: 2.5, 0.9: -4.0, 0.95: 0.2})
+    served = state.apply(np.tile(norm.ppf(LEVELS), (4, 1)) + 10.0, np.full(4, 2.0))
+    assert (served[:, 2] == 10.0).all()  # the median is the point forecast
+    assert (np.diff(served, axis=1) >= 0).all()  # non-crossing
+    assert (served[:, :2] <= 10.0).all() and (served[:, 3:] >= 10.0).all()

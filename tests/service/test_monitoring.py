@@ -105,8 +105,12 @@ def test_a_log_that_is_down_costs_no_forecast(stack, tmp_path):
             codes = list(pool.map(lambda _: httpx.post(
                 url + "/predict", json=body, headers=AUTH, timeout=60).status_code, range(200)))
         assert codes == [200] * 200
-        time.sleep(1.5)  # the writer's batch
-        report = httpx.get(url + "/monitoring", headers=AUTH, timeout=30).json()
+        deadline = time.monotonic() + 15  # the writer takes what is queued once a second
+        while True:
+            report = httpx.get(url + "/monitoring", headers=AUTH, timeout=30).json()
+            if report["log"]["dropped"] >= 200 * 2 * HORIZON or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert report["log"]["available"] is False and "secret" not in str(report)
         assert report["log"]["dropped"] == 200 * 2 * HORIZON
         metrics = httpx.get(url + "/metrics", timeout=10).text
