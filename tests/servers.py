@@ -84,6 +84,11 @@ def bentoml_serve_cmd(port: int) -> list[str]:
 def bento_server(env: dict, log: Path, cwd: Path | None = None, ready: bool = True):
     """A real `bentoml serve` of the service; waits for /readyz (or /livez when not `ready`)."""
     port = free_port()
+    # each server its own BENTOML_HOME, as each container has: `bentoml serve` empties the
+    # shared $BENTOML_HOME/prometheus_multiproc_dir when it starts, and a server already
+    # running there loses its metrics from /metrics
+    home = log.parent / f"bentoml-home-{port}"
+    env = {"BENTOML_HOME": str(home), **env}
     proc = start(bentoml_serve_cmd(port), log, env=env, cwd=cwd or Path(__file__).parents[1])
     url = f"http://127.0.0.1:{port}"
     try:
