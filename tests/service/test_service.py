@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 
 from forecast import Forecaster as ForecastModel
 from forecast.inference import SeriesInput
+from forecast.monitoring import AdaptiveOffsets
 from pipelines.cli import main
 from pipelines.registry import download_model_dir, register_version, set_alias
 from tests.conftest import HORIZON, LOOKBACK, make_panel
@@ -32,7 +33,12 @@ def test_forecast_matches_the_library(stack):
         f"models:/forecaster/{payload['model']['version']}"))
     # the default normalisation (RevIN) runs inside the served network as in the library
     assert model.predictor.normalization.method == "revin"
-    assert httpx.get(stack["url"] + "/model", timeout=10).json()["normalization"] == "revin"
+    info = httpx.get(stack["url"] + "/model", timeout=10).json()
+    assert info["normalization"] == "revin"
+    # the adaptive offsets in force (learnt from actuals other tests sent) move the served
+    # quantiles by offset x the series' training standard deviation, never the median
+    levels = tuple(model.predictor.quantiles)
+    offsets = AdaptiveOffsets(levels, {float(k): v for k, v in info["adaptive_offsets"].items()})
     for forecast, (uid, group) in zip(payload["forecasts"], frame.groupby("unique_id"),
                                       strict=True):
         expected_ds = pd.date_range(group["ds"].iloc[299], periods=HORIZON + 1, freq="h")[1:]
@@ -41,7 +47,8 @@ def test_forecast_matches_the_library(stack):
         item = SeriesInput(uid, pd.DatetimeIndex(history["ds"]), history["y"].to_numpy(),
                            {"temp": history["temp"].to_numpy(),
                             "holiday": group["holiday"].iloc[:300 + HORIZON].to_numpy()})
-        local = model.predict_series([item])[0].values
+        local = offsets.apply(model.predict_series([item])[0].values,
+                              model.predictor.scaler.stats[uid].y_std)
         np.testing.assert_allclose(forecast["mean"], local[:, model.predictor.point],
                                    rtol=1e-4, atol=1e-3)
         # calibrated quantiles by default: every level the model serves, in order
