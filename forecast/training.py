@@ -146,6 +146,14 @@ def warm_start_mismatches(init: Predictor, config: ForecastConfig, spec) -> list
             for what, old, new in pairs if old != new]
 
 
+def check_warm_start(init: Predictor, config: ForecastConfig, spec) -> None:
+    """ConfigError naming every difference that keeps `init`'s weights from carrying over."""
+    mismatches = warm_start_mismatches(init, config, spec)
+    if mismatches:
+        raise ConfigError("cannot continue training from this version: "
+                          + "; ".join(mismatches))
+
+
 def warm_start(predictor: Predictor, init: Predictor) -> None:
     """Copy `init`'s weights into `predictor`'s network (same family, window and features,
     checked by `warm_start_mismatches`); a series embedding keeps the rows of the series both
@@ -187,10 +195,7 @@ def train(config: ForecastConfig, prepared: PreparedData,
                                 embedding_dim=settings.series_embedding,
                                 normalization=settings.normalizer)
     if init is not None:
-        mismatches = warm_start_mismatches(init, config, prepared.panel.spec)
-        if mismatches:
-            raise ConfigError("cannot continue training from this version: "
-                              + "; ".join(mismatches))
+        check_warm_start(init, config, prepared.panel.spec)
         warm_start(predictor, init)
     report = None
     if settings.family.neural:

@@ -40,6 +40,11 @@ def add_distributed(p: argparse.ArgumentParser) -> None:
     group.add_argument("--num-nodes", type=int, help="machines taking part (trainer.num_nodes)")
 
 
+def add_log_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log-url", help="forecast log database (default: $FORECAST_LOG_URL or "
+                   ".forecast/forecast_log.db)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="forecast",
@@ -82,22 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="the newer data (default: the data the version trained on)")
     p.add_argument("--window-days", type=float, default=28.0, help="days of forecast origins "
                    "scored (default 28)")
-    p.add_argument("--log-url", help="forecast log database (default: $FORECAST_LOG_URL or "
-                   ".forecast/forecast_log.db)")
+    add_log_url(p)
     p.add_argument("--model", help=argparse.SUPPRESS)
     p = add("actuals", "Record actuals (unique_id, ds, y) for logged forecasts, as POST "
             "/actuals does: idempotent on (unique_id, ds); moves the adaptive intervals.",
             cmd_actuals)
     p.add_argument("--data", required=True, help="CSV or Parquet file: unique_id, ds, y")
-    p.add_argument("--log-url", help="forecast log database (default: $FORECAST_LOG_URL or "
-                   ".forecast/forecast_log.db)")
+    add_log_url(p)
     p = add("monitor", "Live scores, status and drift per registered version from the "
             "forecast log, logged to MLflow as a monitoring run tied to the version.",
             cmd_monitor)
     p.add_argument("--window-days", type=float, default=28.0, help="days of forecast origins "
                    "scored, back from the latest (default 28)")
-    p.add_argument("--log-url", help="forecast log database (default: $FORECAST_LOG_URL or "
-                   ".forecast/forecast_log.db)")
+    add_log_url(p)
     p.add_argument("--no-mlflow", action="store_true", help="print only")
     p = add("compare", "Train every model and baseline on the same split, backtest them, log a "
             "parent run with a comparison table and register the best; 'champion' moves only "
@@ -174,8 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=512, help="series per forward pass")
     p.add_argument("--log", action="store_true", help="with --model: record the forecasts in "
                    "the forecast log, scored when `forecast actuals` brings the truth")
-    p.add_argument("--log-url", help="forecast log database (default: $FORECAST_LOG_URL or "
-                   ".forecast/forecast_log.db)")
+    add_log_url(p)
     p.add_argument("--api-key", help="API key (default: $FORECAST_API_KEY)")
     p.set_defaults(func=cmd_predict)
     return parser

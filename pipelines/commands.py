@@ -78,6 +78,12 @@ def _print_metrics_table(title: str, rows: list[dict], columns: list[str]) -> No
     console.print(table)
 
 
+def _print_test_metrics(name: str, metrics: dict[str, float]) -> None:
+    _print_metrics_table(f"{name}: test metrics",
+                         [{"metric": k, "value": v} for k, v in metrics.items()],
+                         ["metric", "value"])
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     if getattr(args, "init_from", None):
         return _continue_training(args, args.init_from)
@@ -88,9 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = run_train(config, prepared=prepared)
     if result is None:  # a worker process of a distributed run; rank 0 reports
         return 0
-    _print_metrics_table(f"{config.model.name}: test metrics",
-                         [{"metric": k, "value": v} for k, v in result.metrics.items()],
-                         ["metric", "value"])
+    _print_test_metrics(config.model.name, result.metrics)
     console.print(f"run {result.run_id} logged; bundle kept at {result.bundle}")
     return 0
 
@@ -108,9 +112,7 @@ def _continue_training(args: argparse.Namespace, init_uri: str) -> int:
     progress(f"[train] continuing from {init_uri} ({init.name}), "
              f"{config.trainer.max_epochs} epochs at most")
     result = run_continue(config, prepared, init, init_uri)
-    _print_metrics_table(f"{config.model.name} (continued): test metrics",
-                         [{"metric": k, "value": v} for k, v in result.metrics.items()],
-                         ["metric", "value"])
+    _print_test_metrics(f"{config.model.name} (continued)", result.metrics)
     d = result.decision
     console.print(f"run {result.run_id} logged; registered {config.tracking.registered_model} "
                   f"v{d.version}; {'promoted to' if d.promoted else 'did not take'} "

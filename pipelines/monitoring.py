@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import mlflow
@@ -17,16 +16,10 @@ from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 from forecast.config import DataSettings
 from forecast.data.loading import load_frame
 from forecast.errors import ForecastError
-from forecast.monitoring import (
-    ForecastLog,
-    StatusRule,
-    drift_by_series,
-    learn_offsets,
-    live_scores,
-    monitoring_status,
-)
+from forecast.monitoring import ForecastLog, StatusRule, assess, learn_offsets, live_scores
 from forecast.monitoring.adaptive import DEFAULT_RATE
 from forecast.monitoring.scores import LiveScores
+from forecast.monitoring.store import in_window
 
 from .plots import live_vs_test
 from .redaction import redact
@@ -104,18 +97,13 @@ def version_reports(client, store: ForecastLog, name: str, alias: str, window_da
     current = version_by_alias(client, name, alias)
     reports = []
     for version in store.versions(name):
-        everything = store.joined(name, version)
-        joined = everything
-        if len(joined):  # the window: origins of the last `window_days` days
-            joined = joined[joined["origin"] >= joined["origin"].max()
-                            - timedelta(days=window_days)]
-        scores = live_scores(joined)
+        everything = store.joined(name, version)  # the window's scores, every day's history
         test_mae = _test_metric(client, name, version, "mae")
-        status, reasons = monitoring_status(scores.overall, test_mae, rule)
-        drift = drift_by_series(joined, rule) if len(joined) else pd.DataFrame()
+        verdict = assess(in_window(everything, window_days), test_mae, rule)
         tag = alias if current is not None and current.version == version else ""
-        reports.append(VersionReport(name, version, tag, status, reasons, test_mae, scores,
-                                     drift, live_scores(everything).by_day))
+        reports.append(VersionReport(name, version, tag, verdict.status, verdict.reasons,
+                                     test_mae, verdict.scores, verdict.drift,
+                                     live_scores(everything).by_day))
     return reports
 
 

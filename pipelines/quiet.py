@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 
 # loggers whose INFO lines are the libraries' business, not the user's
@@ -36,8 +37,6 @@ class _DropMessages(logging.Filter):
     """Drops a library logger's records whose text matches one of WARNINGS."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        import re
-
         text = record.getMessage()
         return not any(re.match(pattern, text, re.DOTALL) for pattern in WARNINGS)
 

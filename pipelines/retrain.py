@@ -16,7 +16,7 @@ from forecast.datamodule import PreparedData
 from forecast.errors import ConfigError
 from forecast.monitoring import StatusRule
 from forecast.monitoring.status import DEGRADED
-from forecast.training import warm_start_mismatches
+from forecast.training import check_warm_start
 
 from .mlflow_run import log_bundle, log_pyfunc
 from .promotion import GatingRule, PromotionDecision, register_and_gate
@@ -59,18 +59,10 @@ def continued_config(init: Predictor, data: str | None, overrides: list[str]) ->
     return build_config(apply_overrides(values, overrides))
 
 
-def check_continuable(init: Predictor, config: ForecastConfig, prepared: PreparedData) -> None:
-    """A clear error before any training when the weights cannot carry over."""
-    mismatches = warm_start_mismatches(init, config, prepared.panel.spec)
-    if mismatches:
-        raise ConfigError("cannot continue training from this version: "
-                          + "; ".join(mismatches))
-
-
 def run_continue(config: ForecastConfig, prepared: PreparedData, init: Predictor,
                  init_uri: str) -> ContinueResult:
     """Train from `init` on `prepared` (checked already), log, register and gate."""
-    check_continuable(init, config, prepared)
+    check_warm_start(init, config, prepared.panel.spec)  # before the tracking store
     client = connect()
     experiment_id = ensure_experiment(client, config.tracking.experiment)
     forecaster, bundle = train_model(config, prepared, with_backtest=True, init=init)

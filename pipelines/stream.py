@@ -64,15 +64,15 @@ def day_rows(stream: pd.DataFrame, day: int) -> pd.DataFrame:
     return stream[(stream["ds"] >= start) & (stream["ds"] < start + pd.Timedelta(days=1))]
 
 
-def predict_body(history: pd.DataFrame, lookback_days: int = 7) -> dict:
-    recent = history[history["ds"] >= history["ds"].max() - pd.Timedelta(days=lookback_days)]
-    return {"series": [{"unique_id": uid, "ds": g["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
-                        "y": g["y"].tolist()} for uid, g in recent.groupby("unique_id")]}
-
-
-def actuals_body(rows: pd.DataFrame) -> dict:
+def series_body(rows: pd.DataFrame) -> dict:
+    """`{"series": [{unique_id, ds, y}, ...]}`: a /predict history or an /actuals body."""
     return {"series": [{"unique_id": uid, "ds": g["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
                         "y": g["y"].tolist()} for uid, g in rows.groupby("unique_id")]}
+
+
+def predict_body(history: pd.DataFrame, lookback_days: int = 7) -> dict:
+    return series_body(history[history["ds"] >= history["ds"].max()
+                               - pd.Timedelta(days=lookback_days)])
 
 
 @dataclass
@@ -125,7 +125,7 @@ def serve_day(client: Client, stream: pd.DataFrame, day: int) -> DayRecord:
     # the log is written off the request path (within about a second): actuals are
     # idempotent, so sending them again until every point matches is safe
     deadline = time.monotonic() + 15
-    while client.post("/actuals", actuals_body(actual))["matched"] < len(actual) and \
+    while client.post("/actuals", series_body(actual))["matched"] < len(actual) and \
             time.monotonic() < deadline:
         time.sleep(0.3)
     report = client.get("/monitoring")

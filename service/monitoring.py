@@ -28,10 +28,8 @@ from forecast.monitoring import (
     ForecastLog,
     ForecastRecord,
     StatusRule,
-    drift_by_series,
+    assess,
     learn_offsets,
-    live_scores,
-    monitoring_status,
 )
 from forecast.monitoring.status import INSUFFICIENT
 from pipelines.redaction import redact
@@ -276,12 +274,12 @@ class Monitor:
 
     def _version_report(self, store: ForecastLog, name: str, version: str,
                         loaded: LoadedModel | None) -> dict:
-        joined = store.window(name, version, self.settings.window_days)
-        scores = live_scores(joined)
         serving = loaded is not None and loaded.version == version
         test_mae = loaded.predictor.metrics.get("mae") if serving else None
-        status, reasons = monitoring_status(scores.overall, test_mae, self.settings.rule)
-        drift = drift_by_series(joined, self.settings.rule) if len(joined) else pd.DataFrame()
+        verdict = assess(store.window(name, version, self.settings.window_days), test_mae,
+                         self.settings.rule)
+        scores, status, reasons, drift = (verdict.scores, verdict.status, verdict.reasons,
+                                          verdict.drift)
         offsets = self._offsets.get((name, version))
         report = {
             "model": name, "version": version, "serving": serving, "status": status,

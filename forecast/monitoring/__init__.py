@@ -7,8 +7,9 @@ that talks to a database (SQLAlchemy: SQLite by default, PostgreSQL in the compo
 
 from .adaptive import AdaptiveOffsets, learn_offsets, track_quantiles
 from .scores import LiveScores, live_scores
-from .status import StatusRule, drift_by_series, monitoring_status
+from .status import Assessment, StatusRule, assess, drift_by_series, monitoring_status
 from .store import ForecastLog, ForecastRecord
 
-__all__ = ["AdaptiveOffsets", "ForecastLog", "ForecastRecord", "LiveScores", "StatusRule",
-           "drift_by_series", "learn_offsets", "live_scores", "monitoring_status", "track_quantiles"]
+__all__ = ["AdaptiveOffsets", "Assessment", "ForecastLog", "ForecastRecord", "LiveScores",
+           "StatusRule", "assess", "drift_by_series", "learn_offsets", "live_scores",
+           "monitoring_status", "track_quantiles"]

@@ -80,3 +80,24 @@ def drift_by_series(actuals: pd.DataFrame, rule: StatusRule) -> pd.DataFrame:
         rows.append({"unique_id": uid, "level_shift_sd": level, "spread_ratio": spread,
                      "drifted": bool(drifted), "points": len(group)})
     return pd.DataFrame(rows)
+
+
+@dataclass
+class Assessment:
+    """One model version's verdict over a window: live scores, status and drift."""
+
+    scores: object  # LiveScores
+    status: str
+    reasons: list[str]
+    drift: pd.DataFrame
+
+
+def assess(window: pd.DataFrame, test_mae: float | None, rule: StatusRule) -> Assessment:
+    """Scores, status and drift of one version's scored forecasts in the window: what
+    GET /monitoring and `forecast monitor` both report."""
+    from .scores import live_scores
+
+    scores = live_scores(window)
+    status, reasons = monitoring_status(scores.overall, test_mae, rule)
+    drift = drift_by_series(window, rule) if len(window) else pd.DataFrame()
+    return Assessment(scores, status, reasons, drift)

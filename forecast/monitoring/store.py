@@ -116,6 +116,18 @@ class ForecastRecord:
                 "train_mean": float(self.train_mean), "created_at": created_at}
 
 
+def window_start(latest: datetime, days: float) -> datetime:
+    """The monitoring window: origins of the last `days` days, back from the latest one."""
+    return latest - timedelta(days=days)
+
+
+def in_window(joined: pd.DataFrame, days: float) -> pd.DataFrame:
+    """The rows of `joined` (any versions' scored forecasts) in the monitoring window."""
+    if joined.empty:
+        return joined
+    return joined[joined["origin"] >= window_start(joined["origin"].max(), days)]
+
+
 def _datetime(ns: np.int64) -> datetime:
     return datetime(1970, 1, 1) + timedelta(microseconds=int(ns) // 1000)
 
@@ -233,11 +245,12 @@ class ForecastLog:
         return pd.Timestamp(value).to_pydatetime() if value is not None else None
 
     def window(self, model_name: str, model_version: str, days: float) -> pd.DataFrame:
-        """`joined` for the origins of the last `days` days, back from the latest origin."""
+        """`joined` for the origins of the last `days` days, back from the latest origin
+        (`in_window`, read in SQL)."""
         latest = self.latest_origin(model_name, model_version)
         if latest is None:
             return self.joined(model_name, model_version)
-        return self.joined(model_name, model_version, since=latest - timedelta(days=days))
+        return self.joined(model_name, model_version, since=window_start(latest, days))
 
     def model_versions(self) -> list[tuple[str, str, tuple[float, ...]]]:
         """Every (model name, version, served levels) with forecasts in the log."""
