@@ -31,7 +31,6 @@ from forecast.monitoring import (
     assess,
     learn_offsets,
 )
-from forecast.monitoring.status import INSUFFICIENT
 from pipelines.redaction import redact
 
 from .model_source import LoadedModel
@@ -150,7 +149,7 @@ class Monitor:
         if not self.settings.adaptive:
             return {}
         state = self._offsets.get((loaded.name, loaded.version))
-        return {f"{q:g}": state.offset(q) for q in state.levels} if state else {}
+        return state.by_label() if state else {}
 
     def record(self, loaded: LoadedModel, checked: Sequence[CheckedSeries],
                forecasts: list[SeriesForecast], steps: int) -> None:
@@ -286,8 +285,7 @@ class Monitor:
             "reasons": reasons, "test_mae": test_mae, "live": _clean(scores.overall),
             "by_step": _records(scores.by_step), "by_series": _records(scores.by_series),
             "drift": _records(drift),
-            "adaptive_offsets": ({f"{q:g}": offsets.offset(q) for q in offsets.levels}
-                                 if offsets else {}),
+            "adaptive_offsets": offsets.by_label() if offsets else {},
         }
         for metric in ("mae", "mase", "coverage_80", "coverage_90", "width_80", "wql"):
             if metric in scores.overall:
@@ -295,8 +293,6 @@ class Monitor:
         for each in STATUSES:
             STATUS.labels(name, version, each).set(1.0 if each == status else 0.0)
         DRIFTED.labels(name, version).set(int(drift["drifted"].sum()) if len(drift) else 0)
-        if status == INSUFFICIENT:
-            report["live"].setdefault("n", 0)
         return report
 
 

@@ -32,6 +32,10 @@ class AdaptiveOffsets:
     def offset(self, level: float) -> float:
         return 0.0 if level == 0.5 else self.offsets.get(level, 0.0)
 
+    def by_label(self) -> dict[str, float]:
+        """{"0.1": offset, ...}: as GET /model and GET /monitoring show them."""
+        return {f"{q:g}": self.offset(q) for q in self.levels}
+
     def apply(self, values: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
         """(H, Q) served quantiles, in the levels' order, moved by the offsets times `scale`.
         They stay non-crossing without moving the median: levels below 0.5 are held at or
