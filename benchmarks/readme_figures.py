@@ -58,19 +58,22 @@ def stream_line() -> str:
     path = RESULTS / "stream.json"
     if not path.exists():
         return "(run `python benchmarks/stream.py` for the figures)"
-    on = json.loads(path.read_text())["adaptive on"]["summary"]
-    off = json.loads(path.read_text())["adaptive off"]["summary"]
-    days = on["days_to_degraded"]
-    when = "on the shift's first day" if days == 0 else f"{days} day(s) after the shift"
-    return (f"The status turned degraded {when} (a three-day window). "
-            f"The 80% interval held {on['coverage_calm']:.2f} of actuals before it and "
-            f"{on['coverage_first_shifted_day']:.2f} on its first day; over the shift's last "
-            f"week it held {on['coverage_shift_last_7_days']:.2f} with adaptive offsets and "
-            f"{off['coverage_shift_last_7_days']:.2f} without. Live MAE went from "
-            f"{on['mae_shift_last_4_days']:.1f} (the old version, last four shifted days) to "
-            f"{on['mae_after_retrain']:.1f} after `forecast retrain` promoted "
-            f"v{on['retrained_to']} (calm days: {on['mae_calm']:.1f}). One seed; "
-            "`benchmarks/results/stream.md` has every day.")
+    result = json.loads(path.read_text())
+    on, off = result["adaptive on"], result["adaptive off"]
+
+    def both(part: dict, key: str, digits: int = 2) -> str:
+        return f"{part['mean'][key]:.{digits}f} +- {part['sd'][key]:.{digits}f}"
+
+    return (f"Over seeds {result['seeds']} (mean +- sd): the status turned degraded "
+            f"{both(on, 'days_to_degraded', 1)} days after the shift (a three-day window). The "
+            f"80% interval held {both(on, 'coverage_calm')} of actuals before it and "
+            f"{both(on, 'coverage_first_shifted_day')} on its first day; over the shift's last "
+            f"week it held {both(on, 'coverage_shift_last_7_days')} with adaptive offsets and "
+            f"{both(off, 'coverage_shift_last_7_days')} without. Live MAE went from "
+            f"{both(on, 'mae_shift_last_4_days', 1)} (the old version, last four shifted days) "
+            f"to {both(on, 'mae_after_retrain', 1)} after `forecast retrain` (calm days: "
+            f"{both(on, 'mae_calm', 1)}). The picture is the first seed; "
+            "`benchmarks/results/stream.md` has the table.")
 
 
 def frequency_table() -> str:

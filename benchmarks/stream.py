@@ -3,17 +3,18 @@ intervals on, then off (FORECAST_ADAPTIVE=off), each with its own tracking store
 Prints per-day MAE, coverage and status, saves benchmarks/results/stream.json and .md, and
 draws docs/images/after_deployment.png (the README's picture).
 
-Run: .venv/bin/python benchmarks/stream.py [--seed 0]
+Run: .venv/bin/python benchmarks/stream.py [--seeds 0 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -76,20 +77,30 @@ def summary(run: StreamRun) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     args = parser.parse_args()
-    runs = {"adaptive on": one_run(args.seed, True), "adaptive off": one_run(args.seed, False)}
-    result = {name: {"summary": summary(run), "days": run.frame().to_dict("records")}
-              for name, run in runs.items()}
-    plot(runs["adaptive on"], ROOT / "docs" / "images" / "after_deployment.png",
-         without_adaptation=runs["adaptive off"])
-    lines = ["| | adaptive on | adaptive off |", "|---|---|---|"]
-    for key in result["adaptive on"]["summary"]:
-        on, off = result["adaptive on"]["summary"][key], result["adaptive off"]["summary"][key]
-        show = (lambda v: f"{v:.2f}" if isinstance(v, float) else str(v))  # noqa: E731
-        lines.append(f"| {key} | {show(on)} | {show(off)} |")
+    result: dict = {"seeds": args.seeds}
+    for name, adaptive in (("adaptive on", True), ("adaptive off", False)):
+        runs = {seed: one_run(seed, adaptive) for seed in args.seeds}
+        if name == "adaptive on":
+            first = runs[args.seeds[0]]
+        else:  # the picture: the first seed, adaptive on and off
+            plot(first, ROOT / "docs" / "images" / "after_deployment.png",
+                 without_adaptation=runs[args.seeds[0]])
+        summaries = pd.DataFrame([summary(run) for run in runs.values()], index=args.seeds)
+        numbers = summaries.select_dtypes("number")
+        result[name] = {"per_seed": summaries.to_dict("index"),
+                        "mean": numbers.mean().to_dict(), "sd": numbers.std().to_dict(),
+                        "days": {seed: run.frame().to_dict("records")
+                                 for seed, run in runs.items()}}
+    lines = [f"seeds {args.seeds}: mean +- sd", "", "| | adaptive on | adaptive off |",
+             "|---|---|---|"]
+    for key in result["adaptive on"]["mean"]:
+        cells = [f"{result[n]['mean'][key]:.2f} +- {result[n]['sd'][key]:.2f}"
+                 for n in ("adaptive on", "adaptive off")]
+        lines.append(f"| {key} | {cells[0]} | {cells[1]} |")
     save_results("stream", result, "\n".join(lines) + "\n")
-    print(json.dumps({k: v["summary"] for k, v in result.items()}, indent=2))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
