@@ -99,10 +99,21 @@ class TimestampRangeError(DataValidationError):
                          "ds")
 
 
+class TimestampOutOfRangeError(DataValidationError):
+    """A timestamp outside what nanosecond timestamps hold, the unit every grid computes in."""
+
+    def __init__(self, first: object, last: object):
+        import pandas as pd
+
+        super().__init__(f"timestamps from {first} to {last} pass the range timestamps can "
+                         f"hold ({pd.Timestamp.min.ceil('s')} to {_max_timestamp()}); expected "
+                         "dates within it", "ds")
+
+
 def _max_timestamp() -> str:
     import pandas as pd
 
-    return str(pd.Timestamp.max)
+    return str(pd.Timestamp.max.floor("s"))
 
 
 class ConfigError(ForecastError, ValueError):

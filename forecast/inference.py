@@ -11,7 +11,7 @@ import torch
 from .data.calendar import calendar_features
 from .data.panel import FeatureSpec
 from .data.scaling import SeriesScaler, SeriesStats
-from .data.timegrid import first_off_grid, regular_index
+from .data.timegrid import first_off_grid, in_nanoseconds, regular_index
 from .errors import (
     DataValidationError,
     FrequencyError,
@@ -115,6 +115,7 @@ def check_values(item: SeriesInput, spec: FeatureSpec, scaler: SeriesScaler, loo
 def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: int) -> None:
     """Raise the contract's exception for anything that would make the forecast meaningless."""
     uid, n = item.unique_id, len(item.y)
+    in_nanoseconds(item.ds)
     if len(item.ds) != n:
         raise DataValidationError(f"series '{uid}': ds has {len(item.ds)} values but y has {n}")
     if n < lookback:

@@ -246,8 +246,10 @@ class Predictor:
         try:
             architecture = family.config_class.model_validate(config["architecture"])
         except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                 for e in err.errors()[:3])
             raise ArtifactError(f"{directory}: architecture does not fit family "
-                                f"'{family.name}': {err}") from None
+                                f"'{family.name}': {problems}") from None
         spec = FeatureSpec.from_json({**config["features"], "freq": config["freq"]})
         quantiles = tuple(config["quantiles"])
         # models saved before calibration existed serve their head's quantiles unchanged

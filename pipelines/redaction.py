@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 import re
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+# Up to the LAST `@` of the URI: MLflow accepts a password with an unencoded `@`
+# (`http://alice:Sec@ret@host`), and one with `/` leaks past the authority's first `/` too.
+# Redacting a path's `@` as well costs nothing; leaking a password's tail would.
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^\s'\"<>]*@")
 
 
 def redact(text: str) -> str:
-    """`http://user:secret@host/x` -> `http://***@host/x`."""
+    """`http://user:secret@host/x` -> `http://***@host/x`, whatever the password holds."""
     return _USERINFO.sub(r"\g<scheme>***@", text)
 
 

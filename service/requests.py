@@ -14,6 +14,7 @@ import pandas as pd
 from starlette.responses import JSONResponse
 
 from forecast import Predictor
+from forecast.data.timegrid import in_nanoseconds
 from forecast.errors import DataValidationError
 from forecast.inference import MAX_ABS_VALUE, CheckedSeries, SeriesForecast, SeriesInput
 
@@ -43,13 +44,14 @@ class ValidRequest:
 
 
 def utc_index(ds: list) -> pd.DatetimeIndex:
-    """Naive UTC timestamps; naive inputs are taken as UTC. Tries the direct constructor
-    first (4x cheaper, it runs for every series), and mixed offsets go through to_datetime."""
+    """Naive UTC timestamps in nanoseconds; naive inputs are taken as UTC. Tries the direct
+    constructor first (4x cheaper, it runs for every series), and mixed offsets go through
+    to_datetime. A timestamp nanoseconds cannot hold is a DataValidationError on `ds`."""
     try:
         index = pd.DatetimeIndex(ds)
     except (ValueError, TypeError):
-        return pd.DatetimeIndex(pd.to_datetime(ds, utc=True)).tz_localize(None)
-    return index if index.tz is None else index.tz_convert("UTC").tz_localize(None)
+        index = pd.DatetimeIndex(pd.to_datetime(ds, utc=True))
+    return in_nanoseconds(index if index.tz is None else index.tz_convert("UTC").tz_localize(None))
 
 
 def to_input(series: SeriesIn) -> SeriesInput:
@@ -106,10 +108,30 @@ def check_series(predictor: Predictor, index: int, series: SeriesIn) -> CheckedS
         raise RequestError(422, f"series {index}: {err}", f"series[{index}]") from None
 
 
+def check_names(predictor: Predictor, index: int, series: SeriesIn) -> None:
+    """Covariates and statics are the model's, no others: a name it does not use is a
+    misspelling or the wrong model, and answering as if it were absent would hide both."""
+    spec = predictor.spec
+    for group, given, used in (("covariates", series.covariates, spec.covariates),
+                               ("static", series.static, spec.static_covariates)):
+        unknown = [name for name in given if name not in used]
+        if unknown:
+            raise RequestError(422, f"{group} {unknown[:5]} are not used by this model; it "
+                                    f"uses {list(used)} (GET /model)",
+                               f"series[{index}].{group}.{unknown[0]}")
+
+
 def validate_request(predictor: Predictor, settings: ServiceSettings, series: list[SeriesIn],
-                     horizon: int | None, quantiles: list[float] | None) -> ValidRequest:
+                     horizon: int | None, quantiles: list[float] | None,
+                     explain: bool = False) -> ValidRequest:
     """Everything the forward pass may rely on, or a RequestError naming the field."""
     check_limits(series, settings)
+    if explain and len(series) > settings.max_explain_series:
+        raise RequestError(413, f"{len(series)} series exceed the limit of "
+                                f"{settings.max_explain_series} per request with explain "
+                                "(FORECAST_MAX_EXPLAIN_SERIES); split the request", "series")
+    for i, s in enumerate(series):
+        check_names(predictor, i, s)
     try:
         steps = predictor.check_horizon(horizon)
     except DataValidationError as err:

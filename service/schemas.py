@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, Field, StrictFloat, StrictInt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
 
 from forecast.explain import Explanation
 from forecast.frames import quantile_label
@@ -21,27 +30,84 @@ Horizon = Annotated[StrictInt, Field(ge=1, description="steps to forecast; defau
 TopK = Annotated[StrictInt, Field(ge=1, le=500, description="input timestamps to list with explain")]
 
 
-class SeriesIn(BaseModel):
+MAX_NAMES = 64  # covariates or statics in one series: a bound checked before their values
+
+
+class StrictBody(BaseModel):
+    """A request object: a field it does not know is an error naming it, never ignored (a
+    misspelt `horizn` would otherwise answer the default horizon with 200). Checked before
+    any value, so a body of a million unknown keys costs one error, not a million."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields_only(cls, data: object) -> object:
+        if isinstance(data, dict):
+            unknown = [key for key in data if key not in cls.model_fields]
+            if unknown:
+                shown = ", ".join(repr(str(k)[:64]) for k in unknown[:5])
+                more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+                raise ValueError(f"unknown field {shown}{more}; expected only "
+                                 f"{', '.join(cls.model_fields)}")
+        return data
+
+
+def _at_most_names(value: object) -> object:
+    if isinstance(value, dict) and len(value) > MAX_NAMES:
+        raise ValueError(f"{len(value)} names; expected at most {MAX_NAMES}")
+    return value
+
+
+# lists stop at their first bad item: `[true, true, ...]` is one error, not one per item
+Values = Annotated[list[StrictFloat], Field(min_length=1, fail_fast=True)]
+Timestamps = Annotated[list[datetime], Field(min_length=1, fail_fast=True)]
+
+
+class SeriesIn(StrictBody):
     """Numbers are strict: `true` or `"12"` is not a number."""
 
     unique_id: str = Field(min_length=1, max_length=256, examples=["VIC"])
-    ds: list[datetime] = Field(min_length=1, description="timestamps at the model's frequency, "
-                               "oldest first; at least the model's lookback (GET /model)")
-    y: list[StrictFloat] = Field(min_length=1, description="observed target, one value per ds")
-    covariates: dict[str, list[StrictFloat]] = Field(
+    ds: Timestamps = Field(description="timestamps at the model's frequency, oldest first; at "
+                           "least the model's lookback (GET /model)")
+    y: Values = Field(description="observed target, one value per ds")
+    covariates: Annotated[dict[str, Annotated[list[StrictFloat], Field(fail_fast=True)]],
+                          BeforeValidator(_at_most_names)] = Field(
         default_factory=dict,
-        description="past covariates: one value per ds; future covariates: horizon more values "
-                    "(at most one per ds plus the model's horizon)",
+        description="the model's covariates (GET /model), no others: past covariates one value "
+                    "per ds; future covariates horizon more values (at most one per ds plus the "
+                    f"model's horizon); at most {MAX_NAMES}",
     )
-    static: dict[str, StrictFloat] = Field(default_factory=dict)
+    static: Annotated[dict[str, StrictFloat], BeforeValidator(_at_most_names)] = Field(
+        default_factory=dict, description="the model's static covariates, no others")
 
 
-class ActualsIn(BaseModel):
+class ActualsIn(StrictBody):
     """What happened: one value per timestamp; numbers are strict, as in /predict."""
 
     unique_id: str = Field(min_length=1, max_length=256, examples=["VIC"])
-    ds: list[datetime] = Field(min_length=1, description="timestamps of the actual values")
-    y: list[StrictFloat] = Field(min_length=1, description="the actual values, one per ds")
+    ds: Timestamps = Field(description="timestamps of the actual values")
+    y: Values = Field(description="the actual values, one per ds")
+
+
+class PredictIn(StrictBody):
+    """The body of POST /predict."""
+
+    series: Annotated[list[SeriesIn], Field(fail_fast=True)]
+    horizon: Horizon | None = None
+    quantiles: Annotated[list[StrictFloat], Field(fail_fast=True)] | None = None
+    explain: StrictBool = False
+    top_k: TopK = 10
+
+
+class NoBody(StrictBody):
+    """POST /reload takes nothing: an empty body, or `{}`."""
+
+
+class ActualsBody(StrictBody):
+    """The body of POST /actuals."""
+
+    series: Annotated[list[ActualsIn], Field(fail_fast=True)]
 
 
 class ActualsResponse(BaseModel):
@@ -179,5 +245,9 @@ class ReloadResponse(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    error: str
-    field: str | None = None
+    """The body of every answer that is not 2xx, at most a few KB whatever the request."""
+
+    error: str = Field(description="what was wrong, and what was expected")
+    field: str | None = Field(description="where: a JSON path into the body (series[0].y), a "
+                              "header (authorization, content-type), body, or null when no "
+                              "one part of the request is at fault")

@@ -26,25 +26,30 @@ from pipelines.redaction import redact, redact_logs
 
 from .batching import MicroBatcher
 from .docs import describe
-from .middleware import ForecastGuard
+from .errors import quiet_client_errors
+from .middleware import PUBLIC_ROUTES, ForecastGuard
 from .model_source import LoadedModel, ModelSource
 from .monitoring import LogUnavailableError, Monitor, MonitorSettings
 from .requests import RequestError, actuals_frame, check_finite, utc_index, validate_request
 from .schemas import (
+    ActualsBody,
     ActualsIn,
     ActualsResponse,
     Horizon,
     ModelInfo,
     MonitoringResponse,
+    NoBody,
+    PredictIn,
     PredictResponse,
     ReloadResponse,
     SeriesIn,
     TopK,
 )
+from .server_patches import install as install_server_patches
 from .settings import ServiceSettings
 from .timeout import install as install_timeout
 
-__all__ = ["Forecaster", "freeze_heap", "utc_index"]
+__all__ = ["ROUTES", "Forecaster", "freeze_heap", "utc_index"]
 
 log = logging.getLogger("forecast.service")
 install_timeout()
@@ -70,14 +75,15 @@ def run_forward(loaded: LoadedModel, checked: Sequence[CheckedSeries]) -> list[S
     return loaded.predictor.forecast(list(checked))
 
 
-@bentoml.service(name="forecaster", workers=settings.workers,
-                 traffic={"timeout": 60, "max_concurrency": 512})
+# admission (FORECAST_MAX_CONCURRENCY) is ForecastGuard's, after a request's body arrived
+@bentoml.service(name="forecaster", workers=settings.workers, traffic={"timeout": 60})
 class Forecaster:
     """Serves `models:/{FORECAST_MODEL_NAME}@{FORECAST_MODEL_ALIAS}` from the MLflow registry."""
 
     def __init__(self) -> None:
         self.settings = settings
         redact_logs()
+        quiet_client_errors()
         settings.bound_registry_calls()
         torch.set_num_threads(settings.torch_threads)
         self.source = ModelSource(settings.model_name, settings.model_alias, settings.cache_dir)
@@ -88,6 +94,8 @@ class Forecaster:
         # /reload calls share the one in flight
         self.reload_executor = ThreadPoolExecutor(1, thread_name_prefix="reload")
         self.reload_in_flight: asyncio.Future | None = None
+        # explanations cost ~50x a forecast: bounded apart, so forecasts keep their latency
+        self.explaining = asyncio.Semaphore(settings.explain_concurrency)
         self.batcher = MicroBatcher(run_forward, settings.max_batch_size, settings.max_wait_ms)
         self.monitor = Monitor(MonitorSettings.of(settings))
         self._load_offsets(self.loaded)
@@ -142,7 +150,7 @@ class Forecaster:
                                   detail=f"serving v{version} (was v{current})")
 
     # ---- endpoints --------------------------------------------------------------------
-    @bentoml.api(route="/predict")
+    @bentoml.api(route="/predict", input_spec=PredictIn)
     async def predict(self, series: list[SeriesIn], horizon: Horizon | None = None,
                       quantiles: list[StrictFloat] | None = None, explain: StrictBool = False,
                       top_k: TopK = 10) -> PredictResponse:
@@ -153,7 +161,7 @@ class Forecaster:
                                      f"{self.source.alias} in the registry").response()
         try:
             request = validate_request(loaded.predictor, self.settings, series, horizon,
-                                       quantiles)
+                                       quantiles, explain)
         except RequestError as err:
             return err.response()
         forecasts = await self.batcher.submit(loaded, request.checked)
@@ -162,13 +170,16 @@ class Forecaster:
         except RequestError as err:
             return err.response()
         forecasts = self.monitor.adapt(loaded, request.checked, forecasts)
-        explanations = (await asyncio.to_thread(loaded.predictor.explain, request.checked, top_k)
-                        if explain else None)
+        explanations = await self._explain(loaded, request.checked, top_k) if explain else None
         self.monitor.record(loaded, request.checked, forecasts, request.steps)
         return PredictResponse.of(loaded, forecasts, request.steps, request.quantiles,
                                   explanations)
 
-    @bentoml.api(route="/actuals")
+    async def _explain(self, loaded: LoadedModel, checked: list[CheckedSeries], top_k: int):
+        async with self.explaining:
+            return await asyncio.to_thread(loaded.predictor.explain, checked, top_k)
+
+    @bentoml.api(route="/actuals", input_spec=ActualsBody)
     async def actuals(self, series: list[ActualsIn]) -> ActualsResponse:
         """Record what happened (idempotent on unique_id and ds): scores the logged forecasts
         and moves the adaptive intervals; actuals no forecast targets are stored and counted."""
@@ -183,7 +194,7 @@ class Forecaster:
         return ActualsResponse(received=result.received, matched=result.matched,
                                unmatched=result.unmatched)
 
-    @bentoml.api(route="/reload")
+    @bentoml.api(route="/reload", input_spec=NoBody)
     async def reload(self) -> ReloadResponse:
         """Re-resolve the alias and swap the model without dropping requests."""
         if self.reload_in_flight is None or self.reload_in_flight.done():
@@ -218,6 +229,10 @@ async def get_monitoring():
     return await asyncio.to_thread(service.monitor.report, service.loaded)
 
 
+# every path the service answers; the metrics label all others `other`
+ROUTES = frozenset({*PUBLIC_ROUTES, "/predict", "/actuals", "/reload", "/monitoring"})
+
 Forecaster.mount_asgi_app(info_app, path="/")
 Forecaster.add_asgi_middleware(ForecastGuard, settings=settings)
 describe(Forecaster)
+install_server_patches(ROUTES, settings.header_timeout_s)

@@ -46,6 +46,12 @@ class ServiceSettings:
     max_wait_ms: float
     poll_seconds: int
     torch_threads: int
+    max_concurrency: int = 512
+    body_timeout_s: float = 10.0
+    body_min_rate: int = 16384
+    header_timeout_s: float = 10.0
+    explain_concurrency: int = 1
+    max_explain_series: int = 32
     log_enabled: bool = True
     log_url: str = "sqlite:///.forecast/forecast_log.db"
     log_queue: int = 2000
@@ -79,6 +85,15 @@ class ServiceSettings:
             # torch's spinning threads on every core made batch-1 latency 10x worse
             torch_threads=_int("FORECAST_TORCH_THREADS",
                                max(1, (os.cpu_count() or 1) // max(workers, 1) - 1)),
+            # hostile clients: requests in the service at once (429 beyond), bodies that arrive
+            # too slowly (408), headers that never end (the connection is closed), and
+            # explanations, which cost ~50x a forecast, with their own bounds
+            max_concurrency=_int("FORECAST_MAX_CONCURRENCY", 512),
+            body_timeout_s=_float("FORECAST_BODY_TIMEOUT", 10.0),
+            body_min_rate=_int("FORECAST_BODY_MIN_RATE", 16384),
+            header_timeout_s=_float("FORECAST_HEADER_TIMEOUT", 10.0),
+            explain_concurrency=_int("FORECAST_EXPLAIN_CONCURRENCY", 1),
+            max_explain_series=_int("FORECAST_MAX_EXPLAIN_SERIES", 32),
             # after deployment: the forecast log, live scores, adaptive intervals
             log_enabled=_on("FORECAST_LOG", True),
             log_url=os.environ.get("FORECAST_LOG_URL") or default_log_url(),

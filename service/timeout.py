@@ -7,7 +7,7 @@ requests/s that is ~20k requests' worth of objects that every full garbage colle
 and the collector's pauses grew with it (100-300 ms, paid by every request in flight).
 
 `install()` swaps this class in before the service builds its ASGI app. Behaviour is the same
-otherwise: 504 with a JSON body when no response started within the timeout.
+otherwise: 504 with the error contract's body when no response started within the timeout.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 
 from bentoml._internal.server.http import traffic
-from starlette.responses import JSONResponse
+
+from .errors import send_error
 
 
 def _expire(waiter: asyncio.Future) -> None:
@@ -46,10 +47,8 @@ class CancellingTimeoutMiddleware(traffic.TimeoutMiddleware):
             await waiter
         except TimeoutError:
             if task.cancel():
-                response = JSONResponse(
-                    {"error": f"not able to process the request in {self.timeout} seconds"},
-                    status_code=504)
-                await response(scope, receive, send)
+                await send_error(send, 504, "not able to process the request in "
+                                 f"{self.timeout} seconds")
                 return
         finally:
             timer.cancel()

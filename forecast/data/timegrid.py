@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ..errors import TimestampRangeError
+from ..errors import TimestampOutOfRangeError, TimestampRangeError
 
 
 @lru_cache(maxsize=64)
@@ -17,6 +17,16 @@ def fixed_step_ns(freq: str) -> int | None:
     ones (MS, W-SUN) whose steps vary."""
     offset = pd.tseries.frequencies.to_offset(freq)
     return int(offset.nanos) if isinstance(offset, pd.offsets.Tick) else None
+
+
+def in_nanoseconds(ds: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """`ds` in nanoseconds, the unit the grids compute in; TimestampOutOfRangeError (field
+    `ds`) for a timestamp before 1677-09-21 or after 2262-04-11, which pandas reads from
+    ISO strings in coarser units and would only overflow on later."""
+    try:
+        return ds.as_unit("ns")
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        raise TimestampOutOfRangeError(ds.min(), ds.max()) from None
 
 
 def regular_index(first: pd.Timestamp, freq: str, periods: int) -> pd.DatetimeIndex:

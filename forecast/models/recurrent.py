@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 class RNNConfig(FamilyConfig):
     """The `model.rnn` section, shared by lstm and gru."""
 
-    hidden_size: int = Field(64, ge=1)
-    num_layers: int = Field(1, ge=1)
+    # upper bounds far above any useful network, so a config (a registered version's
+    # config.json included) that describes an absurd one is refused before anything is built
+    hidden_size: int = Field(64, ge=1, le=8192)
+    num_layers: int = Field(1, ge=1, le=64)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     decoder: Literal["aligned", "last"] = Field(
         "aligned", description="aligned: horizon step j also reads the hidden state `horizon` "

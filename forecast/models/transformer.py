@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 class TransformerConfig(FamilyConfig):
     """The `model.transformer` section."""
 
-    d_model: int = Field(64, ge=4)
-    n_heads: int = Field(4, ge=1)
-    n_layers: int = Field(2, ge=1)
-    ff_dim: int = Field(128, ge=1)
+    # bounded far above any useful network, as in RNNConfig: refused before anything is built
+    d_model: int = Field(64, ge=4, le=8192)
+    n_heads: int = Field(4, ge=1, le=256)
+    n_layers: int = Field(2, ge=1, le=128)
+    ff_dim: int = Field(128, ge=1, le=65536)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     patch_len: int | None = Field(None, ge=0, description="0 = one token per step; >0 = "
                                   "PatchTST-style; null = from the data's frequency")

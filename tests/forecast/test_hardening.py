@@ -99,6 +99,23 @@ def test_absurd_dimensions_are_refused_in_seconds(tmp_path, key, value):
     assert time.perf_counter() - start < 5
 
 
+@pytest.mark.parametrize("version,key", [("gru-format2", "num_layers"),
+                                         ("gru-format2", "hidden_size"),
+                                         ("transformer-format2", "n_layers"),
+                                         ("transformer-format2", "n_heads")])
+def test_a_network_too_large_to_describe_is_refused_before_building(tmp_path, version, key):
+    """n_layers: 100000 once took a reload 114 s (module by module on the meta device)."""
+    directory = tmp_path / "model"
+    shutil.copytree(GOLDEN / version, directory)
+    config = json.loads((directory / "config.json").read_text())
+    config["architecture"][key] = 100_000
+    (directory / "config.json").write_text(json.dumps(config))
+    start = time.perf_counter()
+    with pytest.raises(ArtifactError, match=f"architecture does not fit family.*{key}"):
+        Predictor.load(directory)
+    assert time.perf_counter() - start < 2
+
+
 @pytest.mark.parametrize("version", ["gru-format1", "gru-format2", "transformer-format2"])
 def test_models_saved_by_earlier_versions_forecast_the_same(version):
     """transformer-format2 had RevIN inside its network and a series embedding: format 3

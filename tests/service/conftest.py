@@ -20,7 +20,7 @@ def stack(tmp_path_factory):
         assert main(["compare", "--config", str(config), "--set", "models=[gru]"]) == 0
         env = {"MLFLOW_TRACKING_URI": uri, "FORECAST_CACHE_DIR": str(root / "cache"),
                "FORECAST_API_KEY": API_KEY, "FORECAST_MAX_SERIES": "5",
-               "FORECAST_MAX_BODY_BYTES": "1000000"}
+               "FORECAST_MAX_BODY_BYTES": "1000000", "FORECAST_MAX_EXPLAIN_SERIES": "2"}
         with bento_server(env, root / "bento.log") as url:
             yield {"url": url, "uri": uri, "root": root, "config": config, "env": env}
     mp.undo()

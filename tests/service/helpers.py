@@ -36,3 +36,8 @@ def mutate(body: dict, change) -> dict:
     return {**body, "series": [series]}
 
 
+
+
+def request_schema(spec: dict, path: str) -> dict:
+    """The JSON schema of a route's request body in the OpenAPI document."""
+    return spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import make_panel
 from tests.servers import bento_server
-from tests.service.helpers import AUTH, mutate, post, request_body
+from tests.service.helpers import AUTH, mutate, post, request_body, request_schema
 
 # history ending at the last hour pandas can hold: the forecast's timestamps would wrap to 1677
 LAST_HOURS = pd.date_range(end="2262-04-11T23:00", periods=400, freq="h").strftime(
@@ -90,7 +90,7 @@ def test_openapi_documents_the_error_answers(stack):
     assert {"401", "413", "415", "422", "503"} <= set(responses)
     assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorBody")
     assert "requestBody" not in spec["paths"]["/reload"]["post"]
-    horizon = spec["components"]["schemas"]["predict__Input"]["properties"]["horizon"]
+    horizon = request_schema(spec, "/predict")["properties"]["horizon"]
     assert horizon["anyOf"][0]["minimum"] == 1
 
 

@@ -19,7 +19,7 @@ from pipelines.cli import main
 from pipelines.registry import download_model_dir, register_version, set_alias
 from tests.conftest import HORIZON, LOOKBACK, make_panel
 from tests.servers import bento_server
-from tests.service.helpers import API_KEY, AUTH, mutate, post, request_body
+from tests.service.helpers import API_KEY, AUTH, mutate, post, request_body, request_schema
 
 
 def test_forecast_matches_the_library(stack):
@@ -265,7 +265,7 @@ def test_docs_describe_this_service_and_every_route_is_protected(stack):
     assert spec["info"]["title"] == "forecast" and spec["info"]["version"] != "None"
     assert "champion" in spec["info"]["description"]
     assert "Machine Learning Service created with BentoML" not in spec["info"]["description"]
-    top_k = spec["components"]["schemas"]["predict__Input"]["properties"]["top_k"]
+    top_k = request_schema(spec, "/predict")["properties"]["top_k"]
     assert (top_k["minimum"], top_k["maximum"]) == (1, 500)
     # a route nobody listed is protected, not public
     assert httpx.get(stack["url"] + "/not-a-route", timeout=10).status_code == 401
