@@ -1,16 +1,23 @@
-"""Reliability figures of the service (docs/RELIABILITY.md): a long fuzz run, a soak run and
-the start-up time with the registry down.
+"""Reliability figures of the service (docs/RELIABILITY.md): a long fuzz run, a soak run,
+ordinary latency under hostile clients, and the start-up time with the registry down.
 
-1. Fuzz: schemathesis from the service's own OpenAPI document, `--examples` valid and as many
+1. fuzz: schemathesis from the service's own OpenAPI document, `--examples` valid and as many
    invalid generated requests per operation (default 1000 each; operations without inputs
    have one request to make): requests sent, 5xx answers, check failures.
-2. Soak: `--soak-seconds` (default 120) of closed-loop load at concurrency 32 on the vic_elec
+2. soak: `--soak-seconds` (default 120) of closed-loop load at concurrency 32 on the vic_elec
    request: requests, errors, p99, and the worker's memory at minute 1 and at the end.
-3. Start-up with the registry unreachable (no MLFLOW_HTTP_* settings, as a user starts it):
-   seconds from `bentoml serve` to /readyz, serving from the local cache.
+3. hostile: 4 ordinary clients in a closed loop for `--hostile-seconds` (default 30), alone
+   and then while each kind of hostile client runs (`hostile_clients.py`: 600 slow bodies,
+   1000 slow headers, 4 clients flooding explain, 4 clients sending 4 MB error bodies):
+   ordinary p50 and p99, what the hostile clients were answered, the largest error answer
+   and the longest line the service logged meanwhile.
+4. startup: with the registry unreachable (no MLFLOW_HTTP_* settings, as a user starts it),
+   seconds from `bentoml serve` to /readyz serving from the local cache, for a port that
+   refuses connections and for one that accepts them and never answers.
 
-Run: .venv/bin/python benchmarks/reliability.py [--examples 1000] [--soak-seconds 120]
-Writes benchmarks/results/reliability.json and prints it.
+Run: .venv/bin/python benchmarks/reliability.py [--parts fuzz soak hostile startup]
+     [--examples 1000] [--soak-seconds 120] [--hostile-seconds 30]
+Writes benchmarks/results/reliability.json (parts not run keep their last figures).
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import argparse
 import asyncio
 import json
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -70,44 +79,45 @@ def soak(url: str, server: psutil.Process, seconds: float) -> dict:
             "rss_growth_pct": 100 * (end - at_minute) / at_minute}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--examples", type=int, default=1000)
-    parser.add_argument("--soak-seconds", type=float, default=120.0)
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="reliability-bench-"))
-    store = f"sqlite:///{workdir / 'mlflow.db'}"
-    os.environ["MLFLOW_TRACKING_URI"] = store
-    os.chdir(workdir)
-    version = register("transformer", workdir)
-    env = {"MLFLOW_TRACKING_URI": store, "FORECAST_MODEL_ALIAS": "bench-transformer",
-           "FORECAST_CACHE_DIR": str(workdir / "cache"), "FORECAST_API_KEY": API_KEY}
-    results: dict = {"model": f"transformer v{version}"}
+def ordinary(url: str, seconds: float) -> dict:
+    body, _ = vic_elec_request()
+    return asyncio.run(load(url + "/predict", json.dumps(body).encode(), 4, seconds,
+                            {"Authorization": f"Bearer {API_KEY}"}))
 
+
+HOSTILE = {"slow-bodies": "600", "slow-headers": "1000", "explain": "32", "amplification": ""}
+
+
+def hostile(url: str, log: Path, workdir: Path, seconds: float) -> dict:
+    """Ordinary latency alone, then while each hostile kind runs in a process of its own."""
+    results: dict = {"alone": ordinary(url, seconds)}
+    print(json.dumps({"alone": results["alone"]}), flush=True)
+    for kind, extra in HOSTILE.items():
+        out = workdir / f"hostile-{kind}.json"
+        logged = log.stat().st_size
+        cmd = [sys.executable, str(Path(__file__).with_name("hostile_clients.py")), kind, url,
+               API_KEY, str(seconds + 5), str(out), *([extra] if extra else [])]
+        clients = subprocess.Popen(cmd, cwd=ROOT)
+        time.sleep(4)  # the hostile clients start and reach their full pressure
+        during = ordinary(url, seconds)
+        clients.wait(timeout=seconds + 180)
+        with log.open("rb") as handle:
+            handle.seek(logged)
+            lines = handle.read().splitlines()
+        results[kind] = {"ordinary": during, "hostile": json.loads(out.read_text()),
+                         "log_lines": len(lines),
+                         "longest_log_line_bytes": max(map(len, lines), default=0)}
+        print(json.dumps({kind: results[kind]}), flush=True)
+    return results
+
+
+def time_to_ready(env: dict, log: Path) -> tuple[float, str]:
+    started = time.perf_counter()
     port = free_port()
-    proc = start(bentoml_serve_cmd(port), workdir / "service.log", env=env, cwd=ROOT)
+    proc = start(bentoml_serve_cmd(port), log, cwd=ROOT,
+                 env={k: v for k, v in child_env(env).items() if not k.startswith("MLFLOW_HTTP_")})
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(url + "/readyz", timeout=180, proc=proc)
-        started = time.perf_counter()
-        code, counts = run_schemathesis(url, API_KEY, args.examples, workdir / "fuzz",
-                                        timeout=3600)
-        results["fuzz"] = {"examples_per_operation": args.examples, "exit_code": code,
-                           "minutes": (time.perf_counter() - started) / 60, **counts}
-        print(json.dumps(results["fuzz"]), flush=True)
-        results["soak"] = soak(url, psutil.Process(proc.pid), args.soak_seconds)
-        print(json.dumps(results["soak"]), flush=True)
-    finally:
-        stop(proc)
-
-    # the registry is gone; the cache from the run above is all the service has
-    down = {**env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
-    started = time.perf_counter()
-    proc = start(bentoml_serve_cmd(free_port()), workdir / "service-down.log",
-                 env={k: v for k, v in child_env(down).items()
-                      if not k.startswith("MLFLOW_HTTP_")}, cwd=ROOT)
-    try:
-        url = f"http://127.0.0.1:{proc.args[-1]}"
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             try:
@@ -116,12 +126,73 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.25)
-        results["startup_registry_down_s"] = time.perf_counter() - started
-        results["startup_source"] = httpx.get(url + "/model", timeout=10).json()["source"]
+        seconds = time.perf_counter() - started
+        return seconds, httpx.get(url + "/model", timeout=10).json()["source"]
     finally:
         stop(proc)
+
+
+def startup(env: dict, workdir: Path) -> dict:
+    """The registry gone; the cache from the service's earlier start is all it has."""
+    results = {}
+    seconds, source = time_to_ready({**env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"},
+                                    workdir / "service-refused.log")
+    results["refused"] = {"seconds": seconds, "source": source}
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        seconds, source = time_to_ready({**env, "MLFLOW_TRACKING_URI": uri},
+                                        workdir / "service-silent.log")
+    results["silent"] = {"seconds": seconds, "source": source}
+    print(json.dumps({"startup_registry_down": results}), flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--parts", nargs="+", default=["fuzz", "soak", "hostile", "startup"],
+                        choices=["fuzz", "soak", "hostile", "startup"])
+    parser.add_argument("--examples", type=int, default=1000)
+    parser.add_argument("--soak-seconds", type=float, default=120.0)
+    parser.add_argument("--hostile-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="reliability-bench-"))
+    store = f"sqlite:///{workdir / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = store
+    os.chdir(workdir)
+    version = register("transformer", workdir)
+    env = {"MLFLOW_TRACKING_URI": store, "FORECAST_MODEL_ALIAS": "bench-transformer",
+           "FORECAST_CACHE_DIR": str(workdir / "cache"), "FORECAST_API_KEY": API_KEY}
+    saved = RESULTS / "reliability.json"
+    results: dict = json.loads(saved.read_text()) if saved.is_file() else {}
+    results.update(model=f"transformer v{version}", machine=f"{os.cpu_count()} CPU cores")
+
+    port = free_port()
+    log = workdir / "service.log"
+    proc = start(bentoml_serve_cmd(port), log, env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/readyz", timeout=180, proc=proc)
+        if "fuzz" in args.parts:
+            started = time.perf_counter()
+            code, counts = run_schemathesis(url, API_KEY, args.examples, workdir / "fuzz",
+                                            timeout=3600)
+            results["fuzz"] = {"examples_per_operation": args.examples, "exit_code": code,
+                               "minutes": (time.perf_counter() - started) / 60, **counts}
+            print(json.dumps(results["fuzz"]), flush=True)
+        if "soak" in args.parts:
+            results["soak"] = soak(url, psutil.Process(proc.pid), args.soak_seconds)
+            print(json.dumps(results["soak"]), flush=True)
+        if "hostile" in args.parts:
+            results["hostile"] = hostile(url, log, workdir, args.hostile_seconds)
+    finally:
+        stop(proc)
+    if "startup" in args.parts:
+        results.pop("startup_registry_down_s", None), results.pop("startup_source", None)
+        results["startup_registry_down"] = startup(env, workdir)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "reliability.json").write_text(json.dumps(results, indent=2))
+    saved.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
 
 

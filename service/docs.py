@@ -27,21 +27,35 @@ Forecasts from the model behind `models:/$FORECAST_MODEL_NAME@$FORECAST_MODEL_AL
 * `GET /monitoring`: live scores (MAE, MASE, coverage, width, WQL) by step and per series,
   status (ok, degraded, insufficient data) and input drift per model version.
 
-Errors are JSON `{"error", "field"}`: 422 invalid input, 413 over the limits, 401 without the
-API key (when `FORECAST_API_KEY` is set), 503 while no model is loaded.
+Every answer that is not 2xx is JSON `{"error", "field"}` (`field` names the part of the
+request at fault, or is null), a few KB at most: 400 malformed HTTP, 401 without the API key
+(when `FORECAST_API_KEY` is set), 404 unknown route, 405 wrong method, 408 a body or headers
+that arrive too slowly, 413 over the limits, 415 a body that is not JSON, 422 invalid input
+(unknown fields included), 429 too many requests in progress, 503 no model loaded (or, for
+`/actuals`, no forecast log), 504 no answer within 60 s.
 """
 
 
 ERRORS = {
     "401": "missing or wrong API key (when FORECAST_API_KEY is set)",
+    "408": "the body did not arrive in time (FORECAST_BODY_TIMEOUT, FORECAST_BODY_MIN_RATE)",
     "413": "body, series, points or values over the limits",
     "415": "the body is not JSON",
-    "422": "invalid input; `field` names where",
+    "422": "invalid input, unknown fields included; `field` names where",
+    "429": "FORECAST_MAX_CONCURRENCY requests in progress; retry after a short wait",
     "503": "no model loaded yet",
+    "504": "no answer within the request timeout (60 s)",
 }
-ROUTE_ERRORS = {"/predict": list(ERRORS), "/reload": ["401"],
-                "/actuals": ["401", "413", "415", "422", "503"]}
-ERRORS_BY_ROUTE = {("/actuals", "503"): "the forecast log is unavailable"}
+BODY_ROUTE = ["401", "408", "413", "415", "422", "429", "504"]
+ROUTE_ERRORS = {("/predict", "post"): [*BODY_ROUTE, "503"],
+                ("/actuals", "post"): [*BODY_ROUTE, "503"],
+                ("/reload", "post"): BODY_ROUTE,
+                ("/model", "get"): ["429", "503", "504"],
+                ("/monitoring", "get"): ["401", "429", "504"],
+                ("/readyz", "get"): ["503"]}
+ERRORS_BY_ROUTE = {("/actuals", "503"): "the forecast log is unavailable",
+                   ("/reload", "422"): "a body that is not empty or `{}`",
+                   ("/readyz", "503"): "not ready: no model loaded yet"}
 
 
 class DocumentedSpec:
@@ -59,14 +73,19 @@ class DocumentedSpec:
         schemas["ErrorBody"] = ErrorBody.model_json_schema()
         error = {"content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
-        for path, codes in ROUTE_ERRORS.items():
-            operation = document["paths"][path]["post"]
+        for (path, method), codes in ROUTE_ERRORS.items():
+            operation = document["paths"][path][method]
             responses = operation.setdefault("responses", {})
             for code in codes:
                 description = ERRORS_BY_ROUTE.get((path, code), ERRORS[code])
                 responses[code] = {"description": description, **error}
             for bentoml_code in (400, "400"):  # schema errors are answered 422
                 responses.pop(bentoml_code, None)
+        for methods in document["paths"].values():  # BentoML's own 404 and 500 too
+            for operation in methods.values():
+                responses = operation.get("responses", {})
+                for code in [c for c in responses if int(c) >= 400]:
+                    responses[str(code)] = {**responses.pop(code), **error}
         document["paths"]["/reload"]["post"].pop("requestBody", None)
         return document
 

@@ -91,7 +91,13 @@ def test_openapi_documents_the_error_answers(stack):
     assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorBody")
     assert "requestBody" not in spec["paths"]["/reload"]["post"]
     horizon = request_schema(spec, "/predict")["properties"]["horizon"]
-    assert horizon["anyOf"][0]["minimum"] == 1
+    assert horizon.get("anyOf", [horizon])[0]["minimum"] == 1
+    assert request_schema(spec, "/predict")["additionalProperties"] is False
+    codes = {"401", "408", "413", "415", "422", "429", "503", "504"}
+    assert codes <= set(responses) and all(
+        responses[c]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorBody")
+        for c in codes)
+    assert set(spec["components"]["schemas"]["ErrorBody"]["required"]) == {"error", "field"}
 
 
 async def _reloads_and_a_forecast(url: str, body: dict) -> tuple[list, float, int]:
