@@ -88,11 +88,12 @@ def ordinary(url: str, seconds: float) -> dict:
 HOSTILE = {"slow-bodies": "600", "slow-headers": "1000", "explain": "32", "amplification": ""}
 
 
-def hostile(url: str, log: Path, workdir: Path, seconds: float) -> dict:
+def hostile(url: str, log: Path, workdir: Path, seconds: float, kinds: list[str]) -> dict:
     """Ordinary latency alone, then while each hostile kind runs in a process of its own."""
     results: dict = {"alone": ordinary(url, seconds)}
     print(json.dumps({"alone": results["alone"]}), flush=True)
-    for kind, extra in HOSTILE.items():
+    for kind in kinds:
+        extra = HOSTILE[kind]
         out = workdir / f"hostile-{kind}.json"
         logged = log.stat().st_size
         cmd = [sys.executable, str(Path(__file__).with_name("hostile_clients.py")), kind, url,
@@ -156,6 +157,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--soak-seconds", type=float, default=120.0)
     parser.add_argument("--hostile-seconds", type=float, default=30.0)
+    parser.add_argument("--hostile-kinds", nargs="+", default=list(HOSTILE), choices=HOSTILE)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="reliability-bench-"))
     store = f"sqlite:///{workdir / 'mlflow.db'}"
@@ -185,7 +187,8 @@ def main() -> None:
             results["soak"] = soak(url, psutil.Process(proc.pid), args.soak_seconds)
             print(json.dumps(results["soak"]), flush=True)
         if "hostile" in args.parts:
-            results["hostile"] = hostile(url, log, workdir, args.hostile_seconds)
+            results["hostile"] = hostile(url, log, workdir, args.hostile_seconds,
+                                         args.hostile_kinds)
     finally:
         stop(proc)
     if "startup" in args.parts:

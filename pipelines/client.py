@@ -25,25 +25,40 @@ def read_request_frame(path: Path) -> pd.DataFrame:
     return frame
 
 
-def build_request(frame: pd.DataFrame, horizon: int | None, explain: bool) -> dict:
-    """Rows with y empty after the history carry future covariates for the forecast steps."""
+def served_covariates(url: str, timeout: float = 30.0) -> list[str] | None:
+    """The covariates the served model uses (GET /model, public): the service refuses any
+    other, and a file often has more columns than the model reads. None when unknown."""
+    try:
+        response = httpx.get(url.rstrip("/") + "/model", timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    covariates = response.json().get("covariates", {})
+    return [*covariates.get("past", []), *covariates.get("future", [])]
+
+
+def build_request(frame: pd.DataFrame, horizon: int | None, explain: bool,
+                  covariates: list[str] | None = None) -> dict:
+    """Rows with y empty after the history carry future covariates for the forecast steps.
+    `covariates`: the columns to send (default: every column but unique_id, ds and y)."""
     series = []
     for uid, group in frame.groupby("unique_id", sort=False):
         group = group.sort_values("ds")
         known = group["y"].notna()
         history = group[known]
-        covariates = {}
+        values_of = {}
         for column in group.columns:
-            if column in KEYS:
+            if column in KEYS or (covariates is not None and column not in covariates):
                 continue
             values = history[column].tolist()
             ahead = group.loc[~known, column]
             if ahead.notna().all() and len(ahead):
                 values += ahead.tolist()
-            covariates[column] = values
+            values_of[column] = values
         series.append({"unique_id": str(uid),
                        "ds": pd.to_datetime(history["ds"]).dt.strftime("%Y-%m-%dT%H:%M:%S").tolist(),
-                       "y": history["y"].astype(float).tolist(), "covariates": covariates})
+                       "y": history["y"].astype(float).tolist(), "covariates": values_of})
     body: dict = {"series": series, "explain": explain}
     if horizon is not None:
         body["horizon"] = horizon

@@ -343,10 +343,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return _predict_in_process(args)
     import os
 
-    from .client import build_request, call_service, read_request_frame, response_frame
+    from .client import (
+        build_request,
+        call_service,
+        read_request_frame,
+        response_frame,
+        served_covariates,
+    )
 
     frame = read_request_frame(Path(args.data))
-    body = build_request(frame, args.horizon, explain=False)
+    body = build_request(frame, args.horizon, explain=False,
+                         covariates=served_covariates(args.url))
     payload = call_service(args.url, body, args.api_key or os.environ.get("FORECAST_API_KEY"))
     result = response_frame(payload)
     model = payload["model"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ import mlflow
 import torch
 from fastapi import FastAPI
 from pydantic import StrictBool, StrictFloat
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 
 from forecast.inference import CheckedSeries, SeriesForecast
 from pipelines.redaction import redact, redact_logs
@@ -57,6 +58,14 @@ settings = ServiceSettings.from_env()
 info_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
 
+def shorten_gil_turns(interval_s: float) -> None:
+    """The event loop gives up the GIL at every system call and, while a thread computes
+    (a forward pass, an explanation, a parse), waits up to the switch interval to get it
+    back: 5 ms by default, many times per request. An explain flood made ordinary forecasts
+    wait 140 ms that way (p50). Shorter turns keep the loop's waits short."""
+    sys.setswitchinterval(interval_s)
+
+
 def freeze_heap() -> None:
     """Move everything alive now (libraries, the model) out of the garbage collector's reach.
 
@@ -84,11 +93,15 @@ class Forecaster:
         self.settings = settings
         redact_logs()
         quiet_client_errors()
-        settings.bound_registry_calls()
         torch.set_num_threads(settings.torch_threads)
+        shorten_gil_turns(settings.switch_interval_ms / 1000)
         self.source = ModelSource(settings.model_name, settings.model_alias, settings.cache_dir)
         log.info("tracking URI %s", redact(mlflow.get_tracking_uri()))
+        # one try at start: when the registry does not answer, the cached copy serves at
+        # once, and /reload or the alias poller (with retries) catch up later
+        settings.bound_registry_calls(retries=0)
         self.loaded: LoadedModel | None = self.source.load_initial()
+        settings.bound_registry_calls()
         self.reload_lock = threading.Lock()
         # reloads get a thread of their own (forecasts keep the default pool), and concurrent
         # /reload calls share the one in flight
@@ -159,25 +172,42 @@ class Forecaster:
         if loaded is None:
             return RequestError(503, f"no model loaded yet: waiting for {self.source.name}@"
                                      f"{self.source.alias} in the registry").response()
+        if explain:
+            # explanations cost ~50x a forecast in CPU and Python time: each explained
+            # request runs whole in a lane of its own (validation, forward pass, attention,
+            # encoding), off the event loop and out of the forecasts' shared batches, and
+            # FORECAST_EXPLAIN_CONCURRENCY of them at once
+            async with self.explaining:
+                return await asyncio.to_thread(self._predict_explained, loaded, series,
+                                               horizon, quantiles, top_k)
         try:
             request = validate_request(loaded.predictor, self.settings, series, horizon,
-                                       quantiles, explain)
-        except RequestError as err:
-            return err.response()
-        forecasts = await self.batcher.submit(loaded, request.checked)
-        try:
+                                       quantiles)
+            forecasts = await self.batcher.submit(loaded, request.checked)
             check_finite(forecasts)
         except RequestError as err:
             return err.response()
         forecasts = self.monitor.adapt(loaded, request.checked, forecasts)
-        explanations = await self._explain(loaded, request.checked, top_k) if explain else None
         self.monitor.record(loaded, request.checked, forecasts, request.steps)
-        return PredictResponse.of(loaded, forecasts, request.steps, request.quantiles,
-                                  explanations)
+        return PredictResponse.of(loaded, forecasts, request.steps, request.quantiles, None)
 
-    async def _explain(self, loaded: LoadedModel, checked: list[CheckedSeries], top_k: int):
-        async with self.explaining:
-            return await asyncio.to_thread(loaded.predictor.explain, checked, top_k)
+    def _predict_explained(self, loaded: LoadedModel, series: list[SeriesIn],
+                           horizon: int | None, quantiles: list[float] | None,
+                           top_k: int) -> Response:
+        """`predict` with explanations, in the calling thread; the answer already encoded."""
+        try:
+            request = validate_request(loaded.predictor, self.settings, series, horizon,
+                                       quantiles, explain=True)
+            forecasts = loaded.predictor.forecast(request.checked)
+            check_finite(forecasts)
+        except RequestError as err:
+            return err.response()
+        forecasts = self.monitor.adapt(loaded, request.checked, forecasts)
+        explanations = loaded.predictor.explain(request.checked, top_k)
+        self.monitor.record(loaded, request.checked, forecasts, request.steps)
+        body = PredictResponse.of(loaded, forecasts, request.steps, request.quantiles,
+                                  explanations)
+        return Response(body.model_dump_json(), media_type="application/json")
 
     @bentoml.api(route="/actuals", input_spec=ActualsBody)
     async def actuals(self, series: list[ActualsIn]) -> ActualsResponse:

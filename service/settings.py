@@ -50,7 +50,10 @@ class ServiceSettings:
     body_timeout_s: float = 10.0
     body_min_rate: int = 16384
     header_timeout_s: float = 10.0
+    large_body_bytes: int = 1024 * 1024
+    large_body_rate: int = 8 * 1024 * 1024
     explain_concurrency: int = 1
+    switch_interval_ms: float = 1.0
     max_explain_series: int = 32
     log_enabled: bool = True
     log_url: str = "sqlite:///.forecast/forecast_log.db"
@@ -92,7 +95,10 @@ class ServiceSettings:
             body_timeout_s=_float("FORECAST_BODY_TIMEOUT", 10.0),
             body_min_rate=_int("FORECAST_BODY_MIN_RATE", 16384),
             header_timeout_s=_float("FORECAST_HEADER_TIMEOUT", 10.0),
+            large_body_bytes=_int("FORECAST_LARGE_BODY_BYTES", 1024 * 1024),
+            large_body_rate=_int("FORECAST_LARGE_BODY_RATE", 8 * 1024 * 1024),
             explain_concurrency=_int("FORECAST_EXPLAIN_CONCURRENCY", 1),
+            switch_interval_ms=_float("FORECAST_SWITCH_INTERVAL_MS", 1.0),
             max_explain_series=_int("FORECAST_MAX_EXPLAIN_SERIES", 32),
             # after deployment: the forecast log, live scores, adaptive intervals
             log_enabled=_on("FORECAST_LOG", True),
@@ -105,9 +111,11 @@ class ServiceSettings:
             status_rule=StatusRule.from_env(),
         )
 
-    def bound_registry_calls(self) -> None:
-        """Make MLflow's HTTP client in this process use the service's registry bounds."""
+    def bound_registry_calls(self, retries: int | None = None) -> None:
+        """Make MLflow's HTTP client in this process use the service's registry bounds
+        (`retries`: instead of FORECAST_REGISTRY_RETRIES, as at start-up)."""
+        retries = self.registry_retries if retries is None else retries
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(self.registry_timeout_s)
-        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(self.registry_retries)
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(retries)
         os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
         os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_JITTER"] = "0"

@@ -7,13 +7,13 @@ import asyncio
 import json
 import socket
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 import pytest
 
 from tests.conftest import make_panel
-from tests.service.helpers import AUTH, API_KEY, mutate, post, request_body
+from tests.service.helpers import API_KEY, AUTH, mutate, post, request_body
 
 MAX_ERROR_BYTES = 16 * 1024
 

@@ -237,7 +237,7 @@ def test_forecast_predict_command(stack, tmp_path, monkeypatch):
     future = rows.groupby("unique_id").cumcount() >= 300
     rows.loc[future, ["y", "temp"]] = None  # the forecast steps: only holiday is known ahead
     data = tmp_path / "recent.csv"
-    rows.drop(columns=["size"]).to_csv(data, index=False)
+    rows.assign(unused=1.0).to_csv(data, index=False)  # columns the model does not read
     monkeypatch.setenv("FORECAST_API_KEY", API_KEY)
     out = tmp_path / "forecast.csv"
     assert main(["predict", "--url", stack["url"], "--data", str(data), "--output",
