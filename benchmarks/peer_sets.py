@@ -109,6 +109,23 @@ def shifted_set(weeks: int = 26, seed: int = 0) -> BenchSet:
     return hourly_set("shifted", pd.concat(parts, ignore_index=True), inspect_doc(shifted_set))
 
 
+def late_shift_set(weeks: int = 26, seed: int = 0, weeks_shifted: int = 4) -> BenchSet:
+    """After validation, in the test part only, each series grows more volatile and rises:
+    y -> m + k * (y - m) + d * s in the last `weeks_shifted` weeks (k in [1.5, 2.5], d in
+    [0, 1]): a shift no calibration measured on the validation part has seen."""
+    base, rng = hourly_base(weeks), np.random.default_rng(seed)
+    parts = []
+    for _, g in base.groupby("unique_id", sort=True):
+        y = g["y"].to_numpy().copy()
+        m, s = y.mean(), y.std()
+        k, d = rng.uniform(1.5, 2.5), rng.uniform(0.0, 1.0)
+        cut = len(y) - weeks_shifted * HOURS_PER_WEEK  # the test part
+        y[cut:] = np.maximum(m + k * (y[cut:] - m) + d * s, 0.0)
+        parts.append(g.assign(y=y))
+    return hourly_set("late_shift", pd.concat(parts, ignore_index=True),
+                      inspect_doc(late_shift_set))
+
+
 def mixed_scales_set(weeks: int = 26) -> BenchSet:
     """The same hourly series in one panel, multiplied by 10^k with k spread evenly over
     [-2, 3]: one model must serve series five orders of magnitude apart."""
@@ -153,12 +170,16 @@ def inspect_doc(function) -> str:
 
 
 SETS = {"vic_elec": vic_elec_set, "pedestrian": pedestrian_set, "robust": robust_set,
-        "panel": panel_set, "shifted": shifted_set, "mixed_scales": mixed_scales_set}
-DEFAULT_SETS = ["vic_elec", "pedestrian", "robust", "panel"]  # shifted, mixed_scales: on demand
+        "panel": panel_set, "shifted": shifted_set, "mixed_scales": mixed_scales_set,
+        "late_shift": late_shift_set}
+# shifted, mixed_scales, late_shift: on demand
+DEFAULT_SETS = ["vic_elec", "pedestrian", "robust", "panel"]
 
 
 @functools.cache
 def load_set(name: str, preset: str) -> BenchSet:
     """The set as `preset` uses it, built once per process (the run and its report share it)."""
+    if name == "late_shift" and preset == "quick":  # the quick test part is one week
+        return late_shift_set(weeks_shifted=1).shrunk()
     bench = SETS[name]()
     return bench.shrunk() if preset == "quick" else bench

@@ -10,8 +10,12 @@ so that it does, and stores those offsets with the model:
 - `conformal` on a point head (and `empirical`, what baselines get from their training
   part) is residual conformal: each quantile is the point plus a residual quantile.
 
-Offsets live in scaled units so one calibration fits every series of a panel. The median is
-never moved: it stays the point forecast the model was selected on.
+Offsets live in scaled units so one calibration fits every series of a panel. With
+`scale: window` they are measured in units of each window's own spread instead (the standard
+deviation of its lookback's target, in scaled units), and applied times the spread of the
+window being forecast: an interval then widens when the series has become more volatile
+since training, where offsets fixed in training units kept their width (and lost coverage).
+The median is never moved: it stays the point forecast the model was selected on.
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from .errors import ArtifactError
 
 Method = Literal["none", "conformal", "empirical"]
 Base = Literal["quantiles", "point"]
+Scale = Literal["series", "window"]
+MIN_WINDOW_SCALE = 0.1  # of the series' training spread: a flat window keeps an interval
+
+
+def window_scale(past_y: torch.Tensor) -> torch.Tensor:
+    """(B,) spread of each lookback window's target (B, L), scaled units, floored."""
+    return past_y.std(dim=1).clamp(min=MIN_WINDOW_SCALE)
 
 
 def conformal_level(q: float, n: int) -> float:
@@ -69,10 +80,13 @@ class Calibration:
     offsets: np.ndarray | None = None  # (H, Q) scaled units; None = no shift
     windows: int = 0  # how many windows the offsets were measured on
     split: str = ""  # which part of the data: "val" or "train"
+    scale: Scale = "series"  # the unit of the offsets: the series' spread, or each window's
 
     @classmethod
-    def identity(cls, quantiles: tuple[float, ...], point_head: bool) -> Calibration:
-        return cls("none", "point" if point_head else "quantiles", tuple(quantiles))
+    def identity(cls, quantiles: tuple[float, ...], point_head: bool,
+                 scale: Scale = "series") -> Calibration:
+        return cls("none", "point" if point_head else "quantiles", tuple(quantiles),
+                   scale=scale)
 
     @property
     def calibrated(self) -> bool:
@@ -85,39 +99,51 @@ class Calibration:
             return raw[..., :1].expand(*raw.shape[:-1], max(len(self.quantiles), 1))
         return non_crossing(raw)
 
-    def apply(self, raw: torch.Tensor) -> torch.Tensor:
-        """Raw (B, H', Qh) with H' <= H -> served (B, H', Q), ascending, same scaled units."""
+    def apply(self, raw: torch.Tensor, past_y: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw (B, H', Qh) with H' <= H -> served (B, H', Q), ascending, same scaled units.
+        `past_y` (B, L): the windows' scaled target, which `scale: window` needs."""
         base = self.broadcast(raw)
         if self.offsets is None:
             return base
         shift = torch.as_tensor(self.offsets[: raw.shape[1]], dtype=raw.dtype)
+        if self.scale == "window":
+            if past_y is None:
+                raise ValueError("window-scaled calibration needs the windows' past target")
+            shift = shift * window_scale(past_y).to(raw.dtype)[:, None, None]
         return non_crossing(base + shift)
 
-    def fitted(self, method: Method, base: np.ndarray, actual: np.ndarray, split: str
-               ) -> Calibration:
+    def fitted(self, method: Method, base: np.ndarray, actual: np.ndarray, split: str,
+               scales: np.ndarray | None = None) -> Calibration:
         """This calibration with offsets measured on windows of `split`; base from
-        `broadcast`, (N, H, Q), and actual (N, H), both scaled."""
+        `broadcast`, (N, H, Q), and actual (N, H), both scaled; `scales` (N,), from
+        `window_scale`, when the offsets are in units of each window's spread."""
+        if self.scale == "window":
+            if scales is None:
+                raise ValueError("window-scaled calibration needs each window's scale")
+            base, actual = base / scales[:, None, None], actual / scales[:, None]
         offsets = conformal_offsets(base, actual, list(self.quantiles))
         return Calibration(method, self.base, self.quantiles, offsets, int(base.shape[0]),
-                           split)
+                           split, self.scale)
 
     def to_json(self) -> dict[str, Any]:
         return {"method": self.method, "base": self.base, "quantiles": list(self.quantiles),
                 "offsets": None if self.offsets is None else self.offsets.tolist(),
-                "windows": self.windows, "split": self.split}
+                "windows": self.windows, "split": self.split, "scale": self.scale}
 
     @classmethod
     def from_json(cls, payload: dict[str, Any], horizon: int) -> Calibration:
         offsets = payload.get("offsets")
         quantiles = tuple(float(q) for q in payload["quantiles"])
         if payload.get("method") not in ("none", "conformal", "empirical") or \
-                payload.get("base") not in ("quantiles", "point"):
-            raise ArtifactError(f"calibration method/base {payload.get('method')!r}/"
-                                f"{payload.get('base')!r} is not known")
+                payload.get("base") not in ("quantiles", "point") or \
+                payload.get("scale", "series") not in ("series", "window"):
+            raise ArtifactError(f"calibration method/base/scale {payload.get('method')!r}/"
+                                f"{payload.get('base')!r}/{payload.get('scale')!r} is not known")
         if offsets is not None:
             offsets = np.asarray(offsets, dtype=np.float64)
             if offsets.shape != (horizon, len(quantiles)) or not np.isfinite(offsets).all():
                 raise ArtifactError(f"calibration offsets have shape {offsets.shape}; expected "
                                     f"({horizon}, {len(quantiles)}) finite values")
         return cls(payload["method"], payload["base"], quantiles, offsets,
-                   int(payload.get("windows", 0)), str(payload.get("split", "")))
+                   int(payload.get("windows", 0)), str(payload.get("split", "")),
+                   payload.get("scale", "series"))

@@ -6,6 +6,7 @@ current champion are all scored the same way on the same windows.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Subset
 
+from .calibration import Scale, window_scale
 from .data.panel import Panel, build_panel
 from .datamodule import PreparedData
 from .errors import ConfigError
@@ -49,22 +51,25 @@ def forecast_windows(predictor: Predictor, dataset: WindowDataset, batch_size: i
 
 @torch.inference_mode()
 def uncalibrated_windows(predictor: Predictor, dataset: Dataset, batch_size: int = 256
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """(base (N, H, Q), actual (N, H)) in scaled units, before any calibration offset:
-    what conformal calibration is measured on."""
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(base (N, H, Q), actual (N, H), window scale (N,)) in scaled units, before any
+    calibration offset: what conformal calibration is measured on."""
     predictor.network.eval()
-    bases, actuals = [], []
+    bases, actuals, scales = [], [], []
     for batch in window_loader(dataset, batch_size):
         bases.append(predictor.calibration.broadcast(predictor.network(batch)).numpy())
         actuals.append(batch["target"].numpy())
+        scales.append(window_scale(batch["past"][..., 0]).numpy())
     if not bases:
         q = max(len(predictor.quantiles), 1)
-        return np.zeros((0, predictor.horizon, q)), np.zeros((0, predictor.horizon))
-    return np.concatenate(bases), np.concatenate(actuals)
+        return (np.zeros((0, predictor.horizon, q)), np.zeros((0, predictor.horizon)),
+                np.zeros(0))
+    return np.concatenate(bases), np.concatenate(actuals), np.concatenate(scales)
 
 
 def calibrate(predictor: Predictor, prepared: PreparedData, conformal: bool,
-              max_windows: int = MAX_CALIBRATION_WINDOWS) -> Predictor:
+              max_windows: int = MAX_CALIBRATION_WINDOWS, scale: Scale = "series"
+              ) -> Predictor:
     """Measure the quantile offsets: a neural model on its validation windows (conformal),
     a baseline on its training part (empirical residual quantiles). A point model, or a
     neural model with calibration `none`, is returned as it is.
@@ -82,11 +87,12 @@ def calibrate(predictor: Predictor, prepared: PreparedData, conformal: bool,
     if len(windows) > max_windows:
         chosen = np.random.default_rng(0).choice(len(windows), max_windows, replace=False)
         windows = Subset(windows, np.sort(chosen).tolist())
-    base, actual = uncalibrated_windows(predictor, windows)
+    base, actual, scales = uncalibrated_windows(predictor, windows)
     if not len(base):
         return predictor
     method = "conformal" if neural else "empirical"
-    return predictor.with_calibration(predictor.calibration.fitted(method, base, actual, split))
+    calibration = dataclasses.replace(predictor.calibration, scale=scale)
+    return predictor.with_calibration(calibration.fitted(method, base, actual, split, scales))
 
 
 def panel_for(predictor: Predictor, prepared: PreparedData) -> Panel:

@@ -34,6 +34,10 @@ class ModelSettings(Section):
         "quantiles trains a point network whose quantiles come from residual conformal")
     calibration: Literal["conformal", "none"] = Field(
         "conformal", description="conformal: quantiles corrected on the validation windows")
+    calibration_scale: Literal["series", "window"] = Field(
+        "series", description="the unit of the calibration offsets: series = the series' "
+        "training spread (fixed widths); window = each lookback window's own spread, so an "
+        "interval widens when the series grows more volatile after training")
     normalization: Method | None = Field(
         None, description="revin: per-series scaling, then each lookback window standardised "
         "by its own mean and spread; series: per-series scaling only; None = the family's "

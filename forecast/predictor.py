@@ -135,7 +135,7 @@ class Predictor:
         """Served quantiles (B, H, Q) in scaled units: the network, then its calibration."""
         self.network.eval()
         with torch.inference_mode():
-            return self.calibration.apply(self.network(batch))
+            return self.calibration.apply(self.network(batch), batch["past"][..., 0])
 
     @property
     def lookback(self) -> int:

@@ -208,5 +208,6 @@ def train(config: ForecastConfig, prepared: PreparedData,
     predictor.network.eval()
     if not is_global_zero():  # a worker of a distributed run: rank 0 scores and reports
         return predictor, report
-    predictor = calibrate(predictor, prepared, settings.calibration == "conformal")
+    predictor = calibrate(predictor, prepared, settings.calibration == "conformal",
+                          scale=settings.calibration_scale)
     return predictor.with_metrics(evaluate(predictor, prepared, "test")), report

@@ -1,0 +1,99 @@
+"""Intervals that follow the local spread: the same trained network calibrated twice, with
+offsets in the series' training units (`model.calibration_scale: series`, the default) and in
+units of each window's own spread (`window`), scored on the test part of each set.
+
+The sets are the peer benchmark's: two real ones (vic_elec, pedestrian), and ones made in
+code with a shift after training (`shifted`: a new level and spread from the validation part
+on; `robust`: the same, with series scaled apart; `late_shift`: a higher level and 1.5-2.5x
+the spread in the test part only, after the calibration was measured). Every row is the
+mean over `--seeds` with the range (min-max) beside it. The median is never moved (only
+re-sorted where a shifted quantile would cross it), so the MAE barely differs.
+
+Run: .venv/bin/python benchmarks/interval_scale.py [--sets vic_elec pedestrian shifted robust]
+     [--seeds 0 1 2] [--model transformer] [--preset quick] [--set KEY=VALUE ...]
+     [--output interval_scale]
+Writes benchmarks/results/OUTPUT.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from peer_models import our_config  # noqa: E402
+from peer_sets import SETS, load_set  # noqa: E402
+from results_files import save_results  # noqa: E402
+
+from forecast import Forecaster  # noqa: E402
+from forecast.evaluation import calibrate, evaluate  # noqa: E402
+
+COLUMNS = ("coverage_80", "coverage_90", "width_80", "wql", "mae")
+
+
+def one_seed(name: str, preset: str, model: str, seed: int, extra: list[str]
+             ) -> dict[str, dict]:
+    bench = load_set(name, preset)
+    config = our_config(bench, preset, [f"trainer.seed={seed}", *extra])
+    forecaster = Forecaster(model, config).fit(bench.frame)
+    out = {}
+    for scale in ("series", "window"):
+        predictor = calibrate(forecaster.predictor, forecaster.prepared, True, scale=scale)
+        metrics = evaluate(predictor, forecaster.prepared, "test")
+        out[scale] = {c: float(metrics[c]) for c in COLUMNS}
+    print(json.dumps({"set": name, "seed": seed, **out}), flush=True)
+    return out
+
+
+def summary(runs: list[dict]) -> dict:
+    result = {}
+    for scale in ("series", "window"):
+        result[scale] = {c: {"mean": float(np.mean([r[scale][c] for r in runs])),
+                             "min": float(np.min([r[scale][c] for r in runs])),
+                             "max": float(np.max([r[scale][c] for r in runs]))}
+                         for c in COLUMNS}
+    return result
+
+
+def markdown(results: dict, seeds: list[int], model: str, preset: str) -> str:
+    lines = [f"{model}, preset {preset}; mean over seeds {seeds} with the range (min-max).", "",
+             "| set | offsets in | coverage 80% | coverage 90% | width 80% | WQL | MAE |",
+             "|---|---|---|---|---|---|---|"]
+    for name, by_scale in results.items():
+        for scale, row in by_scale.items():
+            cells = [f"{row[c]['mean']:.3f} ({row[c]['min']:.3f}-{row[c]['max']:.3f})"
+                     if c.startswith(("coverage", "wql")) else
+                     f"{row[c]['mean']:.1f} ({row[c]['min']:.1f}-{row[c]['max']:.1f})"
+                     for c in COLUMNS]
+            lines.append(f"| {name} | {scale} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sets", nargs="+", default=["vic_elec", "pedestrian", "shifted",
+                                                      "robust", "late_shift"],
+                        choices=list(SETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--model", default="transformer")
+    parser.add_argument("--preset", default="quick", choices=["quick", "full"])
+    parser.add_argument("--set", dest="extra", nargs="*", default=[],
+                        help="config overrides, e.g. model.normalization=series")
+    parser.add_argument("--output", default="interval_scale")
+    args = parser.parse_args()
+    results = {name: summary([one_seed(name, args.preset, args.model, seed, args.extra)
+                              for seed in args.seeds]) for name in args.sets}
+    text = markdown(results, args.seeds, args.model + "".join(f", {e}" for e in args.extra),
+                    args.preset)
+    save_results(args.output, {"model": args.model, "preset": args.preset, "extra": args.extra,
+                               "seeds": args.seeds, "sets": results}, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
