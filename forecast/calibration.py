@@ -37,7 +37,7 @@ MIN_WINDOW_SCALE = 0.1  # of the series' training spread: a flat window keeps an
 
 def window_scale(past_y: torch.Tensor) -> torch.Tensor:
     """(B,) spread of each lookback window's target (B, L), scaled units, floored."""
-    return past_y.std(dim=1).clamp(min=MIN_WINDOW_SCALE)
+    return past_y.std(dim=1, correction=0).clamp(min=MIN_WINDOW_SCALE)
 
 
 def conformal_level(q: float, n: int) -> float:
