@@ -92,38 +92,43 @@ def hourly_set(name: str, frame: pd.DataFrame, why: str, weeks_val: int = 4,
                     weeks_val * HOURS_PER_WEEK, weeks_test * HOURS_PER_WEEK, why)
 
 
+def new_regime(frame: pd.DataFrame, weeks_from_end: int, draw) -> pd.DataFrame:
+    """Each series' last `weeks_from_end` weeks moved to a new level and spread:
+    y -> max(m + k * (y - m) + d * s, 0) (m, s: the series' mean and standard deviation),
+    with (k, d) = draw(i), series i in id order."""
+    parts = []
+    for i, (_, g) in enumerate(frame.groupby("unique_id", sort=True)):
+        y = g["y"].to_numpy().copy()
+        m, s = y.mean(), y.std()
+        k, d = draw(i)
+        cut = len(y) - weeks_from_end * HOURS_PER_WEEK
+        y[cut:] = np.maximum(m + k * (y[cut:] - m) + d * s, 0.0)
+        parts.append(g.assign(y=y))
+    return pd.concat(parts, ignore_index=True)
+
+
 def shifted_set(weeks: int = 26, seed: int = 0) -> BenchSet:
     """After the training part, each series moves to a new level and spread:
     y -> m + k * (y - m) + d * s from the first validation step on (m, s: the series' mean and
     standard deviation; k in [1.5, 2.5] or [0.4, 0.7], d in [-1.5, 1.5])."""
-    base, rng = hourly_base(weeks), np.random.default_rng(seed)
-    parts = []
-    for i, (_, g) in enumerate(base.groupby("unique_id", sort=True)):
-        y = g["y"].to_numpy().copy()
-        m, s = y.mean(), y.std()
+    rng = np.random.default_rng(seed)
+
+    def draw(i: int) -> tuple[float, float]:
         k = rng.uniform(1.5, 2.5) if i % 2 == 0 else rng.uniform(0.4, 0.7)
-        d = rng.uniform(-1.5, 1.5)
-        cut = len(y) - 8 * HOURS_PER_WEEK  # validation (4 weeks) and test (4 weeks)
-        y[cut:] = np.maximum(m + k * (y[cut:] - m) + d * s, 0.0)
-        parts.append(g.assign(y=y))
-    return hourly_set("shifted", pd.concat(parts, ignore_index=True), inspect_doc(shifted_set))
+        return k, rng.uniform(-1.5, 1.5)
+
+    frame = new_regime(hourly_base(weeks), 8, draw)  # validation (4 weeks) and test (4 weeks)
+    return hourly_set("shifted", frame, inspect_doc(shifted_set))
 
 
 def late_shift_set(weeks: int = 26, seed: int = 0, weeks_shifted: int = 4) -> BenchSet:
     """After validation, in the test part only, each series grows more volatile and rises:
     y -> m + k * (y - m) + d * s in the last `weeks_shifted` weeks (k in [1.5, 2.5], d in
     [0, 1]): a shift no calibration measured on the validation part has seen."""
-    base, rng = hourly_base(weeks), np.random.default_rng(seed)
-    parts = []
-    for _, g in base.groupby("unique_id", sort=True):
-        y = g["y"].to_numpy().copy()
-        m, s = y.mean(), y.std()
-        k, d = rng.uniform(1.5, 2.5), rng.uniform(0.0, 1.0)
-        cut = len(y) - weeks_shifted * HOURS_PER_WEEK  # the test part
-        y[cut:] = np.maximum(m + k * (y[cut:] - m) + d * s, 0.0)
-        parts.append(g.assign(y=y))
-    return hourly_set("late_shift", pd.concat(parts, ignore_index=True),
-                      inspect_doc(late_shift_set))
+    rng = np.random.default_rng(seed)
+    frame = new_regime(hourly_base(weeks), weeks_shifted,
+                       lambda i: (rng.uniform(1.5, 2.5), rng.uniform(0.0, 1.0)))
+    return hourly_set("late_shift", frame, inspect_doc(late_shift_set))
 
 
 def mixed_scales_set(weeks: int = 26) -> BenchSet:

@@ -119,14 +119,7 @@ def time_to_ready(env: dict, log: Path) -> tuple[float, str]:
                  env={k: v for k, v in child_env(env).items() if not k.startswith("MLFLOW_HTTP_")})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
+        wait_http(url + "/readyz", timeout=600, proc=proc, interval=0.25)  # 503 until ready
         seconds = time.perf_counter() - started
         return seconds, httpx.get(url + "/model", timeout=10).json()["source"]
     finally:

@@ -23,13 +23,18 @@ def error_body(error: str, field: str | None = None) -> bytes:
     return json.dumps({"error": error, "field": field}).encode()
 
 
-async def send_error(send, status: int, error: str, field: str | None = None,
-                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    payload = error_body(error, field)
+async def send_json(send, status: int, payload: bytes,
+                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """One whole JSON answer: `headers` plus its content type and length, then the body."""
     await send({"type": "http.response.start", "status": status,
                 "headers": [*(headers or []), (b"content-type", b"application/json"),
                             (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})
+
+
+async def send_error(send, status: int, error: str, field: str | None = None,
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send_json(send, status, error_body(error, field), headers)
 
 
 def json_path(loc: list | tuple) -> str:
@@ -92,10 +97,7 @@ def contract_send(send):
         status, payload = in_contract(held["status"], b"".join(chunks), size <= MAX_SOURCE_BYTES)
         headers = [(k, v) for k, v in held.get("headers", [])
                    if k.lower() not in (b"content-type", b"content-length")]
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
+        await send_json(send, status, payload, headers)
 
     return wrapped
 

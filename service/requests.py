@@ -11,14 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from forecast import Predictor
 from forecast.data.timegrid import in_nanoseconds
 from forecast.errors import DataValidationError
 from forecast.inference import MAX_ABS_VALUE, CheckedSeries, SeriesForecast, SeriesInput
 
-from .schemas import ActualsIn, ErrorBody, SeriesIn
+from .errors import error_body
+from .schemas import ActualsIn, SeriesIn
 from .settings import ServiceSettings
 
 
@@ -29,11 +30,9 @@ class RequestError(Exception):
         super().__init__(message)
         self.status, self.message, self.field = status, message, field
 
-    def body(self) -> dict:
-        return ErrorBody(error=self.message, field=self.field).model_dump()
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status)
+    def response(self) -> Response:
+        return Response(error_body(self.message, self.field), status_code=self.status,
+                        media_type="application/json")
 
 
 @dataclass(frozen=True)

@@ -259,8 +259,10 @@ async def get_monitoring():
     return await asyncio.to_thread(service.monitor.report, service.loaded)
 
 
-# every path the service answers; the metrics label all others `other`
-ROUTES = frozenset({*PUBLIC_ROUTES, "/predict", "/actuals", "/reload", "/monitoring"})
+# every path the service answers (its APIs, the mounted app's routes, the public ones);
+# the metrics label all others `other`
+ROUTES = frozenset({*PUBLIC_ROUTES, *(api.route for api in Forecaster.apis.values()),
+                    *(route.path for route in info_app.routes)})
 
 Forecaster.mount_asgi_app(info_app, path="/")
 Forecaster.add_asgi_middleware(ForecastGuard, settings=settings)

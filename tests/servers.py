@@ -24,7 +24,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | None = None) -> None:
+def wait_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | None = None,
+              interval: float = 0.5) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -34,7 +35,7 @@ def wait_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | None = N
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
+        time.sleep(interval)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 

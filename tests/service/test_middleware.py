@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
@@ -10,6 +11,11 @@ import pytest
 from service.errors import contract_send, in_contract
 from service.middleware import PUBLIC_ROUTES, ForecastGuard, LargeBodyRate
 from service.settings import ServiceSettings
+
+
+def settings_with(**changes) -> ServiceSettings:
+    """The environment's settings with `changes`; no API key unless one is given."""
+    return dataclasses.replace(ServiceSettings.from_env(), **{"api_key": None, **changes})
 
 
 def guard(api_key: str | None) -> tuple[ForecastGuard, list]:
@@ -20,9 +26,7 @@ def guard(api_key: str | None) -> tuple[ForecastGuard, list]:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    settings = ServiceSettings.from_env()
-    settings = type(settings)(**{**vars(settings), "api_key": api_key})
-    return ForecastGuard(app, settings), reached
+    return ForecastGuard(app, settings_with(api_key=api_key)), reached
 
 
 def call(middleware: ForecastGuard, path: str, headers: list | None = None) -> int:
@@ -59,9 +63,6 @@ def test_without_a_key_configured_everything_is_open():
     assert call(middleware, "/predict") == 200
 
 
-def settings_with(**changes) -> ServiceSettings:
-    settings = ServiceSettings.from_env()
-    return type(settings)(**{**vars(settings), "api_key": None, **changes})
 
 
 async def _answers(middleware, receive, count: int = 1) -> list[tuple[int, dict]]:
