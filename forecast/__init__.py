@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from .config import ForecastConfig, build_config, load_config  # noqa: E402
+from .ensemble import Ensemble, load_model  # noqa: E402
 from .errors import ConfigError, DataValidationError, ForecastError  # noqa: E402
 from .predictor import Predictor  # noqa: E402
 
@@ -19,11 +20,13 @@ def __getattr__(name: str):
 __all__ = [
     "ConfigError",
     "DataValidationError",
+    "Ensemble",
     "ForecastConfig",
     "ForecastError",
     "Forecaster",
     "Predictor",
     "__version__",
     "build_config",
+    "load_model",
     "load_config",
 ]

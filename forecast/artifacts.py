@@ -12,6 +12,7 @@ from .errors import ArtifactError
 
 FORMAT_VERSION = 3
 WEIGHTS, CONFIG, SCALER = "model.safetensors", "config.json", "scaler.json"
+ENSEMBLE = "ensemble.json"  # an ensemble's directory: this, and its members' directories
 
 
 def save_artifact(directory: str | Path, state_dict: dict[str, torch.Tensor], config: dict,
@@ -27,12 +28,19 @@ def save_artifact(directory: str | Path, state_dict: dict[str, torch.Tensor], co
 
 
 def find_artifact(root: str | Path, source: str) -> Path:
-    """The model directory at or below `root` (inside a downloaded MLflow model, for one);
+    """The model directory at or below `root` (inside a downloaded MLflow model, for one): an
+    ensemble's (the one holding ensemble.json, above its members') or else a single model's;
     `source` names where `root` came from in the error."""
-    found = next(iter(sorted(Path(root).rglob(CONFIG))), None)
-    if found is None:
-        raise ArtifactError(f"{source} holds no forecast model directory (no {CONFIG})")
-    return found.parent
+    for marker in (ENSEMBLE, CONFIG):
+        found = sorted(Path(root).rglob(marker), key=lambda p: (len(p.parts), str(p)))
+        if found:
+            return found[0].parent
+    raise ArtifactError(f"{source} holds no forecast model directory (no {CONFIG})")
+
+
+def is_model_dir(directory: str | Path) -> bool:
+    """Whether `directory` holds a complete model of either kind (a cache hit, say)."""
+    return any((Path(directory) / marker).is_file() for marker in (ENSEMBLE, CONFIG))
 
 
 def load_artifact(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:

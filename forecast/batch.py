@@ -17,7 +17,7 @@ import pandas as pd
 from .errors import DataValidationError
 from .frames import quantile_label
 from .inference import CheckedSeries, SeriesInput
-from .predictor import Predictor
+from .predictor import ServedModel
 
 ID, DS, Y = "unique_id", "ds", "y"
 
@@ -48,12 +48,12 @@ class BatchResult:
                             columns=["unique_id", "field", "reason"])
 
 
-def needed_columns(predictor: Predictor) -> list[str]:
+def needed_columns(predictor: ServedModel) -> list[str]:
     spec = predictor.spec
     return [ID, DS, Y, *spec.covariates, *spec.static_covariates]
 
 
-def check_columns(columns: list[str], predictor: Predictor, source: str,
+def check_columns(columns: list[str], predictor: ServedModel, source: str,
                   future: bool = False) -> None:
     """All missing columns in one error, before any series is read."""
     spec = predictor.spec
@@ -85,7 +85,7 @@ class _Columns:
         return slice(*self.bounds.get(uid, (0, 0)))
 
 
-def series_inputs(predictor: Predictor, frame: pd.DataFrame, future: pd.DataFrame | None
+def series_inputs(predictor: ServedModel, frame: pd.DataFrame, future: pd.DataFrame | None
                   ) -> Iterator[SeriesInput]:
     """One SeriesInput per series. Rows whose y is empty after a series' last observed y
     carry its future covariates (or `future` does, in a frame of its own)."""
@@ -108,7 +108,7 @@ def series_inputs(predictor: Predictor, frame: pd.DataFrame, future: pd.DataFram
         yield SeriesInput(uid, pd.DatetimeIndex(data.ds[rows][:n]), y[:n], covariates, static)
 
 
-def score_frame(predictor: Predictor, frame: pd.DataFrame, future: pd.DataFrame | None = None,
+def score_frame(predictor: ServedModel, frame: pd.DataFrame, future: pd.DataFrame | None = None,
                 horizon: int | None = None, batch_size: int = 512,
                 progress: Callable[[int], None] | None = None) -> BatchResult:
     """Forecast every valid series of `frame`; `progress(n)` is told of each n series done."""
@@ -147,7 +147,7 @@ def score_frame(predictor: Predictor, frame: pd.DataFrame, future: pd.DataFrame 
 
 
 def forecast_frame(parts: list[tuple[list[str], np.ndarray, np.ndarray]],
-                   predictor: Predictor, steps: int) -> pd.DataFrame:
+                   predictor: ServedModel, steps: int) -> pd.DataFrame:
     """Long output built from whole arrays at once: unique_id, ds, mean, quantiles."""
     quantiles = list(predictor.quantiles)
     labels = [quantile_label(q) for q in quantiles]

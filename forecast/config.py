@@ -129,6 +129,11 @@ class ForecastConfig(_Section):
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     tune: TuneSettings = Field(default_factory=TuneSettings)
     models: list[str] = Field(default_factory=family_names)
+    ensembles: list[Literal["median", "weighted"]] = Field(
+        default_factory=lambda: ["median", "weighted"],
+        description="ensembles of the neural families in `models` that `compare` also scores "
+                    "and gates like a family (the median of their quantiles; their weighted "
+                    "mean, weights chosen on validation); [] for none")
 
     @field_validator("models")
     @classmethod

@@ -21,7 +21,7 @@ from .errors import ConfigError
 from .inference import to_original_scale
 from .metrics import all_metrics, point_index, quantile_metrics
 from .models import get_family
-from .predictor import Predictor
+from .predictor import Predictor, ServedModel
 from .windows import Split, WindowDataset, split_step, window_loader, window_starts
 
 MAX_CALIBRATION_WINDOWS = 50_000
@@ -36,7 +36,7 @@ class WindowForecasts:
     panel: Panel  # the series the indices point into
 
 
-def forecast_windows(predictor: Predictor, dataset: WindowDataset, batch_size: int = 256
+def forecast_windows(predictor: ServedModel, dataset: WindowDataset, batch_size: int = 256
                      ) -> WindowForecasts:
     """The served (calibrated) quantiles of every window, on the original scale."""
     preds, actuals, series, starts = [], [], [], []
@@ -95,7 +95,7 @@ def calibrate(predictor: Predictor, prepared: PreparedData, conformal: bool,
     return predictor.with_calibration(calibration.fitted(method, base, actual, split, scales))
 
 
-def panel_for(predictor: Predictor, prepared: PreparedData) -> Panel:
+def panel_for(predictor: ServedModel, prepared: PreparedData) -> Panel:
     """The data scaled with the predictor's own statistics (the prepared panel when they are
     the ones it was trained with)."""
     if predictor.scaler is prepared.panel.scaler:
@@ -113,7 +113,7 @@ def panel_for(predictor: Predictor, prepared: PreparedData) -> Panel:
     return build_panel(prepared.frame, spec, scaler=predictor.scaler, season=predictor.dims.season)
 
 
-def split_windows(predictor: Predictor, prepared: PreparedData, split: Split = "test",
+def split_windows(predictor: ServedModel, prepared: PreparedData, split: Split = "test",
                   step: int | None = None) -> WindowDataset:
     """Every window whose targets lie in `split` (test: one per horizon, no overlap;
     validation and training: a quarter horizon apart)."""
@@ -125,7 +125,7 @@ def split_windows(predictor: Predictor, prepared: PreparedData, split: Split = "
                          predictor.keys_for(panel))
 
 
-def forecast_split(predictor: Predictor, prepared: PreparedData, split: Split = "test"
+def forecast_split(predictor: ServedModel, prepared: PreparedData, split: Split = "test"
                    ) -> WindowForecasts:
     return forecast_windows(predictor, split_windows(predictor, prepared, split))
 
@@ -143,13 +143,13 @@ def score(result: WindowForecasts, quantiles: list[float] | tuple[float, ...]) -
     return metrics
 
 
-def evaluate(predictor: Predictor, prepared: PreparedData, split: Split = "test"
+def evaluate(predictor: ServedModel, prepared: PreparedData, split: Split = "test"
              ) -> dict[str, float]:
     """Metrics on non-overlapping horizon-long windows of the split, on the original scale."""
     return score(forecast_split(predictor, prepared, split), predictor.quantiles)
 
 
-def backtest(predictor: Predictor, prepared: PreparedData, n_windows: int, step: int
+def backtest(predictor: ServedModel, prepared: PreparedData, n_windows: int, step: int
              ) -> list[dict]:
     """Rolling origin: windows ending at the last point, then `step` earlier each time."""
     panel, rows = panel_for(predictor, prepared), []

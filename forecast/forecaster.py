@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from .batch import score_frame
 from .config import ForecastConfig, build_config, load_config
 from .datamodule import PreparedData, prepare, resolved_config
+from .ensemble import Ensemble, load_model
 from .errors import ForecastError
 from .evaluation import WindowForecasts, backtest, evaluate, forecast_split
 from .explain import Explanation
@@ -31,20 +32,23 @@ class Forecaster:
         elif isinstance(config, dict) or config is None:
             config = build_config(config)
         self.config: ForecastConfig = config.with_model(model) if model else config
-        self._predictor: Predictor | None = None
+        self._predictor: Predictor | Ensemble | None = None
         self._prepared: PreparedData | None = None
         self.report: TrainingReport | None = None
 
     @classmethod
-    def from_predictor(cls, predictor: Predictor) -> Forecaster:
+    def from_predictor(cls, predictor: Predictor | Ensemble,
+                       prepared: PreparedData | None = None) -> Forecaster:
+        """A fitted forecaster around a trained model (and the data it was prepared on)."""
         forecaster = cls(config=dict(predictor.training_config))
-        forecaster._predictor = predictor
+        forecaster._predictor, forecaster._prepared = predictor, prepared
         return forecaster
 
     # ---- what it is ---------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return self.config.model.name
+        """The model's name: its family, or `ensemble_<method>` for an ensemble."""
+        return self._predictor.name if self._predictor else self.config.model.name
 
     @property
     def quantiles(self) -> list[float]:
@@ -59,14 +63,18 @@ class Forecaster:
         return self.config.data.horizon
 
     @property
-    def predictor(self) -> Predictor:
+    def predictor(self) -> Predictor | Ensemble:
         if self._predictor is None:
             raise ForecastError("the forecaster is not fitted: call fit() or Forecaster.load()")
         return self._predictor
 
     @property
     def network(self) -> torch.nn.Module:
-        return self.predictor.network
+        """The network (an ensemble's: its members' networks, one module list)."""
+        predictor = self.predictor
+        if isinstance(predictor, Ensemble):
+            return torch.nn.ModuleList([m.network for m in predictor.members])
+        return predictor.network
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -140,4 +148,4 @@ class Forecaster:
     @classmethod
     def load(cls, directory: str | Path) -> Forecaster:
         """Rebuild from a model directory: safetensors weights and JSON, no unpickling."""
-        return cls.from_predictor(Predictor.load(directory))
+        return cls.from_predictor(load_model(directory))

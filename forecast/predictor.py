@@ -79,40 +79,11 @@ def build_network(name: str, dims: ModelDims, architecture: FamilyConfig, n_seri
     return SeriesEmbedding(normalization.wrap(inner), n_series, embedding_dim)
 
 
-@dataclass(frozen=True)
-class Predictor:
-    name: str  # model family
-    architecture: FamilyConfig
-    network: nn.Module
-    spec: FeatureSpec
-    scaler: SeriesScaler
-    dims: ModelDims
-    quantiles: tuple[float, ...] = ()  # the levels served
-    calibration: Calibration = field(default_factory=lambda: Calibration.identity((), True))
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    training_config: Mapping[str, Any] = field(default_factory=dict)  # provenance only
-    series_ids: tuple[str, ...] = ()  # the rows of the series embedding, when there is one
-    embedding_dim: int = 0
-    normalization: Normalization = NO_INSTANCE_NORM
-
-    @classmethod
-    def build(cls, name: str, architecture: FamilyConfig, spec: FeatureSpec,
-              scaler: SeriesScaler, lookback: int, horizon: int, quantiles: Sequence[float],
-              season: int, training_config: Mapping[str, Any] | None = None,
-              point_head: bool = False, calibration: Calibration | None = None,
-              series_ids: Sequence[str] = (), embedding_dim: int = 0,
-              normalization: Normalization = NO_INSTANCE_NORM) -> Predictor:
-        """A fresh (untrained) predictor of family `name` for this task. A point head emits
-        one column and serves `quantiles` through its calibration."""
-        quantiles = tuple(quantiles)
-        calibration = calibration or Calibration.identity(quantiles, point_head or not quantiles)
-        n_outputs = 1 if calibration.base == "point" else len(quantiles)
-        dims = model_dims(spec, lookback, horizon, n_outputs, season)
-        network = build_network(name, dims, architecture, len(series_ids), embedding_dim,
-                                normalization)
-        return cls(name, architecture, network, spec, scaler, dims, quantiles, calibration,
-                   training_config=training_config or {}, series_ids=tuple(series_ids),
-                   embedding_dim=embedding_dim, normalization=normalization)
+class ServedModel:
+    """What every served model does with raw series, whatever computes its outputs: check
+    them, batch them, forecast them. A `Predictor` is one network; an `Ensemble` combines
+    several. Subclasses provide `spec`, `scaler`, `dims`, `quantiles`, `series_ids` and
+    `outputs(batch)`."""
 
     @cached_property
     def _keys(self) -> dict[str, int]:
@@ -124,18 +95,6 @@ class Predictor:
 
     def keys_for(self, panel) -> np.ndarray:
         return np.array([self.key_of(s.unique_id) for s in panel.series], dtype=np.int64)
-
-    def with_metrics(self, metrics: Mapping[str, float]) -> Predictor:
-        return dataclasses.replace(self, metrics=dict(metrics))
-
-    def with_calibration(self, calibration: Calibration) -> Predictor:
-        return dataclasses.replace(self, calibration=calibration)
-
-    def outputs(self, batch) -> torch.Tensor:
-        """Served quantiles (B, H, Q) in scaled units: the network, then its calibration."""
-        self.network.eval()
-        with torch.inference_mode():
-            return self.calibration.apply(self.network(batch), batch["past"][..., 0])
 
     @property
     def lookback(self) -> int:
@@ -149,11 +108,6 @@ class Predictor:
     def point(self) -> int:
         """Column of the point forecast in served output (the median when quantiles are set)."""
         return point_index(list(self.quantiles))
-
-    @property
-    def head_point(self) -> int:
-        """Column of the point forecast in the network's own output."""
-        return 0 if self.calibration.base == "point" else self.point
 
     # ---- inference ----------------------------------------------------------------------
     def check_horizon(self, horizon: int | None) -> int:
@@ -192,13 +146,6 @@ class Predictor:
                        ) -> list[SeriesForecast]:
         return self.forecast([self.check(item) for item in items], horizon)
 
-    def explain(self, checked: Sequence[CheckedSeries], top_k: int = 10) -> list[Explanation]:
-        """The `top_k` input timestamps that mattered most for each series' forecast."""
-        batch, _ = self._batch(checked)
-        history = [c.item.ds[-self.lookback:] for c in checked]
-        return explain_batch(self.network, get_family(self.name).attention, batch, history,
-                             self.head_point, top_k)
-
     def smoke_test(self) -> None:
         """One prediction on a synthetic series; raises if the output is not finite."""
         n, spec = self.lookback, self.spec
@@ -211,6 +158,66 @@ class Predictor:
         if values.shape != (self.horizon, max(len(self.quantiles), 1)) or not np.isfinite(values).all():
             raise ForecastError(f"smoke prediction failed: shape {values.shape}, "
                                 f"finite={bool(np.isfinite(values).all())}")
+
+
+@dataclass(frozen=True)
+class Predictor(ServedModel):
+    name: str  # model family
+    architecture: FamilyConfig
+    network: nn.Module
+    spec: FeatureSpec
+    scaler: SeriesScaler
+    dims: ModelDims
+    quantiles: tuple[float, ...] = ()  # the levels served
+    calibration: Calibration = field(default_factory=lambda: Calibration.identity((), True))
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    training_config: Mapping[str, Any] = field(default_factory=dict)  # provenance only
+    series_ids: tuple[str, ...] = ()  # the rows of the series embedding, when there is one
+    embedding_dim: int = 0
+    normalization: Normalization = NO_INSTANCE_NORM
+
+    @classmethod
+    def build(cls, name: str, architecture: FamilyConfig, spec: FeatureSpec,
+              scaler: SeriesScaler, lookback: int, horizon: int, quantiles: Sequence[float],
+              season: int, training_config: Mapping[str, Any] | None = None,
+              point_head: bool = False, calibration: Calibration | None = None,
+              series_ids: Sequence[str] = (), embedding_dim: int = 0,
+              normalization: Normalization = NO_INSTANCE_NORM) -> Predictor:
+        """A fresh (untrained) predictor of family `name` for this task. A point head emits
+        one column and serves `quantiles` through its calibration."""
+        quantiles = tuple(quantiles)
+        calibration = calibration or Calibration.identity(quantiles, point_head or not quantiles)
+        n_outputs = 1 if calibration.base == "point" else len(quantiles)
+        dims = model_dims(spec, lookback, horizon, n_outputs, season)
+        network = build_network(name, dims, architecture, len(series_ids), embedding_dim,
+                                normalization)
+        return cls(name, architecture, network, spec, scaler, dims, quantiles, calibration,
+                   training_config=training_config or {}, series_ids=tuple(series_ids),
+                   embedding_dim=embedding_dim, normalization=normalization)
+
+    def with_metrics(self, metrics: Mapping[str, float]) -> Predictor:
+        return dataclasses.replace(self, metrics=dict(metrics))
+
+    def with_calibration(self, calibration: Calibration) -> Predictor:
+        return dataclasses.replace(self, calibration=calibration)
+
+    @property
+    def head_point(self) -> int:
+        """Column of the point forecast in the network's own output."""
+        return 0 if self.calibration.base == "point" else self.point
+
+    def outputs(self, batch) -> torch.Tensor:
+        """Served quantiles (B, H, Q) in scaled units: the network, then its calibration."""
+        self.network.eval()
+        with torch.inference_mode():
+            return self.calibration.apply(self.network(batch), batch["past"][..., 0])
+
+    def explain(self, checked: Sequence[CheckedSeries], top_k: int = 10) -> list[Explanation]:
+        """The `top_k` input timestamps that mattered most for each series' forecast."""
+        batch, _ = self._batch(checked)
+        history = [c.item.ds[-self.lookback:] for c in checked]
+        return explain_batch(self.network, get_family(self.name).attention, batch, history,
+                             self.head_point, top_k)
 
     # ---- persistence --------------------------------------------------------------------
     def config_json(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from forecast import Predictor
+from forecast import Ensemble, Predictor, load_model
 from forecast.artifacts import find_artifact
 from forecast.batch import BatchResult, check_columns, needed_columns, score_frame
 from forecast.errors import ForecastError
@@ -39,15 +39,15 @@ class BatchPaths:
                                 "replace")
 
 
-def load_predictor(model: str) -> Predictor:
+def load_predictor(model: str) -> Predictor | Ensemble:
     """A model directory on disk, or an MLflow model URI (`models:/forecaster@champion`)."""
     if Path(model).exists():
-        return Predictor.load(find_artifact(model, model))
+        return load_model(find_artifact(model, model))
     from .registry import download_model_dir
     from .tracking import connect
 
     connect()  # fails fast, with the server named, when the registry is unreachable
-    return Predictor.load(download_model_dir(model))
+    return load_model(download_model_dir(model))
 
 
 def columns_of(path: Path) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from forecast import Forecaster, __version__
+from forecast import Ensemble, Forecaster, __version__
 from forecast.batch import needed_columns
 from forecast.datamodule import PreparedData
 from forecast.metrics import quantile_hits
@@ -80,7 +80,7 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
         "history": report.history if report else [],
         "epoch_seconds": report.epoch_seconds if report else [],
         "backtest": backtest or [],
-        "params": flatten(forecaster.config.model_dump()),
+        "params": flatten(run_params(forecaster)),
         "tags": {"forecast.version": __version__, "git.commit": git_commit() or "none",
                  "model.architecture": forecaster.name},
         "data_rows": len(forecaster.prepared.panel.values),
@@ -92,6 +92,14 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
     pd.DataFrame(columns=needed_columns(forecaster.predictor)).to_csv(
         directory / "data_schema.csv", index=False)
     return directory
+
+
+def run_params(forecaster: Forecaster) -> dict[str, Any]:
+    """The training configuration; an ensemble's adds its method, members and weights."""
+    params = forecaster.config.model_dump()
+    if isinstance(forecaster.predictor, Ensemble):
+        params = {**params, "ensemble": forecaster.predictor.describe()}
+    return params
 
 
 def now_ms() -> int:

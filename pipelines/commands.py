@@ -112,7 +112,7 @@ def _continue_training(args: argparse.Namespace, init_uri: str) -> int:
     progress(f"[train] continuing from {init_uri} ({init.name}), "
              f"{config.trainer.max_epochs} epochs at most")
     result = run_continue(config, prepared, init, init_uri)
-    _print_test_metrics(f"{config.model.name} (continued)", result.metrics)
+    _print_test_metrics(f"{result.name} (continued)", result.metrics)
     d = result.decision
     console.print(f"run {result.run_id} logged; registered {config.tracking.registered_model} "
                   f"v{d.version}; {'promoted to' if d.promoted else 'did not take'} "

@@ -13,6 +13,7 @@ from forecast.datamodule import PreparedData, prepare
 from forecast.training import is_global_zero
 
 from .bundle import read_bundle, record_run
+from .ensembles import train_ensembles
 from .mlflow_run import log_bundle, log_pyfunc
 from .plots import comparison_bars
 from .promotion import GatingRule, PromotionDecision, register_and_gate
@@ -59,6 +60,8 @@ def run_compare(config: ForecastConfig, progress=print, prepared: PreparedData |
         trained[name] = (forecaster, bundle)
     if not is_global_zero():  # a worker of a distributed run: rank 0 logs and registers
         return None
+    trained.update(train_ensembles(config, {n: f for n, (f, _) in trained.items()}, prepared,
+                                   progress))
     table = comparison_table({n: read_bundle(b) for n, (_, b) in trained.items()})
     metric = config.tracking.metric
     best = table.sort_values(metric)["model"].iloc[0]
@@ -81,6 +84,7 @@ def run_compare(config: ForecastConfig, progress=print, prepared: PreparedData |
             comparison_bars(table, metric, out / "comparison.png")
             mlflow.log_artifacts(str(out), artifact_path="comparison")
             mlflow.log_params({"models": ",".join(config.models), "metric": metric,
+                               "ensembles": ",".join(config.ensembles),
                                "data.lookback": config.data.lookback,
                                "data.horizon": config.data.horizon})
             for _, row in table.iterrows():

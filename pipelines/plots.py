@@ -55,10 +55,17 @@ def residuals(frame: pd.DataFrame, path: Path, title: str) -> Path:
     return save_figure(fig, path)
 
 
+def bar_color(model: str) -> str:
+    """Ensembles green, neural families blue, baselines grey."""
+    if model.startswith("ensemble_"):
+        return "tab:green"
+    return "tab:blue" if get_family(model).neural else "tab:gray"
+
+
 def comparison_bars(table: pd.DataFrame, metric: str, path: Path) -> Path:
     ordered = table.sort_values(metric)
     fig, ax = plt.subplots(figsize=(8, 4))
-    colors = ["tab:blue" if get_family(m).neural else "tab:gray" for m in ordered["model"]]
+    colors = [bar_color(m) for m in ordered["model"]]
     ax.bar(ordered["model"], ordered[metric], color=colors)
     for i, value in enumerate(ordered[metric]):
         ax.text(i, value, f"{value:.1f}" if value > 10 else f"{value:.3f}", ha="center",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from mlflow import MlflowClient
 
-from forecast import Predictor
+from forecast import load_model
 from forecast.config import TrackingSettings
 from forecast.datamodule import PreparedData
 from forecast.evaluation import evaluate
@@ -75,7 +75,7 @@ def score_champion(client: MlflowClient, name: str, alias: str, prepared: Prepar
     current = version_by_alias(client, name, alias)
     if current is None:
         return None, None
-    champion = Predictor.load(download_model_dir(f"models:/{name}/{current.version}"))
+    champion = load_model(download_model_dir(f"models:/{name}/{current.version}"))
     return current.version, evaluate(champion, prepared)
 
 

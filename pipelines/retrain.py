@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 
-from forecast import ForecastConfig, Predictor
+from forecast import Ensemble, ForecastConfig, Forecaster, Predictor, load_model
 from forecast.config import apply_overrides, build_config
 from forecast.datamodule import PreparedData
+from forecast.ensemble import fit_ensembles
 from forecast.errors import ConfigError
 from forecast.monitoring import StatusRule
 from forecast.monitoring.status import DEGRADED
 from forecast.training import check_warm_start
 
+from .bundle import now_ms
 from .mlflow_run import log_bundle, log_pyfunc
 from .promotion import GatingRule, PromotionDecision, register_and_gate
 from .registry import download_model_dir, version_by_alias
 from .tracking import connect, ensure_experiment
-from .train import TrackingFailedError, train_model
+from .train import TrackingFailedError, bundle_of, train_model
 
 CONTINUE_EPOCHS = 5  # the short budget of continued training, unless trainer.max_epochs is set
 REFIT_KEYS = ("val_size", "test_size", "window_step")  # fitted to the new data's length
@@ -32,19 +35,20 @@ REFIT_KEYS = ("val_size", "test_size", "window_step")  # fitted to the new data'
 class ContinueResult:
     run_id: str
     init_version: str
+    name: str  # the continued model's: its family, or ensemble_<method>
     metrics: dict[str, float]
     decision: PromotionDecision
 
 
-def load_init(model_uri: str) -> Predictor:
+def load_init(model_uri: str) -> Predictor | Ensemble:
     try:
-        return Predictor.load(download_model_dir(model_uri))
+        return load_model(download_model_dir(model_uri))
     except Exception as err:  # noqa: BLE001 - MLflow's many ways to say 'not found'
         raise ConfigError(f"--init-from {model_uri}: cannot load it ({type(err).__name__}: "
                           f"{str(err)[:200]})") from None
 
 
-def continued_config(init: Predictor, data: str | None, overrides: list[str]) -> ForecastConfig:
+def continued_config(init: Predictor | Ensemble, data: str | None, overrides: list[str]) -> ForecastConfig:
     """The version's own training configuration, on `data`, with a short budget; the split
     sizes are fitted to the new data; `overrides` (--set) last."""
     values = copy.deepcopy(dict(init.training_config))
@@ -59,25 +63,43 @@ def continued_config(init: Predictor, data: str | None, overrides: list[str]) ->
     return build_config(apply_overrides(values, overrides))
 
 
-def run_continue(config: ForecastConfig, prepared: PreparedData, init: Predictor,
+def run_continue(config: ForecastConfig, prepared: PreparedData, init: Predictor | Ensemble,
                  init_uri: str) -> ContinueResult:
-    """Train from `init` on `prepared` (checked already), log, register and gate."""
-    check_warm_start(init, config, prepared.panel.spec)  # before the tracking store
+    """Train from `init` on `prepared` (checked already), log, register and gate. An
+    ensemble continues member by member and is formed again with its method (its weights
+    chosen anew on the new validation part)."""
+    members = init.members if isinstance(init, Ensemble) else (init,)
+    for member in members:  # before the tracking store
+        check_warm_start(member, config.with_model(member.name), prepared.panel.spec)
     client = connect()
     experiment_id = ensure_experiment(client, config.tracking.experiment)
-    forecaster, bundle = train_model(config, prepared, with_backtest=True, init=init)
+    if isinstance(init, Ensemble):
+        forecaster, bundle = continue_ensemble(config, prepared, init)
+    else:
+        forecaster, bundle = train_model(config, prepared, with_backtest=True, init=init)
     try:
-        run_id = log_bundle(bundle, experiment_id, run_name=f"{config.model.name} (continued)",
+        run_id = log_bundle(bundle, experiment_id, run_name=f"{forecaster.name} (continued)",
                             frame=prepared.frame)
         client.set_tag(run_id, "forecast.init_from", init_uri)
         model_uri, model_id = log_pyfunc(run_id, bundle / "model")
         decision = register_and_gate(
             client, model_uri, model_id, run_id, config.tracking.registered_model,
             config.tracking.alias, GatingRule.of(config.tracking), forecaster.metrics, prepared,
-            extra_tags={"architecture": config.model.name, "init_from": init_uri})
+            extra_tags={"architecture": forecaster.name, "init_from": init_uri})
     except Exception as err:  # noqa: BLE001 - the bundle stays on disk for `forecast log-run`
         raise TrackingFailedError([bundle], err) from err
-    return ContinueResult(run_id, init_uri, forecaster.metrics, decision)
+    return ContinueResult(run_id, init_uri, forecaster.name, forecaster.metrics, decision)
+
+
+def continue_ensemble(config: ForecastConfig, prepared: PreparedData, init: Ensemble
+                      ) -> tuple[Forecaster, Path]:
+    """Each member trained on from its weights, then the ensemble formed again."""
+    started = now_ms()
+    members = [Forecaster(config=config.with_model(m.name)).fit(prepared=prepared, init=m)
+               .predictor for m in init.members]
+    ensemble = fit_ensembles(members, [init.method], prepared)[0]
+    forecaster = Forecaster.from_predictor(ensemble, prepared)
+    return forecaster, bundle_of(forecaster, True, started)
 
 
 def champion_status(config: ForecastConfig, window_days: float, rule: StatusRule,

@@ -47,10 +47,15 @@ def train_model(config: ForecastConfig, prepared: PreparedData | None = None,
                                                init=init)
     if not is_global_zero():
         return forecaster, None
+    return forecaster, bundle_of(forecaster, with_backtest, started)
+
+
+def bundle_of(forecaster: Forecaster, with_backtest: bool, started_ms: int) -> Path:
+    """The fitted forecaster's bundle, with its rolling-origin backtest when asked."""
     resolved = forecaster.config.backtest  # the step follows the horizon unless set
     backtest = (forecaster.backtest(resolved.n_windows, resolved.step)
                 if with_backtest else None)
-    return forecaster, write_bundle(forecaster, backtest=backtest, started_ms=started)
+    return write_bundle(forecaster, backtest=backtest, started_ms=started_ms)
 
 
 def run_train(config: ForecastConfig, callbacks: list[Callback] | None = None,

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forecast import Predictor
-from forecast.artifacts import CONFIG
+from forecast import Ensemble, Predictor, load_model
+from forecast.artifacts import is_model_dir
 from forecast.errors import ForecastError
 from pipelines.redaction import redact
 from pipelines.registry import download_model_dir, registry_client, version_by_alias
@@ -23,7 +23,7 @@ log = logging.getLogger("forecast.service")
 
 @dataclass(frozen=True)
 class LoadedModel:
-    predictor: Predictor
+    predictor: Predictor | Ensemble
     name: str
     version: str
     alias: str
@@ -39,7 +39,7 @@ class ModelUnavailableError(ForecastError):
 def load_model_dir(directory: Path, name: str, version: str, alias: str, run_id: str | None,
                    source: str) -> LoadedModel:
     """Load a model directory and prove it predicts; a version that cannot is refused here."""
-    predictor = Predictor.load(directory)
+    predictor = load_model(directory)
     predictor.smoke_test()
     return LoadedModel(predictor, name, version, alias, run_id, source)
 
@@ -62,7 +62,7 @@ class ModelSource:
 
     def _download(self, version: str) -> Path:
         target = self.cache_dir / self.name / f"v{version}"
-        if (target / CONFIG).is_file():
+        if is_model_dir(target):
             return target
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)

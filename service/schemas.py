@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from forecast import Ensemble, Predictor
 from forecast.explain import Explanation
 from forecast.frames import quantile_label
 from forecast.inference import SeriesForecast
@@ -199,6 +200,13 @@ class PredictResponse(BaseModel):
             for f, e in zip(forecasts, explanations, strict=True)])
 
 
+class MemberInfo(BaseModel):
+    architecture: str
+    weight: float = Field(description="its weight in the ensemble's mean (equal for a median)")
+    metrics: dict[str, float] = Field(description="its own test metrics")
+    explains: bool = Field(description="whether explanations come from this member")
+
+
 class ModelInfo(BaseModel):
     name: str
     version: str
@@ -221,6 +229,9 @@ class ModelInfo(BaseModel):
         default_factory=dict, description="offsets in force per quantile level, in the "
         "series' training standard deviations, learnt from actuals (adaptive intervals); "
         "empty until actuals arrive or when FORECAST_ADAPTIVE=off")
+    members: list[MemberInfo] = Field(
+        default_factory=list, description="an ensemble's members (architecture "
+        "ensemble_median or ensemble_weighted); empty for a single model")
 
     @classmethod
     def of(cls, loaded: LoadedModel, offsets: dict[str, float] | None = None) -> ModelInfo:
@@ -235,7 +246,15 @@ class ModelInfo(BaseModel):
                    covariates={"past": list(spec.past_covariates),
                                "future": list(spec.future_covariates),
                                "static": list(spec.static_covariates)},
-                   adaptive_offsets=offsets or {})
+                   adaptive_offsets=offsets or {}, members=members_of(predictor))
+
+
+def members_of(model: Predictor | Ensemble) -> list[MemberInfo]:
+    if not isinstance(model, Ensemble):
+        return []
+    return [MemberInfo(architecture=m.name, weight=w, metrics=dict(m.metrics),
+                       explains=m.name == model.explainer)
+            for m, w in zip(model.members, model.weights, strict=True)]
 
 
 class ReloadResponse(BaseModel):

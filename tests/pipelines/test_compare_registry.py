@@ -23,7 +23,8 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == 4
+    # four models, and the two ensembles of its two neural families
+    assert len(parents) == 1 and len(children) == 6
     assert all(r.info.status == "FINISHED" for r in runs)
     parent = parents[0]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
@@ -42,6 +43,12 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
     plots = {a.path for a in client.list_artifacts(gru.info.run_id, "plots")}
     assert {"plots/forecast_vs_actual.png", "plots/residuals.png", "plots/reliability.png",
             "plots/fan_chart.png"} <= plots
+    weighted = next(c for c in children if c.data.tags["mlflow.runName"] == "ensemble_weighted")
+    assert weighted.data.params["ensemble.members"] == '["gru", "transformer"]'
+    assert "test_coverage_80" in weighted.data.metrics
+    assert "backtest_mean_mae" in weighted.data.metrics
+    members = {a.path for a in client.list_artifacts(weighted.info.run_id, "model/members")}
+    assert members == {"model/members/gru", "model/members/transformer"}
     comparison = {a.path for a in client.list_artifacts(parent.info.run_id, "comparison")}
     assert {"comparison/comparison.csv", "comparison/comparison.md",
             "comparison/comparison.png"} <= comparison
