@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,6 @@ from forecast.data.calendar import calendar_features
 from forecast.study.profiling import peak_rss_mb, reset_peak_rss
 from pipelines.presets import config_path
 
-CALENDAR = ["hour", "dayofweek", "dayofyear"]
 PEER_STEPS = {"full": 300, "quick": 10}  # optimiser steps of the peers (see SETTINGS)
 PEER_BATCH = 32  # windows per step, NeuralForecast and Darts alike
 PRESET_CONFIG = {"full": "default", "quick": "quick"}  # our config per preset
@@ -40,6 +40,14 @@ SETTINGS = {  # {ours}, {steps} and {batch} are filled in per preset by `setting
                       "LSTM/GRU default; NHITS defaults to none) and PatchTST its own RevIN; "
                       "MAE loss (default); past covariates as hist_exog, known covariates "
                       "and the same calendar features as futr_exog (PatchTST takes none)",
+    "statsforecast": "AutoETS (season = the shortest cycle) and MSTL (every cycle, AutoETS "
+                     "'ZZN' trend), fitted once on everything before the test part and "
+                     "applied to each test origin (`cross_validation(refit=False)`); no "
+                     "covariates (neither takes any)",
+    "mlforecast": "LightGBM at its defaults, lags 1-3 and each cycle, rolling means over each "
+                  "cycle, calendar features and known covariates, recursive; target transforms "
+                  "Differences([shortest cycle]) and LocalStandardScaler; fitted once on "
+                  "everything before the test part (`cross_validation(refit=False)`)",
     "darts": "{steps} steps of batch {batch} (one epoch over the most recent {steps} * {batch} "
              "/ n_series windows "
              "of each series), trained on everything before the test part; Darts' Scaler "
@@ -68,6 +76,8 @@ class Run:
     peak_mb: float
     latency_ms: float
     epochs: int | None = None
+    model: Forecaster | None = None  # ours: the fitted forecaster (an ensemble's member)
+    budget: str = ""  # what the library was given, stated per row
 
 
 def measured(fit_and_forecast: Callable[[], tuple[pd.DataFrame, Callable[[], object]]],
@@ -89,10 +99,10 @@ def measured(fit_and_forecast: Callable[[], tuple[pd.DataFrame, Callable[[], obj
     return Run(forecasts, seconds, max(peak, 0.0), statistics.median(latencies))
 
 
-def with_calendar(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def with_calendar(frame: pd.DataFrame, calendar: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """The calendar features our models compute, as columns peers can read (and their names)."""
-    values = calendar_features(pd.DatetimeIndex(frame["ds"]), CALENDAR)
-    names = [f"{f}_{t}" for f in CALENDAR for t in ("sin", "cos")]
+    values = calendar_features(pd.DatetimeIndex(frame["ds"]), calendar)
+    names = [f"{f}_{t}" for f in calendar for t in ("sin", "cos")]
     return frame.assign(**{n: values[:, i] for i, n in enumerate(names)}), names
 
 
@@ -114,33 +124,59 @@ def our_config(bench: BenchSet, preset: str, extra: list[str] = ()):
         f"data.test_size={bench.test_size}", f"data.freq={bench.freq}",
         f"data.past_covariates={bench.past_covariates}",
         f"data.future_covariates={bench.future_covariates}",
-        f"data.calendar={CALENDAR}", "trainer.enable_progress_bar=false"]
+        f"data.calendar={bench.calendar}", "trainer.enable_progress_bar=false"]
     if bench.name != "vic_elec":  # vic_elec keeps the default config's step
         overrides.append(f"data.window_step={window_step(bench)}")
     return load_config(config_path(PRESET_CONFIG[preset]), overrides + list(extra))
 
 
-def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = ()) -> Run:
-    config = our_config(bench, preset, extra)
+def test_rows(forecaster: Forecaster, bench: BenchSet) -> pd.DataFrame:
+    """The point forecast (our median) of every test window as (unique_id, ds, yhat)."""
+    windows = forecaster.forecast_split("test")
+    point = windows.forecast[..., forecaster.predictor.point]  # (N, H)
+    rows = []
+    for i, (s, start) in enumerate(zip(windows.series, windows.starts, strict=True)):
+        series = windows.panel.series[s]
+        ds = series.ds[start: start + bench.horizon]
+        rows.append(pd.DataFrame({"unique_id": series.unique_id, "ds": ds, "yhat": point[i]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = (), seed: int = 0
+             ) -> Run:
+    config = our_config(bench, preset, [f"trainer.seed={seed}", *extra])
     state = {}
 
     def fit_and_forecast():
         forecaster = Forecaster(name, config).fit(bench.frame)
         state["epochs"] = forecaster.report.epochs_run if forecaster.report else None
-        windows = forecaster.forecast_split("test")
-        point = windows.forecast[..., forecaster.predictor.point]  # (N, H)
-        rows = []
-        for i, (s, start) in enumerate(zip(windows.series, windows.starts, strict=True)):
-            series = windows.panel.series[s]
-            ds = series.ds[start: start + bench.horizon]
-            rows.append(pd.DataFrame({"unique_id": series.unique_id, "ds": ds,
-                                      "yhat": point[i]}))
+        state["model"] = forecaster
         history, future = one_series(bench)
-        return pd.concat(rows, ignore_index=True), lambda: forecaster.predict(
+        return test_rows(forecaster, bench), lambda: forecaster.predict(
             history, future_df=future)
 
     run = measured(fit_and_forecast)
-    run.epochs = state["epochs"]
+    run.epochs, run.model = state["epochs"], state["model"]
+    return run
+
+
+def run_our_ensemble(method: str, members: dict[str, Run], bench: BenchSet) -> Run:
+    """The ensemble of the families trained for one seed: its time is theirs plus its own
+    choice of weights on the validation windows and its test forecasts."""
+    from forecast.ensemble import fit_ensembles
+
+    trained = [r.model for r in members.values()]
+
+    def fit_and_forecast():
+        ensemble = fit_ensembles([f.predictor for f in trained], [method], trained[0].prepared)[0]
+        forecaster = Forecaster.from_predictor(ensemble, trained[0].prepared)
+        history, future = one_series(bench)
+        return test_rows(forecaster, bench), lambda: forecaster.predict(
+            history, future_df=future)
+
+    run = measured(fit_and_forecast)
+    run.fit_seconds += sum(r.fit_seconds for r in members.values())
+    run.peak_mb = max(run.peak_mb, *(r.peak_mb for r in members.values()))
     return run
 
 
@@ -170,42 +206,64 @@ def run_seasonal_naive(bench: BenchSet) -> Run:
 
 
 # ---- NeuralForecast ----------------------------------------------------------------------
-def run_neuralforecast(model: str, bench: BenchSet, preset: str) -> Run:
+BUDGETS = ("fixed", "defaults", "time")
+
+
+def neural_budget(preset: str, budget: str, seconds: float | None) -> dict:
+    """The training budget a neural peer gets: `fixed` (PEER_STEPS of PEER_BATCH windows;
+    always in the quick preset), `defaults` (the library's own), or `time` (its defaults'
+    batch, trained until `seconds`, ours for the same family and seed, have passed)."""
+    if preset == "quick" or budget == "fixed":
+        return {"max_steps": PEER_STEPS[preset], "windows_batch_size": PEER_BATCH}
+    if budget == "defaults":
+        return {}
+    return {"max_steps": 10**7, "max_time": timedelta(seconds=seconds or 60)}
+
+
+def run_neuralforecast(model: str, bench: BenchSet, preset: str, seed: int = 0,
+                       budget: str = "fixed", seconds: float | None = None) -> Run:
     from neuralforecast import NeuralForecast
     from neuralforecast import models as nf_models
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    frame, calendar = with_calendar(bench.frame)
+    frame, calendar = with_calendar(bench.frame, bench.calendar)
     exog = {} if model == "PatchTST" else {
         "hist_exog_list": bench.past_covariates or None,
         "futr_exog_list": bench.future_covariates + calendar,
         "scaler_type": "robust"}
+    given = neural_budget(preset, budget, seconds)
     network = getattr(nf_models, model)(
-        h=bench.horizon, input_size=bench.lookback, max_steps=PEER_STEPS[preset],
-        windows_batch_size=PEER_BATCH, random_seed=1, enable_progress_bar=False, logger=False,
-        enable_checkpointing=False, enable_model_summary=False, accelerator="cpu", **exog)
+        h=bench.horizon, input_size=bench.lookback, random_seed=seed + 1,
+        enable_progress_bar=False, logger=False, enable_checkpointing=False,
+        enable_model_summary=False, accelerator="cpu", **given, **exog)
     nf = NeuralForecast(models=[network], freq=bench.freq)
+    stated = (f"{network.max_steps} steps x {network.windows_batch_size} windows"
+              if "max_time" not in given else
+              f"{given['max_time'].total_seconds():.0f} s x {network.windows_batch_size} windows")
 
     def fit_and_forecast():
         out = nf.cross_validation(df=frame, n_windows=bench.test_size // bench.horizon,
                                   step_size=bench.horizon, refit=False)
         forecasts = out.reset_index()[["unique_id", "ds", model]].rename(columns={model: "yhat"})
         history, future = one_series(bench)
-        history, _ = with_calendar(history)
-        future, _ = with_calendar(future)
+        history, _ = with_calendar(history, bench.calendar)
+        future, _ = with_calendar(future, bench.calendar)
         return forecasts, lambda: nf.predict(df=history, futr_df=future)
 
-    return measured(fit_and_forecast)
+    run = measured(fit_and_forecast)
+    run.budget = stated
+    return run
 
 
 # ---- Darts -------------------------------------------------------------------------------
-def run_darts(model: str, bench: BenchSet, preset: str) -> Run:
+def run_darts(model: str, bench: BenchSet, preset: str, seed: int = 0, budget: str = "fixed",
+              seconds: float | None = None) -> Run:
     from darts import TimeSeries
     from darts.dataprocessing.transformers import Scaler
     from darts.models import BlockRNNModel, TransformerModel
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    frame, calendar = with_calendar(bench.frame)
+    frame, calendar = with_calendar(bench.frame, bench.calendar)
     covariates = bench.past_covariates + bench.future_covariates + calendar
     groups = [g for _, g in frame.groupby("unique_id", sort=True)]
     series = [TimeSeries.from_dataframe(g, "ds", "y", freq=bench.freq) for g in groups]
@@ -213,8 +271,19 @@ def run_darts(model: str, bench: BenchSet, preset: str) -> Run:
     steps = PEER_STEPS[preset]
     trainer = {"accelerator": "cpu", "enable_progress_bar": False, "logger": False,
                "enable_model_summary": False, "enable_checkpointing": False}
+    given = neural_budget(preset, budget, seconds)
+    if "max_steps" in given and "max_time" not in given:  # fixed: one epoch of `steps` batches
+        epochs, samples, stated = 1, -(-PEER_BATCH * steps // len(series)), \
+            f"{steps} steps x {PEER_BATCH}"
+    elif "max_time" in given:  # its default epochs, cut at the time given
+        trainer["max_time"] = given["max_time"]
+        epochs, samples = 100, None
+        stated = f"{given['max_time'].total_seconds():.0f} s x {PEER_BATCH}"
+    else:  # its defaults: 100 epochs over every window
+        epochs, samples, stated = 100, None, f"100 epochs x {PEER_BATCH}"
     common = dict(input_chunk_length=bench.lookback, output_chunk_length=bench.horizon,
-                  n_epochs=1, batch_size=PEER_BATCH, random_state=0, pl_trainer_kwargs=trainer)
+                  n_epochs=epochs, batch_size=PEER_BATCH, random_state=seed,
+                  pl_trainer_kwargs=trainer)
     network = (TransformerModel(**common) if model == "Transformer"
                else BlockRNNModel(model=model.removeprefix("BlockRNN-"), **common))
 
@@ -224,7 +293,7 @@ def run_darts(model: str, bench: BenchSet, preset: str) -> Run:
         scaler.fit(train)
         cov_scaler.fit([p[: len(p) - bench.test_size] for p in past])
         network.fit(scaler.transform(train), past_covariates=cov_scaler.transform(past),
-                    max_samples_per_ts=-(-PEER_BATCH * steps // len(series)))
+                    max_samples_per_ts=samples)
         starts = [s.time_index[len(s) - bench.test_size] for s in series]
         parts = []
         for i, (s, p) in enumerate(zip(series, past, strict=True)):
@@ -241,11 +310,95 @@ def run_darts(model: str, bench: BenchSet, preset: str) -> Run:
         return pd.concat(parts, ignore_index=True), lambda: network.predict(
             bench.horizon, series=one, past_covariates=one_past, verbose=False)
 
+    run = measured(fit_and_forecast)
+    run.budget = stated
+    return run
+
+
+# ---- statsforecast ----------------------------------------------------------------------
+def statistical_model(model: str, bench: BenchSet):
+    """The practitioner's first statistical models, at their defaults but for the cycles:
+    AutoETS on the shortest cycle (statsforecast itself falls back to a non-seasonal ETS
+    above 24 steps, as R's ets does), MSTL over every cycle with an ETS trend, and seasonal
+    naive on the set's season."""
+    from statsforecast.models import MSTL, AutoETS, SeasonalNaive
+
+    if model == "AutoETS":
+        return AutoETS(season_length=bench.cycles[0])
+    if model == "MSTL":
+        cycles = [c for c in bench.cycles if c > 1]
+        return MSTL(season_length=cycles, trend_forecaster=AutoETS(model="ZZN"))
+    return SeasonalNaive(season_length=bench.season)
+
+
+def before_test_of_first(bench: BenchSet) -> pd.DataFrame:
+    """The first series up to its test part: a statistical model's one-series input (it
+    needs whole cycles, not one lookback)."""
+    history = bench.before_test()
+    return history[history["unique_id"] == history["unique_id"].iloc[0]]
+
+
+def run_statsforecast(model: str, bench: BenchSet) -> Run:
+    from statsforecast import StatsForecast
+
+    sf = StatsForecast(models=[statistical_model(model, bench)], freq=bench.freq, n_jobs=1)
+    frame = bench.frame[["unique_id", "ds", "y"]]
+
+    def fit_and_forecast():
+        out = sf.cross_validation(df=frame, h=bench.horizon, step_size=bench.horizon,
+                                  n_windows=bench.test_size // bench.horizon, refit=False)
+        forecasts = out[["unique_id", "ds", model]].rename(columns={model: "yhat"})
+        one = before_test_of_first(bench)[["unique_id", "ds", "y"]]
+        return forecasts, lambda: sf.forecast(df=one, h=bench.horizon)
+
+    return measured(fit_and_forecast)
+
+
+# ---- mlforecast --------------------------------------------------------------------------
+def run_mlforecast(bench: BenchSet) -> Run:
+    """LightGBM at its defaults on lags (1-3 and every cycle), rolling means over each cycle,
+    the calendar features and the known covariates, recursive over the horizon. Target
+    transforms as mlforecast's documentation recommends for a global model of series with
+    trends and changing levels: a difference at the shortest cycle (removes the level, the
+    trend and that cycle) and a per-series standard scaler. Past-only covariates are left
+    out: a recursive model would need their future values."""
+    import lightgbm as lgb
+    from mlforecast import MLForecast
+    from mlforecast.lag_transforms import RollingMean
+    from mlforecast.target_transforms import Differences, LocalStandardScaler
+
+    frame, calendar = with_calendar(bench.frame.drop(columns=bench.past_covariates),
+                                    bench.calendar)
+    cycles = [c for c in bench.cycles if c > 1] or [1]
+    mlf = MLForecast(
+        models={"lightgbm": lgb.LGBMRegressor(verbosity=-1, n_jobs=2, random_state=0)},
+        freq=bench.freq, lags=sorted({1, 2, 3, *cycles}),
+        lag_transforms={1: [RollingMean(window_size=c) for c in cycles if c > 1]},
+        target_transforms=[Differences([cycles[0]]), LocalStandardScaler()])
+
+    def fit_and_forecast():
+        out = mlf.cross_validation(df=frame, h=bench.horizon, step_size=bench.horizon,
+                                   n_windows=bench.test_size // bench.horizon, refit=False,
+                                   static_features=[])
+        forecasts = out[["unique_id", "ds", "lightgbm"]].rename(columns={"lightgbm": "yhat"})
+        one = before_test_of_first(bench)
+        one, _ = with_calendar(one.drop(columns=bench.past_covariates), bench.calendar)
+        ahead = bench.frame[bench.frame["unique_id"] == one["unique_id"].iloc[0]]
+        ahead = ahead.iloc[len(one): len(one) + bench.horizon].drop(
+            columns=["y", *bench.past_covariates])
+        ahead, _ = with_calendar(ahead, bench.calendar)
+        mlf.fit(one, static_features=[])  # the latency of a fit and forecast of one series
+        return forecasts, lambda: mlf.predict(bench.horizon, X_df=ahead)
+
     return measured(fit_and_forecast)
 
 
 PEERS = {
     "neuralforecast": {"lstm": "LSTM", "gru": "GRU", "patchtst": "PatchTST", "nhits": "NHITS"},
     "darts": {"lstm": "BlockRNN-LSTM", "gru": "BlockRNN-GRU", "transformer": "Transformer"},
+    "statsforecast": {"autoets": "AutoETS", "mstl": "MSTL"},
+    "mlforecast": {"lightgbm": "LightGBM"},
 }
-FAMILY_OF = {"patchtst": "transformer", "nhits": "mlp"}  # for "same family" comparisons
+# for "same family" comparisons
+FAMILY_OF = {"patchtst": "transformer", "nhits": "mlp", "autoets": "statistical",
+             "mstl": "statistical", "lightgbm": "trees"}

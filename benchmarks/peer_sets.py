@@ -1,4 +1,4 @@
-"""The data sets of the peer benchmark: two real ones and three made from them in code.
+"""The data sets of the peer benchmark: four real ones and the ones made from them in code.
 
 Every set is a long frame (unique_id, ds, y, covariates) plus the task: lookback, horizon,
 season, and the sizes of the validation and test parts at the end of every series. Test
@@ -34,18 +34,25 @@ class BenchSet:
     why: str
     past_covariates: list[str] = field(default_factory=list)
     future_covariates: list[str] = field(default_factory=list)
+    calendar: list[str] = field(default_factory=lambda: ["hour", "dayofweek", "dayofyear"])
+    seasons: tuple[int, ...] = ()  # the cycles statistical models decompose; () = (season,)
+
+    @property
+    def cycles(self) -> tuple[int, ...]:
+        return self.seasons or (self.season,)
 
     @property
     def n_series(self) -> int:
         return self.frame["unique_id"].nunique()
 
-    def shrunk(self, train_weeks: int = 4) -> BenchSet:
-        """The quick preset's copy: one week of validation, one of test, `train_weeks` of
-        training before them (plus a lookback), so every library's plumbing runs in minutes."""
-        week = self.season  # both tasks' season is one week
-        keep = (train_weeks + 2) * week + self.lookback
+    def shrunk(self, train_units: int = 4) -> BenchSet:
+        """The quick preset's copy: one unit (a season, or a horizon when that is longer:
+        a week of the hourly sets) of validation, one of test, `train_units` of training
+        before them (plus a lookback), so every library's plumbing runs in minutes."""
+        unit = max(self.season, self.horizon)
+        keep = (train_units + 2) * unit + self.lookback
         frame = self.frame.groupby("unique_id").tail(keep).reset_index(drop=True)
-        return dataclasses.replace(self, frame=frame, val_size=week, test_size=week)
+        return dataclasses.replace(self, frame=frame, val_size=unit, test_size=unit)
 
     def train_windows(self) -> int:
         """Training windows one step apart, summed over series (sizes the window step)."""
@@ -66,7 +73,7 @@ def vic_elec_set() -> BenchSet:
     return BenchSet(
         "vic_elec", load_vic_elec(), "30min", 336, 48, 336, 2688, 2688,
         "the default task: one week of half-hours in, one day out, the last 8 weeks as test",
-        past_covariates=["Temperature"], future_covariates=["Holiday"])
+        past_covariates=["Temperature"], future_covariates=["Holiday"], seasons=(48, 336))
 
 
 def pedestrian_set() -> BenchSet:
@@ -74,7 +81,49 @@ def pedestrian_set() -> BenchSet:
         "pedestrian", pedestrian_frame(), "h", HOURS_PER_WEEK, 24, HOURS_PER_WEEK, 1344, 1344,
         "hourly counts of the sensors with half a year or more after their last long outage; "
         "one week in (the weekly cycle of foot traffic), one day out, the last 8 weeks of 2016 "
-        "as test, as on vic_elec; no covariates (the data set has none)")
+        "as test, as on vic_elec; no covariates (the data set has none)", seasons=(24, 168))
+
+
+def tourism_set() -> BenchSet:
+    """Quarterly overnight trips in Australia, 1998-2017 (fpp3 `tourism`): 304 series (region
+    x state x purpose of travel) of 80 quarters each, a panel of short series with a yearly
+    cycle, trends and small counts, the kind where statistical models usually win (the
+    Tourism forecasting competition). The task the `own data` defaults give quarterly data:
+    16 quarters in, 8 out; the last 8 quarters as test (one window per series), the 8 before
+    as validation."""
+    from importlib import resources
+
+    raw = pd.read_csv(resources.files("tsdata") / "fpp3" / "tourism.csv")
+    frame = pd.DataFrame({
+        "unique_id": raw["Region"] + " / " + raw["State"] + " / " + raw["Purpose"],
+        "ds": pd.PeriodIndex(raw["Quarter"].str.replace(" ", ""), freq="Q").to_timestamp(),
+        "y": raw["Trips"].astype(float)}).sort_values(["unique_id", "ds"])
+    return BenchSet("tourism", frame.reset_index(drop=True), "QS", 16, 8, 4, 8, 8,
+                    inspect_doc(tourism_set), calendar=["month"])
+
+
+def air_quality_set() -> BenchSet:
+    """Daily PM2.5, PM10 and NO2 in Warsaw, 2014 to May 2025 (fpp3 `warsaw_air_quality`): 3
+    series of about 4,150 days, noisy, with a yearly cycle and a weak weekly one; missing days
+    (about 4%, outages of up to a week) are interpolated. The `own data` defaults for daily
+    data: 56 days in, 14 out, season 7; the last 16 weeks as test (8 windows per series), the
+    16 weeks before as validation. No covariates: the other pollutants are series of their
+    own."""
+    from importlib import resources
+
+    raw = pd.read_csv(resources.files("tsdata") / "fpp3" / "warsaw_air_quality.csv",
+                      skipinitialspace=True)
+    raw.columns = [c.strip() for c in raw.columns]
+    raw["date"] = pd.to_datetime(raw["date"], format="%m/%d/%y")
+    raw = raw.sort_values("date").set_index("date")
+    grid = pd.date_range(raw.index.min(), raw.index.max(), freq="D")
+    parts = []
+    for pollutant in ("pm25", "pm10", "no2"):
+        y = pd.to_numeric(raw[pollutant], errors="coerce").reindex(grid)
+        y = y.interpolate(limit_direction="both")
+        parts.append(pd.DataFrame({"unique_id": pollutant, "ds": grid, "y": y.to_numpy()}))
+    return BenchSet("air_quality", pd.concat(parts, ignore_index=True), "D", 56, 14, 7, 112,
+                    112, inspect_doc(air_quality_set), calendar=["dayofweek", "dayofyear"])
 
 
 def hourly_base(weeks: int) -> pd.DataFrame:
@@ -176,9 +225,9 @@ def inspect_doc(function) -> str:
 
 SETS = {"vic_elec": vic_elec_set, "pedestrian": pedestrian_set, "robust": robust_set,
         "panel": panel_set, "shifted": shifted_set, "mixed_scales": mixed_scales_set,
-        "late_shift": late_shift_set}
+        "late_shift": late_shift_set, "tourism": tourism_set, "air_quality": air_quality_set}
 # shifted, mixed_scales, late_shift: on demand
-DEFAULT_SETS = ["vic_elec", "pedestrian", "robust", "panel"]
+DEFAULT_SETS = ["vic_elec", "pedestrian", "robust", "panel", "tourism", "air_quality"]
 
 
 @functools.cache

@@ -22,13 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from peer_models import (
+    BUDGETS,
     FAMILY_OF,
     PEERS,
     Run,
     run_darts,
+    run_mlforecast,
     run_neuralforecast,
+    run_our_ensemble,
     run_ours,
     run_seasonal_naive,
+    run_statsforecast,
     settings,
 )
 from peer_sets import DEFAULT_SETS, SETS, BenchSet, load_set
@@ -60,41 +64,106 @@ def score(bench: BenchSet, forecasts: pd.DataFrame, truth: pd.DataFrame,
 
 
 def models_for(selected: list[str] | None) -> list[tuple[str, str, str]]:
-    """(library, model, family) in run order."""
+    """(library, model, family) in run order: ours first (the ensembles and the equal-time
+    budget need them)."""
     rows = [("ours", name, name) for name in OURS] + [("baseline", "seasonal_naive", "-")]
     for library, models in PEERS.items():
         rows += [(library, model, FAMILY_OF.get(model, model)) for model in models]
     return [r for r in rows if not selected or r[1] in selected or f"{r[0]}:{r[1]}" in selected]
 
 
-def run_one(library: str, model: str, bench: BenchSet, preset: str, extra: list[str]) -> Run:
+SEEDED = ("ours", "neuralforecast", "darts")  # trained from a random start: one row per seed
+ENSEMBLES = ("median", "weighted")
+
+
+def run_one(library: str, model: str, bench: BenchSet, preset: str, extra: list[str],
+            seed: int, budget: str, seconds: float | None) -> Run:
     if library == "ours":
-        return run_ours(model, bench, preset, extra)
+        return run_ours(model, bench, preset, extra, seed)
     if library == "baseline":
         return run_seasonal_naive(bench)
+    if library == "statsforecast":
+        return run_statsforecast(PEERS[library][model], bench)
+    if library == "mlforecast":
+        return run_mlforecast(bench)
     runner = run_neuralforecast if library == "neuralforecast" else run_darts
-    return runner(PEERS[library][model], bench, preset)
+    return runner(PEERS[library][model], bench, preset, seed, budget, seconds)
 
 
-def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[str] = ()
-        ) -> list[dict]:
+def scored(row: dict, bench: BenchSet, result: Run, truth: pd.DataFrame,
+           scales: dict[str, float]) -> dict:
+    return {**row, **score(bench, result.forecasts, truth, scales),
+            "fit_seconds": result.fit_seconds, "peak_mb": result.peak_mb,
+            "latency_ms": result.latency_ms, "epochs": result.epochs, "budget": result.budget}
+
+
+def equal_time(family: str, ours: dict[str, Run]) -> float | None:
+    """The seconds our model of the same family took (the mean of ours for other families)."""
+    if family in ours:
+        return ours[family].fit_seconds
+    return float(np.mean([r.fit_seconds for r in ours.values()])) if ours else None
+
+
+def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[str] = (),
+        seeds: list[int] = (0,), budget: str = "fixed", ensembles: bool = True) -> list[dict]:
     rows = []
     for set_name in sets:
         bench = load_set(set_name, preset)
         truth, scales = bench.truth(), mase_scales(bench)
-        for library, model, family in models_for(selected):
-            row = {"set": set_name, "library": library, "model": model, "family": family}
-            try:
-                result = run_one(library, model, bench, preset, extra)
-                row.update(score(bench, result.forecasts, truth, scales),
-                           fit_seconds=result.fit_seconds, peak_mb=result.peak_mb,
-                           latency_ms=result.latency_ms, epochs=result.epochs)
-            except Exception as err:  # a peer that fails is reported, the run goes on
-                traceback.print_exc()
-                row["error"] = f"{type(err).__name__}: {err}"[:300]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+        for seed in seeds:
+            ours: dict[str, Run] = {}
+            for library, model, family in models_for(selected):
+                if seed != seeds[0] and library not in SEEDED:
+                    continue  # deterministic: one row
+                row = {"set": set_name, "library": library, "model": model, "family": family,
+                       "seed": seed}
+                try:
+                    result = run_one(library, model, bench, preset, extra, seed, budget,
+                                     equal_time(family, ours))
+                    if library == "ours":
+                        ours[model] = result
+                    row = scored(row, bench, result, truth, scales)
+                except Exception as err:  # a peer that fails is reported, the run goes on
+                    traceback.print_exc()
+                    row["error"] = f"{type(err).__name__}: {err}"[:300]
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            for method in ENSEMBLES if ensembles and len(ours) >= 2 else ():
+                row = {"set": set_name, "library": "ours", "model": f"ensemble_{method}",
+                       "family": "ensemble", "seed": seed}
+                row = scored(row, bench, run_our_ensemble(method, ours, bench), truth, scales)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            for result in ours.values():
+                result.model = None  # the next seed's models replace them
     return rows
+
+
+def summaries(rows: list[dict]) -> list[dict]:
+    """One row per set, library and model: the mean over seeds, the min and max beside it."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["set"], r["library"], r["model"]), []).append(r)
+    out = []
+    for same in groups.values():
+        ok = [r for r in same if "error" not in r]
+        if not ok:
+            out.append(same[-1])
+            continue
+        mean = {k: float(np.mean([r[k] for r in ok])) for k in
+                ("mae", "mase", "fit_seconds", "peak_mb", "latency_ms")}
+        epochs = [r["epochs"] for r in ok if r.get("epochs")]
+        out.append({**ok[0], **mean, "mae_min": min(r["mae"] for r in ok),
+                    "mae_max": max(r["mae"] for r in ok), "seeds": len(ok),
+                    "epochs": round(float(np.mean(epochs))) if epochs else None})
+    return out
+
+
+def spread(r: dict) -> str:
+    """'mean (min-max)' over seeds, or the one value."""
+    if r.get("seeds", 1) > 1:
+        return f"{r['mae']:.4g} ({r['mae_min']:.4g}-{r['mae_max']:.4g})"
+    return f"{r['mae']:.4g}"
 
 
 def sets_table(sets: list[str], preset: str) -> str:
@@ -113,26 +182,38 @@ def naive_mae(rows: list[dict]) -> dict[str, float]:
 
 
 def results_table(rows: list[dict]) -> str:
-    lines = ["| set | library | model | MAE | MASE | vs seasonal naive | fit+forecast s "
-             "| epochs | peak MB | 1-series predict ms |", "|---|---|---|---|---|---|---|---|---|---|"]
-    naive = naive_mae(rows)
-    for r in rows:
+    lines = ["| set | library | model | budget | MAE, mean (min-max) over seeds | MASE "
+             "| vs seasonal naive | fit+forecast s | epochs | peak MB | 1-series predict ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    summary = summaries(rows)
+    naive = naive_mae(summary)
+    for r in summary:
         if "error" in r:
-            lines.append(f"| {r['set']} | {r['library']} | {r['model']} | failed: "
+            lines.append(f"| {r['set']} | {r['library']} | {r['model']} | | failed: "
                          f"{r['error'][:80]} | | | | | | |")
             continue
         ratio = r["mae"] / naive[r["set"]] if naive.get(r["set"]) else float("nan")
-        lines.append(f"| {r['set']} | {r['library']} | {r['model']} | {r['mae']:.4g} | "
-                     f"{r['mase']:.3f} | {ratio:.2f} | {r['fit_seconds']:.0f} | "
+        lines.append(f"| {r['set']} | {r['library']} | {r['model']} | {r.get('budget', '')} | "
+                     f"{spread(r)} | {r['mase']:.3f} | {ratio:.2f} | {r['fit_seconds']:.0f} | "
                      f"{r['epochs'] or ''} | {r['peak_mb']:.0f} | {r['latency_ms']:.1f} |")
     return "\n".join(lines)
+
+
+def ahead(ours: dict, other: dict) -> str:
+    """yes: ours is lower and the seeds' ranges do not overlap; no: the reverse; tie."""
+    if ours.get("mae_max", ours["mae"]) < other.get("mae_min", other["mae"]):
+        return "yes"
+    if other.get("mae_max", other["mae"]) < ours.get("mae_min", ours["mae"]):
+        return "no"
+    return "within spread"
 
 
 def family_table(rows: list[dict]) -> str:
     """Per set and family: our MAE over the best peer's of that family."""
     lines = ["| set | family | ours MAE | ours / seasonal naive | best peer (MAE) "
-             "| ours / best peer | ours fit s / fastest peer's |", "|---|---|---|---|---|---|---|"]
-    ok = [r for r in rows if "error" not in r]
+             "| ours / best peer | ahead (spreads apart) | ours fit s / fastest peer's |",
+             "|---|---|---|---|---|---|---|---|"]
+    ok = [r for r in summaries(rows) if "error" not in r]
     naive = naive_mae(ok)
     for set_name in dict.fromkeys(r["set"] for r in ok):
         for family in OURS:
@@ -145,10 +226,30 @@ def family_table(rows: list[dict]) -> str:
             best = min(peers, key=lambda r: r["mae"])
             fastest = min(peers, key=lambda r: r["fit_seconds"])
             vs_naive = ours[0]["mae"] / naive[set_name] if naive.get(set_name) else float("nan")
-            lines.append(f"| {set_name} | {family} | {ours[0]['mae']:.4g} | {vs_naive:.3f} | "
-                         f"{best['library']} "
-                         f"{best['model']} ({best['mae']:.4g}) | {ours[0]['mae'] / best['mae']:.3f}"
-                         f" | {ours[0]['fit_seconds'] / fastest['fit_seconds']:.2f} |")
+            lines.append(f"| {set_name} | {family} | {spread(ours[0])} | {vs_naive:.3f} | "
+                         f"{best['library']} {best['model']} ({spread(best)}) | "
+                         f"{ours[0]['mae'] / best['mae']:.3f} | {ahead(ours[0], best)} | "
+                         f"{ours[0]['fit_seconds'] / fastest['fit_seconds']:.2f} |")
+    return "\n".join(lines)
+
+
+def best_table(rows: list[dict]) -> str:
+    """Per set: our best model (an ensemble counts) against the best model of any other
+    library, and seasonal naive."""
+    lines = ["| set | our best | its MAE | best of the others | its MAE | ours / theirs "
+             "| ahead (spreads apart) | ours / seasonal naive |", "|---|---|---|---|---|---|---|---|"]
+    ok = [r for r in summaries(rows) if "error" not in r]
+    naive = naive_mae(ok)
+    for set_name in dict.fromkeys(r["set"] for r in ok):
+        ours = [r for r in ok if r["set"] == set_name and r["library"] == "ours"]
+        others = [r for r in ok if r["set"] == set_name and r["library"] != "ours"]
+        if not ours or not others:
+            continue
+        mine, theirs = min(ours, key=lambda r: r["mae"]), min(others, key=lambda r: r["mae"])
+        vs_naive = mine["mae"] / naive[set_name] if naive.get(set_name) else float("nan")
+        lines.append(f"| {set_name} | {mine['model']} | {spread(mine)} | {theirs['library']} "
+                     f"{theirs['model']} | {spread(theirs)} | {mine['mae'] / theirs['mae']:.3f} "
+                     f"| {ahead(mine, theirs)} | {vs_naive:.3f} |")
     return "\n".join(lines)
 
 
@@ -158,7 +259,7 @@ def plot(rows: list[dict], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [r for r in rows if "error" not in r]
+    ok = [r for r in summaries(rows) if "error" not in r]
     naive = naive_mae(ok)
     sets = [s for s in dict.fromkeys(r["set"] for r in ok) if s in naive]
     labels = list(dict.fromkeys(f"{r['library']}:{r['model']}" for r in ok
@@ -182,11 +283,18 @@ def plot(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def markdown(preset: str, sets: list[str], rows: list[dict], seconds: float) -> str:
+def markdown(preset: str, sets: list[str], rows: list[dict], seconds: float,
+             budget: str = "fixed") -> str:
     differ = "\n".join(f"- **{k}**: {v}" for k, v in settings(preset).items())
-    return (f"# Peer benchmark (`--preset {preset}`, {seconds / 60:.0f} min)\n\n## Sets\n\n"
-            f"{sets_table(sets, preset)}\n\n## Settings that differ\n\n{differ}\n\n## Results\n\n"
-            f"{results_table(rows)}\n\n## Ours against the best peer of the same family\n\n"
+    seeds = sorted({r.get("seed", 0) for r in rows})
+    return (f"# Peer benchmark (`--preset {preset} --budget {budget}`, seeds {seeds}, "
+            f"{seconds / 60:.0f} min)\n\n## Sets\n\n"
+            f"{sets_table(sets, preset)}\n\n## Settings that differ\n\n{differ}\n\n"
+            f"Neural rows are the mean over the seeds, with the range (min-max) beside it; "
+            f"statistical models, LightGBM and seasonal naive are deterministic (one run).\n\n"
+            f"## Results\n\n{results_table(rows)}\n\n"
+            f"## Our best model against the best of the other libraries\n\n"
+            f"{best_table(rows)}\n\n## Ours against the best peer of the same family\n\n"
             f"{family_table(rows)}\n")
 
 
@@ -197,7 +305,7 @@ def log_to_mlflow(preset: str, rows: list[dict], files: list[Path]) -> None:
     with mlflow.start_run(run_name=f"peers-{preset}"):
         mlflow.log_params({"preset": preset, **{f"settings.{k}": v[:490]
                                                  for k, v in settings(preset).items()}})
-        for r in rows:
+        for r in summaries(rows):
             if "error" not in r:
                 key = f"{r['set']}.{r['library']}.{r['model']}"
                 mlflow.log_metrics({f"{key}.{m}": r[m] for m in
@@ -215,14 +323,21 @@ def main() -> None:
                         "(default: all)")
     parser.add_argument("--override", nargs="*", default=[], help="config overrides for this "
                         "project's models, e.g. model.normalization=series")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of the "
+                        "neural models (ours, NeuralForecast, Darts); the issue's runs use 0 1 2")
+    parser.add_argument("--budget", choices=BUDGETS, default="fixed", help="the neural peers' "
+                        "training budget in the full preset: fixed (300 steps of 32 windows), "
+                        "defaults (each library's own), time (ours for the same family)")
+    parser.add_argument("--no-ensembles", action="store_true", help="skip our ensembles")
     parser.add_argument("--tag", default="", help="suffix of the result files")
     parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
-    rows = run(args.preset, args.sets, args.models, args.override)
+    rows = run(args.preset, args.sets, args.models, args.override, args.seeds, args.budget,
+               not args.no_ensembles)
     seconds = time.perf_counter() - start
     name = f"peers_{args.preset}{args.tag}"
-    text = markdown(args.preset, args.sets, rows, seconds)
+    text = markdown(args.preset, args.sets, rows, seconds, args.budget)
     save_results(name, rows, text)
     image = plot(rows, IMAGES / f"{name}.png")
     if not args.no_mlflow:

@@ -3,7 +3,7 @@
 For runs split across sessions or cut short: `python benchmarks/peers_report.py --preset full
 --name peers_full run1.log run2.log` writes benchmarks/results/<name>.{json,md} and
 docs/images/<name>.png from every row found, in order, the later of two rows for the same
-set and model winning.
+set, model and seed winning.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def rows_from(paths: list[str]) -> list[dict]:
         for line in Path(path).read_text().splitlines():
             if line.startswith("{") and '"set"' in line:
                 row = json.loads(line)
-                found[(row["set"], row["library"], row["model"])] = row
+                found[(row["set"], row["library"], row["model"], row.get("seed", 0))] = row
     return list(found.values())
 
 

@@ -4,6 +4,7 @@ re-forms it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
@@ -31,6 +32,7 @@ def ensemble_stack(tmp_path_factory):
     """A weighted ensemble of gru and transformer as the champion, and the service."""
     root = tmp_path_factory.mktemp("ensemble-stack")
     _, config = write_project(root / "project")
+    previous = os.environ.get("MLFLOW_TRACKING_URI")  # the package's stack, when it runs
     mp = pytest.MonkeyPatch()
     with mlflow_server(root / "store") as (uri, _):
         mp.setenv("MLFLOW_TRACKING_URI", uri)
@@ -53,6 +55,9 @@ def ensemble_stack(tmp_path_factory):
         with bento_server(env, root / "bento.log") as url:
             yield {"url": url, "uri": uri, "root": root, "config": config, "client": client}
     mp.undo()
+    if previous:  # `forecast compare` pointed MLflow's process-wide URIs at this server
+        mlflow.set_tracking_uri(previous)
+        mlflow.set_registry_uri(previous)
 
 
 def champion_model(stack) -> Forecaster:
