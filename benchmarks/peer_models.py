@@ -341,7 +341,7 @@ def before_test_of_first(bench: BenchSet) -> pd.DataFrame:
 def run_statsforecast(model: str, bench: BenchSet) -> Run:
     from statsforecast import StatsForecast
 
-    sf = StatsForecast(models=[statistical_model(model, bench)], freq=bench.freq, n_jobs=1)
+    sf = StatsForecast(models=[statistical_model(model, bench)], freq=bench.freq, n_jobs=-1)
     frame = bench.frame[["unique_id", "ds", "y"]]
 
     def fit_and_forecast():

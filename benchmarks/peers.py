@@ -200,12 +200,15 @@ def results_table(rows: list[dict]) -> str:
 
 
 def ahead(ours: dict, other: dict) -> str:
-    """yes: ours is lower and the seeds' ranges do not overlap; no: the reverse; tie."""
+    """yes: ours is lower and the seeds' ranges do not overlap; no: the reverse; else within
+    the spread. A neural row of one seed has no spread to judge by: said beside it."""
+    verdict = "within spread"
     if ours.get("mae_max", ours["mae"]) < other.get("mae_min", other["mae"]):
-        return "yes"
-    if other.get("mae_max", other["mae"]) < ours.get("mae_min", ours["mae"]):
-        return "no"
-    return "within spread"
+        verdict = "yes"
+    elif other.get("mae_max", other["mae"]) < ours.get("mae_min", ours["mae"]):
+        verdict = "no"
+    one_seed = any(r["library"] in SEEDED and r.get("seeds", 1) < 2 for r in (ours, other))
+    return f"{verdict} (one seed)" if one_seed else verdict
 
 
 def family_table(rows: list[dict]) -> str:

@@ -27,6 +27,10 @@ class RNNConfig(FamilyConfig):
         "aligned", description="aligned: horizon step j also reads the hidden state `horizon` "
         "steps before it (the same time of day when the horizon is a day), as NeuralForecast's "
         "LSTM does; last: every step reads the last state only (format-2 models)")
+    seasonal_skip: bool = Field(
+        False, description="forecast a correction to the value one season back (`data.season`; "
+        "the last value when the season is longer than the lookback): the network starts from "
+        "seasonal naive instead of from nothing")
 
 
 class RecurrentForecaster(nn.Module):
@@ -54,6 +58,8 @@ class RecurrentForecaster(nn.Module):
                 nn.Linear(config.hidden_size + dims.n_future, config.hidden_size),
                 nn.GELU(),
                 nn.Linear(config.hidden_size, dims.n_outputs))
+        if config.seasonal_skip:
+            self.register_buffer("season_back", season_back(dims), persistent=False)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         outputs, _ = self.rnn(batch["past"])  # (B, L, F) -> (B, L, hidden)
@@ -61,7 +67,16 @@ class RecurrentForecaster(nn.Module):
         if self.config.decoder == "aligned":
             states = outputs[:, self.positions]  # (B, H, hidden)
             out = out + self.step_decoder(torch.cat([states, batch["future"]], dim=-1))
+        if self.config.seasonal_skip:  # every output column corrects the value a season back
+            out = out + batch["past"][:, self.season_back, :1]
         return out
+
+
+def season_back(dims: ModelDims) -> torch.Tensor:
+    """(H,) lookback positions one season before each horizon step, repeating the last
+    season over a longer horizon; the last step when the season does not fit the lookback."""
+    season = dims.season if 1 <= dims.season <= dims.lookback else 1
+    return dims.lookback - season + torch.arange(dims.horizon) % season
 
 
 def rnn_search_space(trial) -> dict[str, Any]:

@@ -1,0 +1,89 @@
+"""The recurrent families' seasonal skip: a correction to the value one season back."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from forecast import Forecaster, build_config
+from forecast.models import ModelDims, build_model
+from forecast.models.normalization import Normalization
+from forecast.models.recurrent import season_back
+from tests.conftest import tiny_config_values
+from tests.floats import assert_forecasts_close
+from tests.forecast.test_forecaster import split_history
+
+DIMS = ModelDims(lookback=24, horizon=10, n_features=3, n_future=2, n_static=0, n_outputs=3,
+                 season=4)
+SKIP = {"seasonal_skip": True, "hidden_size": 8}
+
+
+def batch(past: torch.Tensor) -> dict:
+    generator = torch.Generator().manual_seed(1)
+    return {"past": past, "future": torch.randn(len(past), DIMS.horizon, 2,
+                                                generator=generator),
+            "static": torch.zeros(len(past), 0)}
+
+
+def seasonal_naive(past_y: torch.Tensor, season: int, horizon: int) -> torch.Tensor:
+    """(B, H): y[t + j - season * ceil((j + 1) / season)], the baseline's own rule."""
+    lookback = past_y.shape[1]
+    lags = [season * -(-(j + 1) // season) for j in range(horizon)]
+    return torch.stack([past_y[:, lookback + j - lag] for j, lag in enumerate(lags)], dim=1)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_with_no_correction_the_forecast_is_seasonal_naive(name):
+    network = build_model(name, DIMS, SKIP).eval()
+    for parameter in network.parameters():
+        parameter.data.zero_()
+    past = torch.randn(5, DIMS.lookback, 3)
+    with torch.no_grad():
+        out = network(batch(past))  # (B, H, Q)
+    expected = seasonal_naive(past[:, :, 0], DIMS.season, DIMS.horizon)
+    for q in range(DIMS.n_outputs):
+        torch.testing.assert_close(out[:, :, q], expected)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("normalization", ["revin", "series"])
+def test_a_level_shift_moves_the_forecast_by_the_shift(name, normalization):
+    """Under RevIN the whole forecast follows the level; under per-series scaling the skip
+    does (the network's correction is held at zero, what it is before any training)."""
+    network = Normalization(normalization).wrap(build_model(name, DIMS, SKIP)).eval()
+    if normalization == "series":
+        for parameter in network.parameters():
+            parameter.data.zero_()
+    torch.manual_seed(0)
+    for shift in (-250.0, 3.5, 40.0):
+        past = torch.randn(4, DIMS.lookback, 3)
+        moved = past.clone()
+        moved[:, :, 0] += shift  # the target only; covariates stay put
+        with torch.no_grad():
+            base, shifted = network(batch(past)), network(batch(moved))
+        torch.testing.assert_close(shifted, base + shift, rtol=1e-4,
+                                   atol=1e-4 * (1 + abs(shift)))
+
+
+def test_positions_repeat_the_last_season_and_fall_back_to_the_last_value():
+    assert season_back(DIMS).tolist() == [20, 21, 22, 23, 20, 21, 22, 23, 20, 21]
+    too_long = dataclasses.replace(DIMS, season=48)
+    assert season_back(too_long).tolist() == [23] * DIMS.horizon
+
+
+def test_a_trained_model_with_the_skip_saves_and_loads(tmp_path, panel_frame):
+    values = tiny_config_values()
+    values["model"]["rnn"]["seasonal_skip"] = True
+    forecaster = Forecaster("gru", build_config(values)).fit(panel_frame)
+    assert forecaster.predictor.architecture.seasonal_skip is True
+    history, future, actual = split_history(panel_frame, 300)
+    before = forecaster.predict(history, future_df=future)
+    forecaster.save(tmp_path / "m")
+    loaded = Forecaster.load(tmp_path / "m")
+    assert loaded.predictor.architecture.seasonal_skip is True
+    after = loaded.predict(history, future_df=future)
+    assert_forecasts_close(after["mean"].to_numpy(), before["mean"].to_numpy())
+    assert np.isfinite(after["mean"]).all()
