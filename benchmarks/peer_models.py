@@ -83,14 +83,15 @@ class Run:
 def measured(fit_and_forecast: Callable[[], tuple[pd.DataFrame, Callable[[], object]]],
              repeats: int = 5) -> Run:
     """Time `fit_and_forecast` (which returns the forecasts and a one-series predictor call),
-    then the median of `repeats` calls of the latter."""
+    then the median of `repeats` calls of the latter (after a warm-up call, unless one)."""
     gc.collect()
     base = reset_peak_rss() or 0.0
     start = time.perf_counter()
     forecasts, predict_one = fit_and_forecast()
     seconds = time.perf_counter() - start
     peak = peak_rss_mb() - base
-    predict_one()  # warm-up
+    if repeats > 1:
+        predict_one()  # warm-up
     latencies = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -157,6 +158,8 @@ def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = (), see
 
     run = measured(fit_and_forecast)
     run.epochs, run.model = state["epochs"], state["model"]
+    run.budget = (f"{config.trainer.max_epochs} epochs at most, early stopping "
+                  f"(patience {config.trainer.patience})")
     return run
 
 
@@ -177,6 +180,7 @@ def run_our_ensemble(method: str, members: dict[str, Run], bench: BenchSet) -> R
     run = measured(fit_and_forecast)
     run.fit_seconds += sum(r.fit_seconds for r in members.values())
     run.peak_mb = max(run.peak_mb, *(r.peak_mb for r in members.values()))
+    run.budget = f"its members' ({', '.join(members)})"
     return run
 
 
@@ -351,7 +355,9 @@ def run_statsforecast(model: str, bench: BenchSet) -> Run:
         one = before_test_of_first(bench)[["unique_id", "ds", "y"]]
         return forecasts, lambda: sf.forecast(df=one, h=bench.horizon)
 
-    return measured(fit_and_forecast)
+    run = measured(fit_and_forecast, repeats=1)  # a forecast refits: a minute on vic_elec
+    run.budget = "fitted once"
+    return run
 
 
 # ---- mlforecast --------------------------------------------------------------------------
@@ -390,7 +396,9 @@ def run_mlforecast(bench: BenchSet) -> Run:
         mlf.fit(one, static_features=[])  # the latency of a fit and forecast of one series
         return forecasts, lambda: mlf.predict(bench.horizon, X_df=ahead)
 
-    return measured(fit_and_forecast)
+    run = measured(fit_and_forecast)
+    run.budget = "LightGBM defaults (100 trees)"
+    return run
 
 
 PEERS = {
