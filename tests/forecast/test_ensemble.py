@@ -94,7 +94,7 @@ def test_an_ensemble_is_scored_and_chosen_on_validation(members):
                      for w in validation]
     combined = forecast_split(weighted, prepared, "val")
     loss = validation_loss(combined.forecast, combined.actual, predictors[0].quantiles)
-    assert loss <= min(member_losses) * (1 + 1e-6)
+    assert loss <= min(member_losses) * (1 + 1e-4)  # float32 sums differ in the last bits
     assert weighted.explainer == predictors[int(np.argmin(member_losses))].name
 
 
