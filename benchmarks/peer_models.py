@@ -143,6 +143,13 @@ def test_rows(forecaster: Forecaster, bench: BenchSet) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def scored_forecasts(forecaster: Forecaster, bench: BenchSet):
+    """What `measured` times for one of ours: the test forecasts, and a one-series predictor
+    call."""
+    history, future = one_series(bench)
+    return test_rows(forecaster, bench), lambda: forecaster.predict(history, future_df=future)
+
+
 def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = (), seed: int = 0
              ) -> Run:
     config = our_config(bench, preset, [f"trainer.seed={seed}", *extra])
@@ -152,9 +159,7 @@ def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = (), see
         forecaster = Forecaster(name, config).fit(bench.frame)
         state["epochs"] = forecaster.report.epochs_run if forecaster.report else None
         state["model"] = forecaster
-        history, future = one_series(bench)
-        return test_rows(forecaster, bench), lambda: forecaster.predict(
-            history, future_df=future)
+        return scored_forecasts(forecaster, bench)
 
     run = measured(fit_and_forecast)
     run.epochs, run.model = state["epochs"], state["model"]
@@ -173,9 +178,7 @@ def run_our_ensemble(method: str, members: dict[str, Run], bench: BenchSet) -> R
     def fit_and_forecast():
         ensemble = fit_ensembles([f.predictor for f in trained], [method], trained[0].prepared)[0]
         forecaster = Forecaster.from_predictor(ensemble, trained[0].prepared)
-        history, future = one_series(bench)
-        return test_rows(forecaster, bench), lambda: forecaster.predict(
-            history, future_df=future)
+        return scored_forecasts(forecaster, bench)
 
     run = measured(fit_and_forecast)
     run.fit_seconds += sum(r.fit_seconds for r in members.values())
