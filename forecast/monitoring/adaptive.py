@@ -82,3 +82,33 @@ def learn_offsets(store, model_name: str, model_version: str, levels: tuple[floa
     store.save_offsets(model_name, model_version, state,
                        list(zip(fresh["id"].astype(int), fresh["step"].astype(int), strict=True)))
     return state
+
+
+def replay_offsets(forecast: np.ndarray, actual: np.ndarray, series: np.ndarray,
+                   starts: np.ndarray, scale: np.ndarray, levels: tuple[float, ...],
+                   rate: float = DEFAULT_RATE) -> np.ndarray:
+    """The quantiles of consecutive test windows as the service would have served them, with
+    adaptive offsets that learn from every window whose actuals are in before the next.
+
+    forecast (N, H, Q) and actual (N, H), original scale; `series` and `starts` (N,) say
+    which series and origin each window is; `scale` (N,) is its series' training standard
+    deviation (the offsets' unit, as in the service). Windows are served in rounds: round k
+    is every series' k-th window in time, served with the offsets in force, then scored
+    (the whole round at once, as when a batch of actuals is posted). Starting from zero
+    offsets, this is what a freshly deployed version serves as its actuals arrive."""
+    served = np.empty_like(forecast)
+    order = np.lexsort((starts, series))
+    rank = np.empty(len(order), dtype=np.int64)
+    for uid in np.unique(series):
+        members = order[series[order] == uid]
+        rank[members] = np.arange(len(members))
+    state = AdaptiveOffsets(tuple(levels))
+    for k in range(int(rank.max()) + 1 if len(rank) else 0):
+        rows = np.flatnonzero(rank == k)
+        unit = np.repeat(scale[rows], forecast.shape[1])  # (n * H,)
+        flat = forecast[rows].reshape(-1, forecast.shape[-1])
+        moved = state.apply(flat, unit)
+        served[rows] = moved.reshape(forecast[rows].shape)
+        state = track_quantiles(state, moved / unit[:, None],
+                                actual[rows].reshape(-1) / unit, rate)
+    return served

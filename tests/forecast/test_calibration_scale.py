@@ -4,6 +4,8 @@ training; offsets in the series' training units do not."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ import torch
 
 from forecast import Forecaster, build_config
 from forecast.calibration import Calibration, window_scale
+from forecast.evaluation import forecast_split, score, served_adaptively
 from forecast.metrics import quantile_hits
 from tests.conftest import tiny_config_values
 
@@ -101,3 +104,28 @@ def test_window_scale_trains_saves_and_serves_the_same(family, tmp_path):
         pd.testing.assert_frame_equal(loaded.predict(history), forecaster.predict(history))
     # the test part is twice as noisy as what the offsets were measured on
     assert results["window"] > results["series"]
+
+
+def test_served_adaptively_restores_coverage_after_the_spread_doubles():
+    """A trained model scored on a test part twice as noisy as its calibration: as the
+    service serves it (adaptive offsets learning window after window), its 80% interval
+    covers more of the actuals than as trained, and the point forecast is unchanged."""
+    frame = noisier_after(length=1400, change=900)
+    values = tiny_config_values(past_covariates=[], future_covariates=[], test_size=480,
+                                val_size=96)
+    forecaster = Forecaster("seasonal_naive", build_config(values)).fit(frame)
+    windows = forecast_split(forecaster.predictor, forecaster.prepared, "test")
+    quantiles = forecaster.predictor.quantiles
+    served = served_adaptively(windows, quantiles)
+    np.testing.assert_array_equal(served.forecast[..., quantiles.index(0.5)],
+                                  windows.forecast[..., quantiles.index(0.5)])
+    later = windows.starts >= np.quantile(windows.starts, 0.25)  # after the offsets settle
+    as_trained = score(dataclasses.replace(windows, forecast=windows.forecast[later],
+                                           actual=windows.actual[later],
+                                           series=windows.series[later]), quantiles)
+    as_served = score(dataclasses.replace(served, forecast=served.forecast[later],
+                                          actual=served.actual[later],
+                                          series=served.series[later]), quantiles)
+    assert as_trained["coverage_80"] < 0.7
+    assert abs(as_served["coverage_80"] - 0.8) < abs(as_trained["coverage_80"] - 0.8)
+    assert 0.7 <= as_served["coverage_80"] <= 0.9
