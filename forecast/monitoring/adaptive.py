@@ -52,11 +52,16 @@ class AdaptiveOffsets:
 
 
 def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarray,
-                    rate: float = DEFAULT_RATE) -> AdaptiveOffsets:
+                    rate: float = DEFAULT_RATE, series: int = 1) -> AdaptiveOffsets:
     """Update the offsets with newly scored forecasts: `served` (N, Q) the quantiles as they
     were served (the offsets of their time included), `actual` (N,). Forecasts are scored
     after the fact, so every row of a batch was served with the offsets before it: the update
-    is the sum of the rows' steps (the delayed-feedback form of the same rule)."""
+    is the sum of the rows' steps (the delayed-feedback form of the same rule).
+
+    One offset serves a whole panel, so a batch of `series` series counts each point in time
+    once: the rows' steps are averaged over the series. Summed instead, a batch of 100 series
+    would move the offsets 100 times as far as one series does, and they swing from side to
+    side on every batch (a correctly calibrated panel then covers far from its level)."""
     offsets = {q: state.offset(q) for q in state.levels}
     below = actual[:, None] <= served  # (N, Q)
     for j, q in enumerate(state.levels):
@@ -64,7 +69,7 @@ def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarr
             continue
         # every row's miss counted once: the same as N sequential steps of the update when
         # each step is small against the quantile's spacing, and order-free
-        offsets[q] += rate * float(np.sum(q - below[:, j]))
+        offsets[q] += rate * float(np.sum(q - below[:, j])) / max(series, 1)
     return AdaptiveOffsets(state.levels, offsets, state.updates + len(actual))
 
 
@@ -78,7 +83,8 @@ def learn_offsets(store, model_name: str, model_version: str, levels: tuple[floa
         return state
     served = fresh[[f"{q:g}" for q in levels]].to_numpy(dtype=np.float64)
     scale = fresh["scale"].to_numpy()[:, None]  # offsets live in standard deviations
-    state = track_quantiles(state, served / scale, fresh["y"].to_numpy() / scale[:, 0], rate)
+    state = track_quantiles(state, served / scale, fresh["y"].to_numpy() / scale[:, 0], rate,
+                            series=fresh["unique_id"].nunique())
     store.save_offsets(model_name, model_version, state,
                        list(zip(fresh["id"].astype(int), fresh["step"].astype(int), strict=True)))
     return state
@@ -110,5 +116,6 @@ def replay_offsets(forecast: np.ndarray, actual: np.ndarray, series: np.ndarray,
         moved = state.apply(flat, unit)
         served[rows] = moved.reshape(forecast[rows].shape)
         state = track_quantiles(state, moved / unit[:, None],
-                                actual[rows].reshape(-1) / unit, rate)
+                                actual[rows].reshape(-1) / unit, rate,
+                                series=len(np.unique(series[rows])))
     return served

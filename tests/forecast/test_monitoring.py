@@ -132,13 +132,15 @@ def coverage_80(forecast: np.ndarray, actual: np.ndarray) -> float:
     return float(np.mean((actual >= forecast[..., lo]) & (actual <= forecast[..., hi])))
 
 
-def test_replayed_offsets_restore_coverage_on_test_windows():
+@pytest.mark.parametrize("n_series", [1, 3, 100])
+def test_replayed_offsets_restore_coverage_on_test_windows(n_series):
     """Served window after window, learning from each round's actuals, the 80% interval
-    covers 0.75-0.85 of the later windows' actuals, over many draws; served as trained it
-    covers about 0.45. The median is untouched."""
+    covers 0.75-0.85 of the later windows' actuals, over many draws, whatever the panel's
+    size; served as trained it covers about 0.45. The median is untouched."""
     static, adaptive = [], []
-    for seed in range(20):
-        forecast, actual, series, starts, scale = shifted_windows(np.random.default_rng(seed))
+    for seed in range(20 if n_series < 100 else 3):
+        forecast, actual, series, starts, scale = shifted_windows(np.random.default_rng(seed),
+                                                                  n_series)
         served = replay_offsets(forecast, actual, series, starts, scale, LEVELS)
         later = starts >= 10 * 24
         static.append(coverage_80(forecast[later], actual[later]))
@@ -147,6 +149,18 @@ def test_replayed_offsets_restore_coverage_on_test_windows():
         assert (np.diff(served, axis=-1) >= 0).all()
     assert np.mean(static) < 0.5
     assert 0.75 <= np.mean(adaptive) <= 0.85
+
+
+def test_a_panel_posted_at_once_moves_the_offsets_as_far_as_one_series():
+    """100 series that all miss alike move the offsets as one series missing so does: the
+    steps are averaged over the series of a batch, not summed (summed, the offsets swing)."""
+    served = np.tile(norm.ppf(LEVELS), (24, 1))
+    actual = np.full(24, 5.0)  # above every quantile
+    one = track_quantiles(AdaptiveOffsets(LEVELS), served, actual)
+    panel = track_quantiles(AdaptiveOffsets(LEVELS), np.tile(served, (100, 1)),
+                            np.tile(actual, 100), series=100)
+    assert panel.offsets == pytest.approx(one.offsets)
+    assert one.offset(0.9) > 0 and panel.updates == 100 * one.updates
 
 
 def test_replay_serves_each_window_before_its_actuals_are_known():
