@@ -1,8 +1,9 @@
 """Intervals that follow the local spread: the same trained network calibrated twice, with
 offsets in the series' training units (`model.calibration_scale: series`, the default) and in
 units of each window's own spread (`window`), scored on the test part of each set; and the
-first as the service serves it (`series, adaptive`): test windows in time order, the adaptive
-offsets learning from each window's actuals before the next (`served_adaptively`).
+first as the service serves it (`series, adaptive RATE`, one row per `--rates`): test windows
+in time order, the adaptive offsets learning from each window's actuals before the next
+(`served_adaptively`).
 
 The sets are the peer benchmark's: two real ones (vic_elec, pedestrian), and ones made in
 code with a shift after training (`shifted`: a new level and spread from the validation part
@@ -16,7 +17,7 @@ before it is served, and that row equals the first.
 
 Run: .venv/bin/python benchmarks/interval_scale.py [--sets vic_elec pedestrian shifted ...]
      [--seeds 0 1 2] [--model transformer] [--preset quick] [--set KEY=VALUE ...]
-     [--output interval_scale]
+     [--rates 0.015 ...] [--output interval_scale]
 Writes benchmarks/results/OUTPUT.json and .md.
 """
 
@@ -37,13 +38,17 @@ from results_files import save_results  # noqa: E402
 
 from forecast import Forecaster  # noqa: E402
 from forecast.evaluation import calibrate, forecast_split, score, served_adaptively  # noqa: E402
+from forecast.monitoring.adaptive import DEFAULT_RATE  # noqa: E402
 
-VARIANTS = ("series", "window", "series, adaptive")
 COLUMNS = ("coverage_80", "coverage_90", "width_80", "wql", "mae")
 
 
-def one_seed(name: str, preset: str, model: str, seed: int, extra: list[str]
-             ) -> dict[str, dict]:
+def adaptive(rate: float) -> str:
+    return f"series, adaptive {rate:g}"
+
+
+def one_seed(name: str, preset: str, model: str, seed: int, extra: list[str],
+             rates: list[float]) -> dict[str, dict]:
     bench = load_set(name, preset)
     config = our_config(bench, preset, [f"trainer.seed={seed}", *extra])
     forecaster = Forecaster(model, config).fit(bench.frame)
@@ -52,17 +57,17 @@ def one_seed(name: str, preset: str, model: str, seed: int, extra: list[str]
         predictor = calibrate(forecaster.predictor, forecaster.prepared, True, scale=scale)
         windows = forecast_split(predictor, forecaster.prepared, "test")
         out[scale] = score(windows, predictor.quantiles)
-        if scale == "series":  # as the service serves it: offsets learn as actuals arrive
-            out["series, adaptive"] = score(served_adaptively(windows, predictor.quantiles),
-                                            predictor.quantiles)
-    out = {variant: {c: float(out[variant][c]) for c in COLUMNS} for variant in VARIANTS}
+        for rate in rates if scale == "series" else ():  # as served: the offsets learn
+            out[adaptive(rate)] = score(served_adaptively(windows, predictor.quantiles, rate),
+                                        predictor.quantiles)
+    out = {variant: {c: float(metrics[c]) for c in COLUMNS} for variant, metrics in out.items()}
     print(json.dumps({"set": name, "seed": seed, **out}), flush=True)
     return out
 
 
 def summary(runs: list[dict]) -> dict:
     result = {}
-    for variant in VARIANTS:
+    for variant in runs[0]:
         result[variant] = {c: {"mean": float(np.mean([r[variant][c] for r in runs])),
                                "min": float(np.min([r[variant][c] for r in runs])),
                                "max": float(np.max([r[variant][c] for r in runs]))}
@@ -95,14 +100,17 @@ def main() -> None:
     parser.add_argument("--preset", default="quick", choices=["quick", "full"])
     parser.add_argument("--set", dest="extra", nargs="*", default=[],
                         help="config overrides, e.g. model.normalization=series")
+    parser.add_argument("--rates", nargs="+", type=float, default=[DEFAULT_RATE],
+                        help="the adaptive offsets' steps per scored point to replay, each on "
+                             "the same forecasts (the service's FORECAST_ADAPTIVE_RATE)")
     parser.add_argument("--output", default="interval_scale")
     args = parser.parse_args()
-    results = {name: summary([one_seed(name, args.preset, args.model, seed, args.extra)
+    results = {name: summary([one_seed(name, args.preset, args.model, seed, args.extra, args.rates)
                               for seed in args.seeds]) for name in args.sets}
     text = markdown(results, args.seeds, args.model + "".join(f", {e}" for e in args.extra),
                     args.preset)
     save_results(args.output, {"model": args.model, "preset": args.preset, "extra": args.extra,
-                               "seeds": args.seeds, "sets": results}, text)
+                               "rates": args.rates, "seeds": args.seeds, "sets": results}, text)
     print(text)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DEFAULT_RATE = 0.03  # per scored point, in training standard deviations (see the test)
+DEFAULT_RATE = 0.015  # per scored point, in training standard deviations (see the guide)
 
 
 @dataclass
@@ -51,6 +51,16 @@ class AdaptiveOffsets:
         return np.concatenate([lower, median, upper], axis=-1)
 
 
+def error_scale(served: np.ndarray, actual: np.ndarray, levels: tuple[float, ...]) -> float:
+    """How large a batch's errors are, in the series' training standard deviations, and at
+    least 1. The step is in proportion to it (conformal PID control sets its learning rate in
+    proportion to the scores' scale): while errors are of the size training saw, the base
+    rate keeps offsets steady under errors that persist across a forecast's steps; after a
+    shift several spreads wide, they catch up in days rather than weeks."""
+    middle = levels.index(0.5) if 0.5 in levels else len(levels) // 2
+    return max(1.0, float(np.mean(np.abs(actual - served[:, middle]))))
+
+
 def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarray,
                     rate: float = DEFAULT_RATE, series: int = 1) -> AdaptiveOffsets:
     """Update the offsets with newly scored forecasts: `served` (N, Q) the quantiles as they
@@ -64,12 +74,13 @@ def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarr
     side on every batch (a correctly calibrated panel then covers far from its level)."""
     offsets = {q: state.offset(q) for q in state.levels}
     below = actual[:, None] <= served  # (N, Q)
+    step = rate * error_scale(served, actual, state.levels) / max(series, 1)
     for j, q in enumerate(state.levels):
         if q == 0.5:
             continue
         # every row's miss counted once: the same as N sequential steps of the update when
         # each step is small against the quantile's spacing, and order-free
-        offsets[q] += rate * float(np.sum(q - below[:, j])) / max(series, 1)
+        offsets[q] += step * float(np.sum(q - below[:, j]))
     return AdaptiveOffsets(state.levels, offsets, state.updates + len(actual))
 
 

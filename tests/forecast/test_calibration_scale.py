@@ -110,8 +110,8 @@ def test_served_adaptively_restores_coverage_after_the_spread_doubles():
     """A trained model scored on a test part twice as noisy as its calibration: as the
     service serves it (adaptive offsets learning window after window), its 80% interval
     covers more of the actuals than as trained, and the point forecast is unchanged."""
-    frame = noisier_after(length=1400, change=900)
-    values = tiny_config_values(past_covariates=[], future_covariates=[], test_size=480,
+    frame = noisier_after(length=2000, change=900)
+    values = tiny_config_values(past_covariates=[], future_covariates=[], test_size=1080,
                                 val_size=96)
     forecaster = Forecaster("seasonal_naive", build_config(values)).fit(frame)
     windows = forecast_split(forecaster.predictor, forecaster.prepared, "test")

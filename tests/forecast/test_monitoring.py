@@ -111,7 +111,7 @@ def test_adaptive_offsets_restore_coverage_after_the_spread_doubles(seed):
     assert state.offset(0.5) == 0.0 and state.updates == 30 * 48
 
 
-def shifted_windows(rng: np.random.Generator, n_series: int = 3, rounds: int = 40,
+def shifted_windows(rng: np.random.Generator, n_series: int = 3, rounds: int = 100,
                     horizon: int = 24) -> tuple[np.ndarray, ...]:
     """Consecutive test windows of a model calibrated for N(0, s) noise around its median,
     where the actuals are N(0.5 s, 2 s): a level shift and a doubled spread after training.
@@ -142,7 +142,7 @@ def test_replayed_offsets_restore_coverage_on_test_windows(n_series):
         forecast, actual, series, starts, scale = shifted_windows(np.random.default_rng(seed),
                                                                   n_series)
         served = replay_offsets(forecast, actual, series, starts, scale, LEVELS)
-        later = starts >= 10 * 24
+        later = starts >= 40 * 24
         static.append(coverage_80(forecast[later], actual[later]))
         adaptive.append(coverage_80(served[later], actual[later]))
         assert (served[..., 2] == forecast[..., 2]).all()
@@ -161,6 +161,27 @@ def test_a_panel_posted_at_once_moves_the_offsets_as_far_as_one_series():
                             np.tile(actual, 100), series=100)
     assert panel.offsets == pytest.approx(one.offsets)
     assert one.offset(0.9) > 0 and panel.updates == 100 * one.updates
+
+
+def test_a_shift_many_spreads_wide_is_caught_up_in_days():
+    """Three series whose level jumps by 3.4 training spreads while the model's median stays
+    put (the stream benchmark's shift): the step grows with the errors' size, so over the
+    shift's second week the 80% interval covers 0.7-0.95 of actuals (0.89); at the base step
+    it would cover under half (0.42)."""
+    rng, covered = np.random.default_rng(0), []
+    n, days, horizon, spread = 3, 20, 24, 0.2
+    series, starts = np.repeat(np.arange(n), days), np.tile(np.arange(days) * horizon, n)
+    forecast = np.zeros((len(series), horizon, 1)) + norm.ppf(LEVELS) * spread
+    shifted = (starts >= 6 * horizon)[:, None]
+    actual = (rng.normal(0, spread, (len(series), horizon)) * np.where(shifted, 2, 1)
+              + np.where(shifted, 3.4, 0))
+    served = replay_offsets(forecast, actual, series, starts, np.ones(len(series)), LEVELS)
+    second_week = starts >= 13 * horizon
+    covered = coverage_80(served[second_week], actual[second_week])
+    assert 0.7 <= covered <= 0.95
+    calm = track_quantiles(AdaptiveOffsets(LEVELS), np.tile(0.1 * norm.ppf(LEVELS), (24, 1)),
+                           np.full(24, 0.3))  # above every quantile, by under one spread
+    assert calm.offset(0.9) == pytest.approx(0.015 * 24 * 0.9)  # small errors: the base step
 
 
 def test_replay_serves_each_window_before_its_actuals_are_known():
