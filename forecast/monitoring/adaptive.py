@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..metrics import point_index
+
 DEFAULT_RATE = 0.015  # per scored point, in training standard deviations (see the guide)
 
 
@@ -57,8 +59,7 @@ def error_scale(served: np.ndarray, actual: np.ndarray, levels: tuple[float, ...
     proportion to the scores' scale): while errors are of the size training saw, the base
     rate keeps offsets steady under errors that persist across a forecast's steps; after a
     shift several spreads wide, they catch up in days rather than weeks."""
-    middle = levels.index(0.5) if 0.5 in levels else len(levels) // 2
-    return max(1.0, float(np.mean(np.abs(actual - served[:, middle]))))
+    return max(1.0, float(np.mean(np.abs(actual - served[:, point_index(list(levels))]))))
 
 
 def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarray,
@@ -114,11 +115,10 @@ def replay_offsets(forecast: np.ndarray, actual: np.ndarray, series: np.ndarray,
     (the whole round at once, as when a batch of actuals is posted). Starting from zero
     offsets, this is what a freshly deployed version serves as its actuals arrive."""
     served = np.empty_like(forecast)
-    order = np.lexsort((starts, series))
-    rank = np.empty(len(order), dtype=np.int64)
-    for uid in np.unique(series):
-        members = order[series[order] == uid]
-        rank[members] = np.arange(len(members))
+    order = np.lexsort((starts, series))  # by series, then time
+    ordered = series[order]
+    rank = np.empty(len(order), dtype=np.int64)  # each window's place in its series' time
+    rank[order] = np.arange(len(order)) - np.searchsorted(ordered, ordered)
     state = AdaptiveOffsets(tuple(levels))
     for k in range(int(rank.max()) + 1 if len(rank) else 0):
         rows = np.flatnonzero(rank == k)
@@ -128,5 +128,5 @@ def replay_offsets(forecast: np.ndarray, actual: np.ndarray, series: np.ndarray,
         served[rows] = moved.reshape(forecast[rows].shape)
         state = track_quantiles(state, moved / unit[:, None],
                                 actual[rows].reshape(-1) / unit, rate,
-                                series=len(np.unique(series[rows])))
+                                series=len(rows))  # one window per series a round
     return served
