@@ -53,17 +53,20 @@ class AdaptiveOffsets:
         return np.concatenate([lower, median, upper], axis=-1)
 
 
-def error_scale(served: np.ndarray, actual: np.ndarray, levels: tuple[float, ...]) -> float:
+def error_scale(served: np.ndarray, actual: np.ndarray, levels: tuple[float, ...],
+                weights: np.ndarray | None = None) -> float:
     """How large a batch's errors are, in the series' training standard deviations, and at
     least 1. The step is in proportion to it (conformal PID control sets its learning rate in
     proportion to the scores' scale): while errors are of the size training saw, the base
     rate keeps offsets steady under errors that persist across a forecast's steps; after a
     shift several spreads wide, they catch up in days rather than weeks."""
-    return max(1.0, float(np.mean(np.abs(actual - served[:, point_index(list(levels))]))))
+    errors = np.abs(actual - served[:, point_index(list(levels))])
+    return max(1.0, float(np.average(errors, weights=weights)))
 
 
 def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarray,
-                    rate: float = DEFAULT_RATE, series: int = 1) -> AdaptiveOffsets:
+                    rate: float = DEFAULT_RATE, series: int = 1,
+                    weights: np.ndarray | None = None) -> AdaptiveOffsets:
     """Update the offsets with newly scored forecasts: `served` (N, Q) the quantiles as they
     were served (the offsets of their time included), `actual` (N,). Forecasts are scored
     after the fact, so every row of a batch was served with the offsets before it: the update
@@ -72,31 +75,40 @@ def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarr
     One offset serves a whole panel, so a batch of `series` series counts each point in time
     once: the rows' steps are averaged over the series. Summed instead, a batch of 100 series
     would move the offsets 100 times as far as one series does, and they swing from side to
-    side on every batch (a correctly calibrated panel then covers far from its level)."""
+    side on every batch (a correctly calibrated panel then covers far from its level).
+
+    `weights` (N,) scale each row's step: `learn_offsets` gives a point in time forecast from
+    k origins 1/k per forecast, so a series forecast every hour counts each actual once."""
     offsets = {q: state.offset(q) for q in state.levels}
     below = actual[:, None] <= served  # (N, Q)
-    step = rate * error_scale(served, actual, state.levels) / max(series, 1)
+    weights = np.ones(len(actual)) if weights is None else np.asarray(weights, dtype=float)
+    step = rate * error_scale(served, actual, state.levels, weights) / max(series, 1)
     for j, q in enumerate(state.levels):
         if q == 0.5:
             continue
         # every row's miss counted once: the same as N sequential steps of the update when
         # each step is small against the quantile's spacing, and order-free
-        offsets[q] += step * float(np.sum(q - below[:, j]))
+        offsets[q] += step * float(np.sum(weights * (q - below[:, j])))
     return AdaptiveOffsets(state.levels, offsets, state.updates + len(actual))
 
 
 def learn_offsets(store, model_name: str, model_version: str, levels: tuple[float, ...],
                   rate: float = DEFAULT_RATE) -> AdaptiveOffsets:
     """The version's offsets after the scored forecasts no update has used yet (each is used
-    once: a repeated actual never moves them twice), saved back to `store` (a ForecastLog)."""
+    once: a repeated actual never moves them twice), saved back to `store` (a ForecastLog).
+    An actual that several overlapping forecasts scored (a day-ahead forecast made every
+    hour is scored by up to 24) moves them once, shared among those forecasts: the step
+    does not grow with how often clients ask."""
     state = store.offsets(model_name, model_version, levels)
     fresh = store.joined(model_name, model_version, only_unadapted=True)
     if fresh.empty:
         return state
     served = fresh[[f"{q:g}" for q in levels]].to_numpy(dtype=np.float64)
     scale = fresh["scale"].to_numpy()[:, None]  # offsets live in standard deviations
+    forecasts_of_point = fresh.groupby(["unique_id", "ds"])["y"].transform("size")
     state = track_quantiles(state, served / scale, fresh["y"].to_numpy() / scale[:, 0], rate,
-                            series=fresh["unique_id"].nunique())
+                            series=fresh["unique_id"].nunique(),
+                            weights=1.0 / forecasts_of_point.to_numpy())
     store.save_offsets(model_name, model_version, state,
                        list(zip(fresh["id"].astype(int), fresh["step"].astype(int), strict=True)))
     return state

@@ -13,6 +13,7 @@ from forecast.monitoring import (
     ForecastRecord,
     StatusRule,
     drift_by_series,
+    learn_offsets,
     live_scores,
     monitoring_status,
     replay_offsets,
@@ -161,6 +162,25 @@ def test_a_panel_posted_at_once_moves_the_offsets_as_far_as_one_series():
                             np.tile(actual, 100), series=100)
     assert panel.offsets == pytest.approx(one.offsets)
     assert one.offset(0.9) > 0 and panel.updates == 100 * one.updates
+
+
+def test_an_actual_scored_by_overlapping_forecasts_moves_the_offsets_once(tmp_path):
+    """A day-ahead forecast asked for every hour: 24 forecasts score the same actual. They
+    share one step, so the offsets move as far as when one forecast scores it, whatever the
+    clients' cadence."""
+    moved = []
+    for origins in (1, 24):
+        log = ForecastLog(f"sqlite:///{tmp_path / f'log{origins}.db'}")
+        log.write_forecasts([record("a", str(pd.Timestamp("2024-01-02") - pd.Timedelta(hours=k)),
+                                    np.zeros(24)) for k in range(origins)])
+        log.add_actuals(pd.DataFrame({"unique_id": ["a"], "ds": [pd.Timestamp("2024-01-02 01:00")],
+                                      "y": [5.0]}))  # above every served quantile
+        assert len(log.joined("m")) == origins
+        moved.append(learn_offsets(log, "m", "1", LEVELS))
+        log.close()
+    one, overlapping = moved
+    assert one.offset(0.9) > 0
+    assert overlapping.offsets == pytest.approx(one.offsets)
 
 
 def test_a_shift_many_spreads_wide_is_caught_up_in_days():
