@@ -75,10 +75,13 @@ def quantile_hits(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
     return (actual[..., None] <= forecast).reshape(-1, forecast.shape[-1]).mean(axis=0)
 
 
-def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
-    """pred (B, H, Q), target (B, H), quantiles (Q,) -> mean quantile loss."""
+def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tensor,
+                 reduce: bool = True) -> torch.Tensor:
+    """pred (B, H, Q), target (B, H), quantiles (Q,) -> mean quantile loss (a scalar, or one
+    per window (B,) with `reduce=False`)."""
     error = target.unsqueeze(-1) - pred  # (B, H, Q)
-    return torch.maximum(quantiles * error, (quantiles - 1) * error).mean()
+    loss = torch.maximum(quantiles * error, (quantiles - 1) * error)
+    return loss.mean() if reduce else loss.mean(dim=(1, 2))
 
 
 def point_index(quantiles: list[float]) -> int:

@@ -19,6 +19,7 @@ class Section(BaseModel):
 
 DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 Loss = Literal["pinball", "mse", "mae", "huber"]
+LOSS_WEIGHTING_DEFAULT = "scale"  # chosen on the peer benchmark's panels: docs/benchmarks.md
 
 
 class ModelSettings(Section):
@@ -32,6 +33,10 @@ class ModelSettings(Section):
     loss: Loss | None = Field(
         None, description="None = pinball when quantiles are set, else mse; a point loss with "
         "quantiles trains a point network whose quantiles come from residual conformal")
+    loss_weighting: Literal["equal", "scale"] = Field(
+        LOSS_WEIGHTING_DEFAULT, description="how a panel's series share the training loss: "
+        "scale = each in proportion to its training spread, so the loss is the one in the "
+        "data's own units (the panel's MAE); equal = every series the same, in its own units")
     calibration: Literal["conformal", "none"] = Field(
         "conformal", description="conformal: quantiles corrected on the validation windows")
     calibration_scale: Literal["series", "window"] = Field(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import lightning.pytorch as pl
 import torch
 from torch import nn
@@ -10,10 +12,10 @@ from .calibration import non_crossing
 from .metrics import pinball_loss, point_index
 from .windows import Batch
 
-POINT_LOSSES = {
-    "mse": nn.functional.mse_loss,
-    "mae": nn.functional.l1_loss,
-    "huber": nn.functional.huber_loss,  # delta 1 in scaled units: MSE near, MAE far
+POINT_LOSSES = {  # per element: `ForecastModule.loss` averages them per window, then weighs
+    "mse": partial(nn.functional.mse_loss, reduction="none"),
+    "mae": partial(nn.functional.l1_loss, reduction="none"),
+    "huber": partial(nn.functional.huber_loss, reduction="none"),  # delta 1: MSE near, MAE far
 }
 
 
@@ -26,6 +28,7 @@ class ForecastModule(pl.LightningModule):
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-4,
         max_epochs: int = 10,
+        scale_unit: float | None = None,
     ):
         super().__init__()
         self.model = model
@@ -37,17 +40,27 @@ class ForecastModule(pl.LightningModule):
         self.learning_rate, self.weight_decay, self.max_epochs = (
             learning_rate, weight_decay, max_epochs)
         self.point = point_index(self.quantiles)
+        # loss_weighting "scale": a window counts in proportion to its series' training spread
+        # over this unit (the panel's mean spread); None: every series counts the same
+        self.scale_unit = scale_unit
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return non_crossing(self.model(batch))
 
-    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def loss(self, pred: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """The training loss in scaled units; with a `scale_unit`, each window weighted by
+        its series' spread, so the panel's loss is the one in the data's own units."""
+        target = batch["target"]
         if self.quantiles:
-            return pinball_loss(pred, target, self.quantile_tensor)
-        return POINT_LOSSES[self.loss_name](pred[..., 0], target)
+            per_window = pinball_loss(pred, target, self.quantile_tensor, reduce=False)
+        else:
+            per_window = POINT_LOSSES[self.loss_name](pred[..., 0], target).mean(dim=1)
+        if self.scale_unit is None:
+            return per_window.mean()
+        return (per_window * batch["scale"] / self.scale_unit).mean()
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss = self.loss(self(batch), batch["target"])
+        loss = self.loss(self(batch), batch)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=len(batch["target"]), sync_dist=True)
         return loss
@@ -56,7 +69,7 @@ class ForecastModule(pl.LightningModule):
         pred = self(batch)
         n = len(batch["target"])
         # reduced across ranks in a distributed run, so early stopping sees the whole split
-        self.log("val_loss", self.loss(pred, batch["target"]), prog_bar=True, batch_size=n,
+        self.log("val_loss", self.loss(pred, batch), prog_bar=True, batch_size=n,
                  sync_dist=True)
         # MAE on the original scale, comparable across runs and with the test metrics
         error = (pred[..., self.point] - batch["target"]) * batch["scale"][:, None]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 
@@ -22,6 +23,13 @@ from .errors import ConfigError
 from .evaluation import calibrate, evaluate
 from .module import ForecastModule
 from .predictor import Predictor
+
+
+def scale_unit(prepared: PreparedData, weighting: str) -> float | None:
+    """The panel's mean training spread, the unit of `loss_weighting: scale` (None: equal)."""
+    if weighting == "equal":
+        return None
+    return float(np.mean([s.stats.y_std for s in prepared.panel.series]))
 
 
 class EpochTimer(Callback):
@@ -186,6 +194,9 @@ def train(config: ForecastConfig, prepared: PreparedData,
     Baselines have nothing to learn: they get the scalers and no report.
     """
     data, settings = config.data, config.model
+    # seeded before the network is built: its initial weights follow trainer.seed too, so the
+    # same config and data give the same model in any process, first fit or tenth
+    pl.seed_everything(config.trainer.seed, workers=True, verbose=False)
     predictor = Predictor.build(settings.name, settings.architecture, prepared.panel.spec,
                                 prepared.panel.scaler, data.lookback, data.horizon,
                                 settings.quantiles, data.season, config.model_dump(),
@@ -201,7 +212,8 @@ def train(config: ForecastConfig, prepared: PreparedData,
     if settings.family.neural:
         trainer = config.trainer
         module = ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
-                                trainer.learning_rate, trainer.weight_decay, trainer.max_epochs)
+                                trainer.learning_rate, trainer.weight_decay, trainer.max_epochs,
+                                scale_unit(prepared, settings.loss_weighting))
         keys = predictor.keys_for(prepared.panel)
         report = fit_module(module, WindowDataModule(prepared, data, keys), trainer, callbacks,
                             logger)
