@@ -51,8 +51,12 @@ def measure(set_name: str, family: str, weighting: str, seeds: list[int],
             "vs_seasonal_naive": float(np.mean(maes)) / naive_mae}
 
 
+def figure(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def spread(values: list[float]) -> str:
-    return f"{np.mean(values):.4g} ({min(values):.4g}-{max(values):.4g})"
+    return f"{figure(float(np.mean(values)))} ({figure(min(values))}-{figure(max(values))})"
 
 
 def markdown(rows: list[dict], naive: dict[str, dict]) -> str:
@@ -68,7 +72,7 @@ def markdown(rows: list[dict], naive: dict[str, dict]) -> str:
             f"| {set_name} | {family} | {spread(equal['mae'])} | {spread(scale['mae'])} | "
             f"{scale['mae_mean'] / equal['mae_mean']:.3f} | {'yes' if apart else 'no'} | "
             f"{equal['mase_mean']:.3f} / {scale['mase_mean']:.3f} | "
-            f"{naive[set_name]['mae']:.4g} ({naive[set_name]['mase']:.3f}) |")
+            f"{figure(naive[set_name]['mae'])} ({naive[set_name]['mase']:.3f}) |")
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ class Section(BaseModel):
 
 DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 Loss = Literal["pinball", "mse", "mae", "huber"]
-LOSS_WEIGHTING_DEFAULT = "scale"  # chosen on the peer benchmark's panels: docs/benchmarks.md
+LOSS_WEIGHTING_DEFAULT = "equal"  # scale wins on some panels, loses on others: docs/benchmarks.md
 
 
 class ModelSettings(Section):

@@ -72,6 +72,6 @@ def test_a_panel_trains_differently_under_the_two_weightings():
 
 
 def test_the_default_and_a_wrong_value():
-    assert build_config({}).model.loss_weighting == "scale"
+    assert build_config({}).model.loss_weighting == "equal"
     with pytest.raises(ConfigError, match="model.loss_weighting.*'equal'.*'scale'"):
         build_config({"model": {"loss_weighting": "size"}})
