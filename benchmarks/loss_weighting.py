@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from peer_models import run_ours, run_seasonal_naive  # noqa: E402
-from peer_sets import SETS, load_set  # noqa: E402
+from peer_sets import SETS, BenchSet, load_set  # noqa: E402
 from peers import mase_scales, score  # noqa: E402
 from results_files import save_results  # noqa: E402
 
@@ -33,10 +34,8 @@ WEIGHTINGS = ("equal", "scale")
 PANEL_SETS = ["tourism", "air_quality", "robust", "pedestrian", "panel"]
 
 
-def measure(set_name: str, family: str, weighting: str, seeds: list[int],
-            naive_mae: float) -> dict:
-    bench = load_set(set_name, "full")
-    truth, scales = bench.truth(), mase_scales(bench)
+def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], family: str,
+            weighting: str, seeds: list[int], naive_mae: float) -> dict:
     maes, mases, seconds = [], [], []
     for seed in seeds:
         start = time.perf_counter()
@@ -45,7 +44,7 @@ def measure(set_name: str, family: str, weighting: str, seeds: list[int],
         maes.append(scored["mae"])
         mases.append(scored["mase"])
         seconds.append(time.perf_counter() - start)
-    return {"set": set_name, "family": family, "weighting": weighting, "seeds": seeds,
+    return {"set": bench.name, "family": family, "weighting": weighting, "seeds": seeds,
             "mae": maes, "mase": mases, "seconds": seconds,
             "mae_mean": float(np.mean(maes)), "mase_mean": float(np.mean(mases)),
             "vs_seasonal_naive": float(np.mean(maes)) / naive_mae}
@@ -86,11 +85,12 @@ def main() -> None:
     rows, naive = [], {}
     for set_name in args.sets:
         bench = load_set(set_name, "full")
-        naive[set_name] = score(bench, run_seasonal_naive(bench).forecasts, bench.truth(),
-                                mase_scales(bench))
+        truth, scales = bench.truth(), mase_scales(bench)  # once a set: every row scores on them
+        naive[set_name] = score(bench, run_seasonal_naive(bench).forecasts, truth, scales)
         for family in args.models:
             for weighting in WEIGHTINGS:
-                row = measure(set_name, family, weighting, args.seeds, naive[set_name]["mae"])
+                row = measure(bench, truth, scales, family, weighting, args.seeds,
+                              naive[set_name]["mae"])
                 rows.append(row)
                 print(f"{set_name} {family} {weighting}: MAE {spread(row['mae'])}, "
                       f"{row['vs_seasonal_naive']:.3f} of seasonal naive, "
