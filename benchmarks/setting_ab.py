@@ -1,0 +1,123 @@
+"""Two variants of the training settings (one setting's two values, or two lists of
+overrides): each family trained with each variant on the peer benchmark's sets and scored on
+its test windows with its own functions (MAE in the data's units, MASE, the ratio to
+seasonal naive). Every row is the mean over `--seeds` with the range (min-max); "ranges
+apart" says whether the seeds' ranges of the two variants overlap.
+
+Run: .venv/bin/python benchmarks/setting_ab.py --setting model.loss_weighting
+     --values equal scale --output OUTPUT [--sets tourism robust ...]
+  or .venv/bin/python benchmarks/setting_ab.py --variants trainer.max_epochs=20
+     trainer.max_epochs=50,trainer.patience=6 --output OUTPUT [--sets ...]
+     [--models lstm gru transformer] [--seeds 0 1 2]
+Prints one line per set, family and variant as it goes; writes
+benchmarks/results/OUTPUT.json and .md after every row (a long run keeps what it measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from peer_models import run_ours, run_seasonal_naive  # noqa: E402
+from peer_sets import DEFAULT_SETS, SETS, BenchSet, load_set  # noqa: E402
+from peers import mase_scales, score  # noqa: E402
+from results_files import save_results  # noqa: E402
+
+
+def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], family: str,
+            variant: str, seeds: list[int], naive_mae: float) -> dict:
+    maes, mases, seconds, epochs = [], [], [], []
+    for seed in seeds:
+        start = time.perf_counter()
+        run = run_ours(family, bench, "full", variant.split(","), seed)
+        scored = score(bench, run.forecasts, truth, scales)
+        maes.append(scored["mae"])
+        mases.append(scored["mase"])
+        seconds.append(time.perf_counter() - start)
+        epochs.append(run.epochs)
+    return {"set": bench.name, "family": family, "variant": variant,
+            "seeds": seeds, "mae": maes, "mase": mases, "seconds": seconds, "epochs": epochs,
+            "mae_mean": float(np.mean(maes)), "mase_mean": float(np.mean(mases)),
+            "vs_seasonal_naive": float(np.mean(maes)) / naive_mae}
+
+
+def figure(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def spread(values: list[float]) -> str:
+    return f"{figure(float(np.mean(values)))} ({figure(min(values))}-{figure(max(values))})"
+
+
+def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, str]) -> str:
+    a, b = variants
+    lines = ["| set | family | MAE, A | MAE, B | B / A | ranges apart | MASE A / B | "
+             "seasonal naive MAE (MASE) |", "|---|---|---|---|---|---|---|---|"]
+    keyed = {(r["set"], r["family"], r["variant"]): r for r in rows}
+    for (set_name, family, value), first in keyed.items():
+        second = keyed.get((set_name, family, b))
+        if value != a or second is None:
+            continue
+        apart = max(second["mae"]) < min(first["mae"]) or min(second["mae"]) > max(first["mae"])
+        lines.append(
+            f"| {set_name} | {family} | {spread(first['mae'])} | {spread(second['mae'])} | "
+            f"{second['mae_mean'] / first['mae_mean']:.3f} | {'yes' if apart else 'no'} | "
+            f"{first['mase_mean']:.3f} / {second['mase_mean']:.3f} | "
+            f"{figure(naive[set_name]['mae'])} ({naive[set_name]['mase']:.3f}) |")
+    return f"A: `{a}`; B: `{b}`\n\n" + "\n".join(lines) + "\n"
+
+
+def run_ab(variants: tuple[str, str], sets: list[str], models: list[str],
+           seeds: list[int], output: str) -> None:
+    rows, naive = [], {}
+    for set_name in sets:
+        bench = load_set(set_name, "full")
+        truth, scales = bench.truth(), mase_scales(bench)  # once a set: every row scores on them
+        naive[set_name] = score(bench, run_seasonal_naive(bench).forecasts, truth, scales)
+        for family in models:
+            for variant in variants:
+                row = measure(bench, truth, scales, family, variant, seeds,
+                              naive[set_name]["mae"])
+                rows.append(row)
+                print(f"{set_name} {family} {variant}: MAE {spread(row['mae'])}, "
+                      f"{row['vs_seasonal_naive']:.3f} of seasonal naive, "
+                      f"MASE {row['mase_mean']:.3f}, epochs {row['epochs']}", flush=True)
+                save_results(output, {"variants": variants, "rows": rows,
+                                      "seasonal_naive": naive}, markdown(rows, naive, variants))
+    print(markdown(rows, naive, variants))
+
+
+def parser(doc: str, sets: list[str], setting: str | None = None,
+           values: tuple[str, str] | None = None, output: str | None = None
+           ) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--setting", default=setting, help="a dotted config key, as in an override")
+    p.add_argument("--values", nargs=2, default=values, help="the setting's two values")
+    p.add_argument("--variants", nargs=2, help="instead of --setting and --values: two "
+                   "comma-separated lists of overrides")
+    p.add_argument("--sets", nargs="*", default=sets, choices=sorted(SETS))
+    p.add_argument("--models", nargs="*", default=["lstm", "gru", "transformer"])
+    p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    p.add_argument("--output", default=output, required=output is None)
+    return p
+
+
+def main(args: argparse.Namespace) -> None:
+    if args.variants:
+        variants = tuple(args.variants)
+    elif args.setting and args.values:
+        variants = tuple(f"{args.setting}={value}" for value in args.values)
+    else:
+        raise SystemExit("give --setting and --values, or --variants")
+    run_ab(variants, args.sets, args.models, args.seeds, args.output)
+
+
+if __name__ == "__main__":
+    main(parser(__doc__, DEFAULT_SETS).parse_args())
