@@ -56,7 +56,9 @@ def spread(values: list[float]) -> str:
     return f"{figure(float(np.mean(values)))} ({figure(min(values))}-{figure(max(values))})"
 
 
-def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, str]) -> str:
+def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, ...]) -> str:
+    if len(variants) == 1:
+        return single_markdown(rows, naive, variants[0])
     a, b = variants
     lines = ["| set | family | MAE, A | MAE, B | B / A | ranges apart | MASE A / B | "
              "seasonal naive MAE (MASE) |", "|---|---|---|---|---|---|---|---|"]
@@ -74,7 +76,15 @@ def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, str]
     return f"A: `{a}`; B: `{b}`\n\n" + "\n".join(lines) + "\n"
 
 
-def run_ab(variants: tuple[str, str], sets: list[str], models: list[str],
+def single_markdown(rows: list[dict], naive: dict[str, dict], variant: str) -> str:
+    lines = [f"`{variant}`", "", "| set | family | MAE | MASE | vs seasonal naive | epochs |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['set']} | {r['family']} | {spread(r['mae'])} | {r['mase_mean']:.3f} | "
+              f"{r['vs_seasonal_naive']:.3f} | {r['epochs']} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def run_ab(variants: tuple[str, ...], sets: list[str], models: list[str],
            seeds: list[int], output: str) -> None:
     rows, naive = [], {}
     for set_name in sets:
@@ -100,8 +110,8 @@ def parser(doc: str, sets: list[str], setting: str | None = None,
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--setting", default=setting, help="a dotted config key, as in an override")
     p.add_argument("--values", nargs=2, default=values, help="the setting's two values")
-    p.add_argument("--variants", nargs=2, help="instead of --setting and --values: two "
-                   "comma-separated lists of overrides")
+    p.add_argument("--variants", nargs="+", help="instead of --setting and --values: two "
+                   "comma-separated lists of overrides (one: its rows only, no comparison)")
     p.add_argument("--sets", nargs="*", default=sets, choices=sorted(SETS))
     p.add_argument("--models", nargs="*", default=["lstm", "gru", "transformer"])
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])

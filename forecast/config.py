@@ -79,6 +79,12 @@ class TrainerSettings(_Section):
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(3, ge=1)
+    refit: bool = Field(False, description="after early stopping has chosen the number of "
+                        "epochs, train the network again from the same initial weights on the "
+                        "training and validation parts together for that many epochs, so the "
+                        "model has seen the most recent data before the test part; conformal "
+                        "offsets stay the first fit's, measured on validation windows it never "
+                        "saw")
     limit_train_batches: float | int = 1.0
     limit_val_batches: float | int = 1.0
     gradient_clip_val: float = 1.0

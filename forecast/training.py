@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import tempfile
 import time
@@ -18,6 +20,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 
 from .config import ForecastConfig, TrainerSettings
+from .data.split import SplitBounds
 from .datamodule import PreparedData, WindowDataModule
 from .errors import ConfigError
 from .evaluation import calibrate, evaluate
@@ -67,6 +70,16 @@ class TrainingReport:
     epoch_seconds: list[float]
     history: list[dict[str, float]] = field(default_factory=list)
     world_size: int = 1  # processes that trained together
+    refit_epochs: int | None = None  # trainer.refit: epochs of the second fit, on train + val
+
+    @property
+    def best_epochs(self) -> int:
+        """Epochs up to and including the one with the lowest validation loss (the weights
+        early stopping kept): the budget a refit trains for."""
+        scored = [row for row in self.history if "val_loss" in row]
+        if not scored:
+            return max(self.epochs_run, 1)
+        return int(min(scored, key=lambda row: row["val_loss"])["epoch"]) + 1
 
 
 def is_global_zero() -> bool:
@@ -88,22 +101,23 @@ def check_devices(settings: TrainerSettings) -> None:
 
 def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
                settings: TrainerSettings, extra_callbacks: list[Callback] | None = None,
-               logger=False) -> TrainingReport:
-    """Train with early stopping on val_loss, then load the best weights back into `module`."""
+               logger=False, epochs: int | None = None) -> TrainingReport:
+    """Train with early stopping on val_loss, then load the best weights back into `module`.
+    With `epochs` (a refit), train exactly that many epochs without validation and keep the
+    last weights: the datamodule's training windows then include the validation part."""
     check_devices(settings)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
-    checkpoint_dir = settings.checkpoint_dir or tempfile.mkdtemp(prefix="forecast-ckpt-")
-    checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, monitor="val_loss", mode="min",
-                                 save_top_k=1, save_weights_only=True, filename="best")
+    checkpoint = None if epochs else ModelCheckpoint(
+        dirpath=settings.checkpoint_dir or tempfile.mkdtemp(prefix="forecast-ckpt-"),
+        monitor="val_loss", mode="min", save_top_k=1, save_weights_only=True, filename="best")
     timer, history = EpochTimer(), LossHistory()
-    callbacks: list[Callback] = [
-        EarlyStopping(monitor="val_loss", mode="min", patience=settings.patience),
-        checkpoint, timer, history, *(extra_callbacks or []),
-    ]
+    selection: list[Callback] = [] if checkpoint is None else [
+        EarlyStopping(monitor="val_loss", mode="min", patience=settings.patience), checkpoint]
+    callbacks: list[Callback] = [*selection, timer, history, *(extra_callbacks or [])]
     if settings.enable_progress_bar:
         callbacks.append(RichProgressBar(leave=True))
     trainer = pl.Trainer(
-        max_epochs=settings.max_epochs,
+        max_epochs=epochs or settings.max_epochs,
         accelerator=settings.accelerator,
         devices=settings.devices,
         strategy=settings.strategy,
@@ -111,7 +125,7 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
         precision=settings.precision,
         gradient_clip_val=settings.gradient_clip_val,
         limit_train_batches=settings.limit_train_batches,
-        limit_val_batches=settings.limit_val_batches,
+        limit_val_batches=0 if epochs else settings.limit_val_batches,
         callbacks=callbacks,
         logger=logger,
         enable_progress_bar=settings.enable_progress_bar,
@@ -121,12 +135,12 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
     )
     trainer.fit(module, datamodule=datamodule)
     # rank 0 wrote the checkpoint and is the only rank that reports, so only it restores it
-    if trainer.is_global_zero and checkpoint.best_model_path:
+    if checkpoint is not None and trainer.is_global_zero and checkpoint.best_model_path:
         # the checkpoint holds tensors only (save_weights_only), so weights_only loading works
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(state["state_dict"])
         Path(checkpoint.best_model_path).unlink(missing_ok=True)
-    best = checkpoint.best_model_score
+    best = checkpoint.best_model_score if checkpoint is not None else None
     return TrainingReport(
         epochs_run=trainer.current_epoch,
         best_val_loss=float(best) if best is not None else float("nan"),
@@ -208,18 +222,43 @@ def train(config: ForecastConfig, prepared: PreparedData,
     if init is not None:
         check_warm_start(init, config, prepared.panel.spec)
         warm_start(predictor, init)
-    report = None
+    report, refitted = None, None
     if settings.family.neural:
-        trainer = config.trainer
-        module = ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
-                                trainer.learning_rate, trainer.weight_decay, trainer.max_epochs,
-                                scale_unit(prepared, settings.loss_weighting))
-        keys = predictor.keys_for(prepared.panel)
-        report = fit_module(module, WindowDataModule(prepared, data, keys), trainer, callbacks,
-                            logger)
+        if config.trainer.refit:  # the same initial weights, before the first fit moves them
+            refitted = dataclasses.replace(predictor, network=copy.deepcopy(predictor.network))
+        report = fit_network(predictor, config, prepared, WindowDataModule(
+            prepared, data, predictor.keys_for(prepared.panel)), callbacks, logger)
     predictor.network.eval()
+    if refitted is not None:  # the callers' callbacks and logger watch the selecting fit only
+        refit = fit_network(refitted, config, prepared, WindowDataModule(
+            with_validation_in_training(prepared), data, refitted.keys_for(prepared.panel)),
+            None, False, epochs=report.best_epochs)
+        report.refit_epochs = refit.epochs_run
+        refitted.network.eval()
     if not is_global_zero():  # a worker of a distributed run: rank 0 scores and reports
-        return predictor, report
+        return refitted or predictor, report
+    # the offsets come from the first fit: the refit has seen the validation windows
     predictor = calibrate(predictor, prepared, settings.calibration == "conformal",
                           scale=settings.calibration_scale)
+    if refitted is not None:
+        predictor = refitted.with_calibration(predictor.calibration)
     return predictor.with_metrics(evaluate(predictor, prepared, "test")), report
+
+
+def fit_network(predictor: Predictor, config: ForecastConfig, prepared: PreparedData,
+                datamodule: WindowDataModule, callbacks: list[Callback] | None, logger,
+                epochs: int | None = None) -> TrainingReport:
+    """Train `predictor`'s network in place with the configured loss and schedule."""
+    settings, trainer = config.model, config.trainer
+    module = ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
+                            trainer.learning_rate, trainer.weight_decay, trainer.max_epochs,
+                            scale_unit(prepared, settings.loss_weighting))
+    return fit_module(module, datamodule, trainer, callbacks, logger, epochs)
+
+
+def with_validation_in_training(prepared: PreparedData) -> PreparedData:
+    """`prepared` whose training part reaches the test part: a refit's training windows take
+    in the validation part (the same scalers: the offsets are in their units)."""
+    return dataclasses.replace(prepared, bounds=[
+        SplitBounds(train_end=b.val_end, val_end=b.val_end, length=b.length)
+        for b in prepared.bounds])

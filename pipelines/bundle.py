@@ -79,6 +79,7 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
         "metrics": forecaster.metrics,
         "history": report.history if report else [],
         "epoch_seconds": report.epoch_seconds if report else [],
+        "refit_epochs": report.refit_epochs if report else None,  # trainer.refit's second fit
         "backtest": backtest or [],
         "params": flatten(run_params(forecaster)),
         "tags": {"forecast.version": __version__, "git.commit": git_commit() or "none",

@@ -43,6 +43,8 @@ def log_bundle(directory: Path, experiment_id: str, run_name: str | None = None,
                         for k, v in row.items() if k != "epoch"]
         metrics += [Metric("epoch_seconds", float(v), now, i)
                     for i, v in enumerate(run["epoch_seconds"])]
+        if run.get("refit_epochs"):  # bundles written before trainer.refit have no such key
+            metrics.append(Metric("refit_epochs", float(run["refit_epochs"]), now, 0))
         for row in run["backtest"]:
             metrics += [Metric(f"backtest_{k}", float(v), now, int(row["window"]))
                         for k, v in row.items() if k not in ("window", "cutoff")]

@@ -85,6 +85,23 @@ def test_own_file_trains_with_no_overrides_and_inspect_writes_a_config_that_trai
     assert main(["train", "--model", "lstm", "--config", str(config)]) == 0
 
 
+def test_a_refit_trains_again_on_the_validation_part_and_logs_its_epochs(tracking_server,
+                                                                          tmp_path):
+    freq, n_series, length, period, _ = CASES["daily"]
+    data = own_csv(tmp_path / "daily.csv", freq, n_series, length, period)
+    trained = forecast_cli(["train", "--model", "gru", "--config", "quick", "--data", str(data),
+                            "--set", "trainer.refit=true"], tmp_path, tracking_server)
+    output = trained.stdout + trained.stderr
+    assert trained.returncode == 0, output[-3000:]
+    assert [n for n in NOISE if n in output] == []
+    client = mlflow.MlflowClient(tracking_server)
+    run = client.search_runs([client.get_experiment_by_name("forecast").experiment_id])[0]
+    assert run.data.params["trainer.refit"] == "True"
+    best = min(client.get_metric_history(run.info.run_id, "val_loss"), key=lambda m: m.value)
+    assert run.data.metrics["refit_epochs"] == best.step + 1  # the epochs early stopping chose
+    assert "test_mae" in run.data.metrics
+
+
 def test_inspect_reports_gaps_non_finite_values_and_covariate_columns(tmp_path, capsys,
                                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
