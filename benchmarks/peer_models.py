@@ -172,11 +172,13 @@ def run_our_ensemble(method: str, members: dict[str, Run], bench: BenchSet) -> R
     """The ensemble of the families trained for one seed: its time is theirs plus its own
     choice of weights on the validation windows and its test forecasts."""
     from forecast.ensemble import fit_ensembles
+    from forecast.forecaster import refit_validation
 
     trained = [r.model for r in members.values()]
 
     def fit_and_forecast():
-        ensemble = fit_ensembles([f.predictor for f in trained], [method], trained[0].prepared)[0]
+        ensemble = fit_ensembles([f.predictor for f in trained], [method], trained[0].prepared,
+                                 refit_validation(trained))[0]
         forecaster = Forecaster.from_predictor(ensemble, trained[0].prepared)
         return scored_forecasts(forecaster, bench)
 

@@ -33,7 +33,7 @@ from results_files import save_results  # noqa: E402
 
 def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], family: str,
             variant: str, seeds: list[int], naive_mae: float) -> dict:
-    maes, mases, seconds, epochs = [], [], [], []
+    maes, mases, seconds, epochs, coverage = [], [], [], [], {"80": [], "90": []}
     for seed in seeds:
         start = time.perf_counter()
         run = run_ours(family, bench, "full", variant.split(","), seed)
@@ -42,8 +42,11 @@ def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], fami
         mases.append(scored["mase"])
         seconds.append(time.perf_counter() - start)
         epochs.append(run.epochs)
-    return {"set": bench.name, "family": family, "variant": variant,
-            "seeds": seeds, "mae": maes, "mase": mases, "seconds": seconds, "epochs": epochs,
+        for level in coverage:  # the served intervals on the model's own test windows
+            coverage[level].append(run.model.metrics[f"coverage_{level}"])
+    return {"set": bench.name, "family": family, "variant": variant, "seeds": seeds,
+            "mae": maes, "mase": mases, "seconds": seconds, "epochs": epochs,
+            "coverage_80": coverage["80"], "coverage_90": coverage["90"],
             "mae_mean": float(np.mean(maes)), "mase_mean": float(np.mean(mases)),
             "vs_seasonal_naive": float(np.mean(maes)) / naive_mae}
 
@@ -61,7 +64,8 @@ def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, ...]
         return single_markdown(rows, naive, variants[0])
     a, b = variants
     lines = ["| set | family | MAE, A | MAE, B | B / A | ranges apart | MASE A / B | "
-             "seasonal naive MAE (MASE) |", "|---|---|---|---|---|---|---|---|"]
+             "coverage 80% A / B | coverage 90% A / B | seasonal naive MAE (MASE) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     keyed = {(r["set"], r["family"], r["variant"]): r for r in rows}
     for (set_name, family, value), first in keyed.items():
         second = keyed.get((set_name, family, b))
@@ -72,15 +76,24 @@ def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, ...]
             f"| {set_name} | {family} | {spread(first['mae'])} | {spread(second['mae'])} | "
             f"{second['mae_mean'] / first['mae_mean']:.3f} | {'yes' if apart else 'no'} | "
             f"{first['mase_mean']:.3f} / {second['mase_mean']:.3f} | "
+            f"{coverages(first, '80')} / {coverages(second, '80')} | "
+            f"{coverages(first, '90')} / {coverages(second, '90')} | "
             f"{figure(naive[set_name]['mae'])} ({naive[set_name]['mase']:.3f}) |")
     return f"A: `{a}`; B: `{b}`\n\n" + "\n".join(lines) + "\n"
 
 
+def coverages(row: dict, level: str) -> str:
+    """Mean coverage over the seeds ('-' for rows measured before coverage was recorded)."""
+    values = row.get(f"coverage_{level}")
+    return f"{np.mean(values):.3f}" if values else "-"
+
+
 def single_markdown(rows: list[dict], naive: dict[str, dict], variant: str) -> str:
-    lines = [f"`{variant}`", "", "| set | family | MAE | MASE | vs seasonal naive | epochs |",
-             "|---|---|---|---|---|---|"]
+    lines = [f"`{variant}`", "", "| set | family | MAE | MASE | vs seasonal naive | "
+             "coverage 80% | coverage 90% | epochs |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['set']} | {r['family']} | {spread(r['mae'])} | {r['mase_mean']:.3f} | "
-              f"{r['vs_seasonal_naive']:.3f} | {r['epochs']} |" for r in rows]
+              f"{r['vs_seasonal_naive']:.3f} | {coverages(r, '80')} | {coverages(r, '90')} | "
+              f"{r['epochs']} |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -98,7 +111,8 @@ def run_ab(variants: tuple[str, ...], sets: list[str], models: list[str],
                 rows.append(row)
                 print(f"{set_name} {family} {variant}: MAE {spread(row['mae'])}, "
                       f"{row['vs_seasonal_naive']:.3f} of seasonal naive, "
-                      f"MASE {row['mase_mean']:.3f}, epochs {row['epochs']}", flush=True)
+                      f"MASE {row['mase_mean']:.3f}, coverage 80% {coverages(row, '80')}, "
+                      f"epochs {row['epochs']}", flush=True)
                 save_results(output, {"variants": variants, "rows": rows,
                                       "seasonal_naive": naive}, markdown(rows, naive, variants))
     print(markdown(rows, naive, variants))

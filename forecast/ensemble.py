@@ -251,15 +251,22 @@ def fit_ensemble(members: Sequence[Predictor], method: Combine,
 
 
 def fit_ensembles(members: Sequence[Predictor], methods: Sequence[Combine],
-                  prepared: PreparedData) -> list[Ensemble]:
+                  prepared: PreparedData,
+                  validation: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+                  ) -> list[Ensemble]:
     """One ensemble of `members` per method, chosen on the validation windows of `prepared`
-    and scored on its test windows (the metrics every model of a comparison gets)."""
+    and scored on its test windows (the metrics every model of a comparison gets).
+
+    `validation` holds, by member name, forecasts of those windows to choose on instead of
+    the member's own: a member refitted on the validation part (`trainer.refit`) passes its
+    first fit's, since its own are in-sample and would favour whichever member overfits."""
     from .evaluation import evaluate, forecast_split
 
-    validation = {}
+    validation = dict(validation or {})
     for member in members:
-        windows = forecast_split(member, prepared, "val")
-        validation[member.name] = (windows.forecast, windows.actual)
+        if member.name not in validation:
+            windows = forecast_split(member, prepared, "val")
+            validation[member.name] = (windows.forecast, windows.actual)
     ensembles = [fit_ensemble(members, method, validation) for method in methods]
     return [e.with_metrics(evaluate(e, prepared, "test")) for e in ensembles]
 

@@ -3,8 +3,10 @@ the evaluation functions (fit, predict, evaluate, backtest, explain, save, load)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback
@@ -149,3 +151,11 @@ class Forecaster:
     def load(cls, directory: str | Path) -> Forecaster:
         """Rebuild from a model directory: safetensors weights and JSON, no unpickling."""
         return cls.from_predictor(load_model(directory))
+
+
+def refit_validation(forecasters: Iterable[Forecaster]
+                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """By model name, the first fit's validation forecasts of each refitted forecaster
+    (`trainer.refit`): what `fit_ensembles` chooses an ensemble on in place of theirs."""
+    return {f.name: f.report.validation for f in forecasters
+            if f.report is not None and f.report.validation is not None}

@@ -23,7 +23,7 @@ from .config import ForecastConfig, TrainerSettings
 from .data.split import SplitBounds
 from .datamodule import PreparedData, WindowDataModule
 from .errors import ConfigError
-from .evaluation import calibrate, evaluate
+from .evaluation import calibrate, evaluate, forecast_split
 from .module import ForecastModule
 from .predictor import Predictor
 
@@ -71,6 +71,9 @@ class TrainingReport:
     history: list[dict[str, float]] = field(default_factory=list)
     world_size: int = 1  # processes that trained together
     refit_epochs: int | None = None  # trainer.refit: epochs of the second fit, on train + val
+    # trainer.refit: the first fit's calibrated forecasts (N, H, Q) of the validation windows
+    # and their actuals (N, H), the out-of-sample ones an ensemble's weights are chosen on
+    validation: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def best_epochs(self) -> int:
@@ -241,6 +244,8 @@ def train(config: ForecastConfig, prepared: PreparedData,
     predictor = calibrate(predictor, prepared, settings.calibration == "conformal",
                           scale=settings.calibration_scale)
     if refitted is not None:
+        windows = forecast_split(predictor, prepared, "val")
+        report.validation = (windows.forecast, windows.actual)
         predictor = refitted.with_calibration(predictor.calibration)
     return predictor.with_metrics(evaluate(predictor, prepared, "test")), report
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from forecast import ForecastConfig, Forecaster
 from forecast.datamodule import PreparedData
 from forecast.ensemble import fit_ensembles
+from forecast.forecaster import refit_validation
 from forecast.models import get_family
 
 from .bundle import now_ms
@@ -33,7 +34,8 @@ def train_ensembles(config: ForecastConfig, trained: dict[str, Forecaster],
     names = ", ".join(m.name for m in members)
     progress(f"[compare] ensembles ({', '.join(config.ensembles)}) of {names}")
     result = {}
-    for ensemble in fit_ensembles(members, config.ensembles, prepared):
+    for ensemble in fit_ensembles(members, config.ensembles, prepared,
+                                  refit_validation(trained.values())):
         forecaster = Forecaster.from_predictor(ensemble, prepared)
         result[ensemble.name] = (forecaster, bundle_of(forecaster, True, started))
     return result

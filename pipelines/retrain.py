@@ -16,6 +16,7 @@ from forecast.config import apply_overrides, build_config
 from forecast.datamodule import PreparedData
 from forecast.ensemble import fit_ensembles
 from forecast.errors import ConfigError
+from forecast.forecaster import refit_validation
 from forecast.monitoring import StatusRule
 from forecast.monitoring.status import DEGRADED
 from forecast.training import check_warm_start
@@ -95,9 +96,10 @@ def continue_ensemble(config: ForecastConfig, prepared: PreparedData, init: Ense
                       ) -> tuple[Forecaster, Path]:
     """Each member trained on from its weights, then the ensemble formed again."""
     started = now_ms()
-    members = [Forecaster(config=config.with_model(m.name)).fit(prepared=prepared, init=m)
-               .predictor for m in init.members]
-    ensemble = fit_ensembles(members, [init.method], prepared)[0]
+    trained = [Forecaster(config=config.with_model(m.name)).fit(prepared=prepared, init=m)
+               for m in init.members]
+    ensemble = fit_ensembles([f.predictor for f in trained], [init.method], prepared,
+                             refit_validation(trained))[0]
     forecaster = Forecaster.from_predictor(ensemble, prepared)
     return forecaster, bundle_of(forecaster, True, started)
 

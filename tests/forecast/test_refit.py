@@ -8,6 +8,9 @@ import pytest
 
 from forecast import Forecaster, build_config
 from forecast.datamodule import WindowDataModule, prepare
+from forecast.ensemble import fit_ensembles
+from forecast.evaluation import forecast_split
+from forecast.forecaster import refit_validation
 from forecast.training import TrainingReport, with_validation_in_training
 from tests.conftest import HORIZON, make_panel, tiny_config_values
 from tests.floats import assert_forecasts_close
@@ -73,3 +76,37 @@ def test_the_best_epochs_are_those_up_to_the_lowest_validation_loss(losses, best
 
 def test_refit_is_off_by_default():
     assert build_config({}).trainer.refit is False
+
+
+def test_an_ensemble_of_refitted_members_is_chosen_on_their_first_fits(members_both_ways):
+    """The refitted members' own validation forecasts are in-sample: the ensemble's weights
+    and explainer come from the first fits' (which are the plain fits, seed for seed)."""
+    plain, refitted = members_both_ways
+    prepared = plain[0].prepared
+    held = refit_validation(refitted)
+    assert set(held) == {"gru", "transformer"} and refit_validation(plain) == {}
+    for p, r in zip(plain, refitted, strict=True):
+        assert_forecasts_close(held[r.name][0], forecast_split(p.predictor, prepared,
+                                                               "val").forecast)
+    expected = fit_ensembles([p.predictor for p in plain], ["weighted"], prepared)[0]
+    chosen = fit_ensembles([r.predictor for r in refitted], ["weighted"], prepared, held)[0]
+    assert chosen.weights == expected.weights and chosen.explainer == expected.explainer
+    assert [m.network for m in chosen.members] == [r.predictor.network for r in refitted]
+
+
+@pytest.fixture(scope="module")
+def members_both_ways():
+    frame = make_panel(n_series=2)
+    return tuple([fitted(frame, refit, name) for name in ("gru", "transformer")]
+                 for refit in (False, True))
+
+
+def test_forecasts_passed_for_a_member_are_the_ones_its_weight_is_chosen_on(members_both_ways):
+    refitted = members_both_ways[1]
+    prepared = refitted[0].prepared
+    held = refit_validation(refitted)
+    forecast, actual = held["transformer"]
+    perfect = np.repeat(actual[..., None], forecast.shape[-1], axis=-1)  # no error at all
+    chosen = fit_ensembles([r.predictor for r in refitted], ["weighted"], prepared,
+                           {**held, "transformer": (perfect, actual)})[0]
+    assert chosen.weights == (0.0, 1.0) and chosen.explainer == "transformer"
