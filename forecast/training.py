@@ -133,6 +133,7 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
         logger=logger,
         enable_progress_bar=settings.enable_progress_bar,
         enable_model_summary=False,
+        enable_checkpointing=checkpoint is not None,  # a refit keeps its last weights: no files
         num_sanity_val_steps=0,
         deterministic=False,
     )

@@ -37,9 +37,12 @@ def test_the_refit_trains_on_the_validation_part_and_never_on_the_test_part():
     assert refit.panel is prepared.panel  # the same scalers: the offsets are in their units
 
 
-def test_the_refit_keeps_the_first_fits_offsets_and_trains_for_its_best_epochs():
+def test_the_refit_keeps_the_first_fits_offsets_and_trains_for_its_best_epochs(tmp_path,
+                                                                              monkeypatch):
     frame = make_panel(n_series=2)
+    monkeypatch.chdir(tmp_path)
     plain, refitted = fitted(frame, refit=False), fitted(frame, refit=True)
+    assert list(tmp_path.iterdir()) == []  # no checkpoint left in the working directory
     report = refitted.report
     assert report.refit_epochs == report.best_epochs
     assert plain.report.refit_epochs is None
