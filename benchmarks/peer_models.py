@@ -28,8 +28,8 @@ from pipelines.presets import config_path
 PEER_STEPS = {"full": 300, "quick": 10}  # optimiser steps of the peers (see SETTINGS)
 PEER_BATCH = 32  # windows per step, NeuralForecast and Darts alike
 PRESET_CONFIG = {"full": "default", "quick": "quick"}  # our config per preset
-SETTINGS = {  # {ours}, {steps} and {batch} are filled in per preset by `settings`
-    "ours": "{ours}, trained on the part before validation; "
+SETTINGS = {  # {ours}, {refit}, {steps} and {batch} are filled in per preset by `settings`
+    "ours": "{ours}, trained on the part before validation{refit}; "
             "`model.normalization` per family default (revin); pinball loss on 7 quantiles, "
             "the median scored; covariates and calendar features",
     "neuralforecast": "{steps} steps of {batch} windows (defaults: 1000 steps, PatchTST 5000, of 128 "
@@ -65,7 +65,10 @@ def settings(preset: str) -> dict[str, str]:
             f"early stopping on the validation part with patience {config.trainer.patience}; "
             f"training windows {config.data.window_step} steps apart on vic_elec, about "
             f"{WINDOWS_PER_EPOCH:,} windows an epoch elsewhere)")
-    return {k: v.format(ours=ours, steps=PEER_STEPS[preset], batch=PEER_BATCH)
+    refit = (", then again on everything before the test part for the epochs early stopping "
+             "chose (`trainer.refit`; the conformal offsets stay the first fit's)"
+             if config.trainer.refit else "")
+    return {k: v.format(ours=ours, steps=PEER_STEPS[preset], batch=PEER_BATCH, refit=refit)
             for k, v in SETTINGS.items()}
 
 

@@ -79,7 +79,7 @@ class TrainerSettings(_Section):
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(3, ge=1)
-    refit: bool = Field(False, description="after early stopping has chosen the number of "
+    refit: bool = Field(True, description="after early stopping has chosen the number of "
                         "epochs, train the network again from the same initial weights on the "
                         "training and validation parts together for that many epochs, so the "
                         "model has seen the most recent data before the test part; conformal "

@@ -198,8 +198,10 @@ def objective_for(config: ForecastConfig, prepared: PreparedData, client: Mlflow
             client.log_param(run_id, key, value)
         pruning = PyTorchLightningPruningCallback(trial, monitor="val_loss")
         try:
-            forecaster = Forecaster(config=config.with_values(values)).fit(
-                prepared=prepared, callbacks=[pruning])
+            # a trial is scored on its validation loss: a refit would add time and no score
+            trial_config = config.with_values({**values, "trainer.refit": False})
+            forecaster = Forecaster(config=trial_config).fit(prepared=prepared,
+                                                             callbacks=[pruning])
         except optuna.TrialPruned:
             client.set_terminated(run_id, "KILLED")
             raise

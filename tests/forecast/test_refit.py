@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecast import Forecaster, build_config
+from forecast import Forecaster, build_config, load_config
 from forecast.datamodule import WindowDataModule, prepare
 from forecast.ensemble import fit_ensembles
 from forecast.evaluation import forecast_split
 from forecast.forecaster import refit_validation
 from forecast.training import TrainingReport, with_validation_in_training
+from pipelines.presets import config_path
 from tests.conftest import HORIZON, make_panel, tiny_config_values
 from tests.floats import assert_forecasts_close
 
@@ -77,8 +78,10 @@ def test_the_best_epochs_are_those_up_to_the_lowest_validation_loss(losses, best
     assert TrainingReport(len(losses), min(losses), [], history).best_epochs == best
 
 
-def test_refit_is_off_by_default():
-    assert build_config({}).trainer.refit is False
+def test_refit_is_on_by_default_and_off_in_the_quick_preset():
+    assert build_config({}).trainer.refit is True
+    assert load_config(config_path("default")).trainer.refit is True
+    assert load_config(config_path("quick")).trainer.refit is False
 
 
 def test_an_ensemble_of_refitted_members_is_chosen_on_their_first_fits(members_both_ways):
