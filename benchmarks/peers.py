@@ -73,6 +73,7 @@ def models_for(selected: list[str] | None) -> list[tuple[str, str, str]]:
 
 
 SEEDED = ("ours", "neuralforecast", "darts")  # trained from a random start: one row per seed
+BUDGETED = ("neuralforecast", "darts")  # trained on a budget: one row per budget asked for
 ENSEMBLES = ("median", "weighted")
 
 
@@ -105,7 +106,10 @@ def equal_time(family: str, ours: dict[str, Run]) -> float | None:
 
 
 def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[str] = (),
-        seeds: list[int] = (0,), budget: str = "fixed", ensembles: bool = True) -> list[dict]:
+        seeds: list[int] = (0,), budgets: list[str] = ("fixed",), ensembles: bool = True
+        ) -> list[dict]:
+    """Every model on every set and seed; the neural peers once per budget, so the tables of
+    several budgets share one training of ours."""
     rows = []
     for set_name in sets:
         bench = load_set(set_name, preset)
@@ -115,22 +119,23 @@ def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[st
             for library, model, family in models_for(selected):
                 if seed != seeds[0] and library not in SEEDED:
                     continue  # deterministic: one row
-                row = {"set": set_name, "library": library, "model": model, "family": family,
-                       "seed": seed}
-                try:
-                    result = run_one(library, model, bench, preset, extra, seed, budget,
-                                     equal_time(family, ours))
-                    if library == "ours":
-                        ours[model] = result
-                    row = scored(row, bench, result, truth, scales)
-                except Exception as err:  # a peer that fails is reported, the run goes on
-                    traceback.print_exc()
-                    row["error"] = f"{type(err).__name__}: {err}"[:300]
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+                for budget in budgets if library in BUDGETED else (None,):
+                    row = {"set": set_name, "library": library, "model": model,
+                           "family": family, "seed": seed, "budget_kind": budget}
+                    try:
+                        result = run_one(library, model, bench, preset, extra, seed, budget,
+                                         equal_time(family, ours))
+                        if library == "ours":
+                            ours[model] = result
+                        row = scored(row, bench, result, truth, scales)
+                    except Exception as err:  # a peer that fails is reported, the run goes on
+                        traceback.print_exc()
+                        row["error"] = f"{type(err).__name__}: {err}"[:300]
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
             for method in ENSEMBLES if ensembles and len(ours) >= 2 else ():
                 row = {"set": set_name, "library": "ours", "model": f"ensemble_{method}",
-                       "family": "ensemble", "seed": seed}
+                       "family": "ensemble", "seed": seed, "budget_kind": None}
                 row = scored(row, bench, run_our_ensemble(method, ours, bench), truth, scales)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -140,10 +145,12 @@ def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[st
 
 
 def summaries(rows: list[dict]) -> list[dict]:
-    """One row per set, library and model: the mean over seeds, the min and max beside it."""
+    """One row per set, library, model and budget: the mean over seeds, the min and max
+    beside it."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["set"], r["library"], r["model"]), []).append(r)
+        groups.setdefault((r["set"], r["library"], r["model"], r.get("budget_kind")),
+                          []).append(r)
     out = []
     for same in groups.values():
         ok = [r for r in same if "error" not in r]
@@ -211,12 +218,18 @@ def ahead(ours: dict, other: dict) -> str:
     return f"{verdict} (one seed)" if one_seed else verdict
 
 
-def family_table(rows: list[dict]) -> str:
+def scored_at(rows: list[dict], budget: str | None) -> list[dict]:
+    """The summaries that ran, the budgeted peers' only at `budget` (all of them if None)."""
+    return [r for r in summaries(rows) if "error" not in r and
+            (budget is None or r.get("budget_kind") in (None, budget))]
+
+
+def family_table(rows: list[dict], budget: str | None = None) -> str:
     """Per set and family: our MAE over the best peer's of that family."""
     lines = ["| set | family | ours MAE | ours / seasonal naive | best peer (MAE) "
              "| ours / best peer | ahead (spreads apart) | ours fit s / fastest peer's |",
              "|---|---|---|---|---|---|---|---|"]
-    ok = [r for r in summaries(rows) if "error" not in r]
+    ok = scored_at(rows, budget)
     naive = naive_mae(ok)
     for set_name in dict.fromkeys(r["set"] for r in ok):
         for family in OURS:
@@ -236,12 +249,12 @@ def family_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def best_table(rows: list[dict]) -> str:
+def best_table(rows: list[dict], budget: str | None = None) -> str:
     """Per set: our best model (an ensemble counts) against the best model of any other
     library, and seasonal naive."""
     lines = ["| set | our best | its MAE | best of the others | its MAE | ours / theirs "
              "| ahead (spreads apart) | ours / seasonal naive |", "|---|---|---|---|---|---|---|---|"]
-    ok = [r for r in summaries(rows) if "error" not in r]
+    ok = scored_at(rows, budget)
     naive = naive_mae(ok)
     for set_name in dict.fromkeys(r["set"] for r in ok):
         ours = [r for r in ok if r["set"] == set_name and r["library"] == "ours"]
@@ -262,16 +275,21 @@ def plot(rows: list[dict], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = [r for r in summaries(rows) if "error" not in r]
+    ok = scored_at(rows, None)
     naive = naive_mae(ok)
     sets = [s for s in dict.fromkeys(r["set"] for r in ok) if s in naive]
-    labels = list(dict.fromkeys(f"{r['library']}:{r['model']}" for r in ok
-                                if r["model"] != "seasonal_naive"))
+    several = len({r.get("budget_kind") for r in ok} - {None}) > 1
+
+    def label_of(r: dict) -> str:
+        kind = f" ({r['budget_kind']})" if several and r.get("budget_kind") else ""
+        return f"{r['library']}:{r['model']}{kind}"
+
+    labels = list(dict.fromkeys(label_of(r) for r in ok if r["model"] != "seasonal_naive"))
     fig, ax = plt.subplots(figsize=(11, 4.5))
     width = 0.8 / max(len(labels), 1)
     for k, label in enumerate(labels):
         values = [next((r["mae"] / naive[s] for r in ok if r["set"] == s and
-                        f"{r['library']}:{r['model']}" == label), np.nan) for s in sets]
+                        label_of(r) == label), np.nan) for s in sets]
         ax.bar(np.arange(len(sets)) + k * width, values, width, label=label,
                hatch="" if label.startswith("ours") else "//")
     ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
@@ -286,19 +304,33 @@ def plot(rows: list[dict], path: Path) -> Path:
     return path
 
 
+BUDGET_TITLES = {"fixed": "the neural peers on the fixed budget",
+                 "defaults": "the neural peers at their own defaults",
+                 "time": "the neural peers at equal wall-clock time (ours for the same family)"}
+
+
+def comparisons(rows: list[dict], budgets: list[str]) -> str:
+    """The two comparison tables, once per budget the neural peers ran on."""
+    parts = []
+    for budget in budgets:
+        title = f" ({BUDGET_TITLES[budget]})" if len(budgets) > 1 else ""
+        parts.append(f"## Our best model against the best of the other libraries{title}\n\n"
+                     f"{best_table(rows, budget)}\n\n"
+                     f"## Ours against the best peer of the same family{title}\n\n"
+                     f"{family_table(rows, budget)}\n")
+    return "\n".join(parts)
+
+
 def markdown(preset: str, sets: list[str], rows: list[dict], seconds: float,
-             budget: str = "fixed") -> str:
+             budgets: list[str] = ("fixed",)) -> str:
     differ = "\n".join(f"- **{k}**: {v}" for k, v in settings(preset).items())
     seeds = sorted({r.get("seed", 0) for r in rows})
-    return (f"# Peer benchmark (`--preset {preset} --budget {budget}`, seeds {seeds}, "
+    return (f"# Peer benchmark (`--preset {preset} --budget {' '.join(budgets)}`, seeds {seeds}, "
             f"{seconds / 60:.0f} min)\n\n## Sets\n\n"
             f"{sets_table(sets, preset)}\n\n## Settings that differ\n\n{differ}\n\n"
             f"Neural rows are the mean over the seeds, with the range (min-max) beside it; "
             f"statistical models, LightGBM and seasonal naive are deterministic (one run).\n\n"
-            f"## Results\n\n{results_table(rows)}\n\n"
-            f"## Our best model against the best of the other libraries\n\n"
-            f"{best_table(rows)}\n\n## Ours against the best peer of the same family\n\n"
-            f"{family_table(rows)}\n")
+            f"## Results\n\n{results_table(rows)}\n\n{comparisons(rows, list(budgets))}")
 
 
 def log_to_mlflow(preset: str, rows: list[dict], files: list[Path]) -> None:
@@ -310,7 +342,8 @@ def log_to_mlflow(preset: str, rows: list[dict], files: list[Path]) -> None:
                                                  for k, v in settings(preset).items()}})
         for r in summaries(rows):
             if "error" not in r:
-                key = f"{r['set']}.{r['library']}.{r['model']}"
+                kind = f".{r['budget_kind']}" if r.get("budget_kind") else ""
+                key = f"{r['set']}.{r['library']}.{r['model']}{kind}"
                 mlflow.log_metrics({f"{key}.{m}": r[m] for m in
                                     ("mae", "mase", "fit_seconds", "peak_mb", "latency_ms")})
         for path in files:
@@ -328,9 +361,10 @@ def main() -> None:
                         "project's models, e.g. model.normalization=series")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of the "
                         "neural models (ours, NeuralForecast, Darts); the issue's runs use 0 1 2")
-    parser.add_argument("--budget", choices=BUDGETS, default="fixed", help="the neural peers' "
-                        "training budget in the full preset: fixed (300 steps of 32 windows), "
-                        "defaults (each library's own), time (ours for the same family)")
+    parser.add_argument("--budget", nargs="+", choices=BUDGETS, default=["fixed"],
+                        help="the neural peers' training budgets in the full preset, each a "
+                        "row of its own: fixed (300 steps of 32 windows), defaults (each "
+                        "library's own), time (ours for the same family)")
     parser.add_argument("--no-ensembles", action="store_true", help="skip our ensembles")
     parser.add_argument("--tag", default="", help="suffix of the result files")
     parser.add_argument("--no-mlflow", action="store_true")

@@ -3,7 +3,7 @@
 For runs split across sessions or cut short: `python benchmarks/peers_report.py --preset full
 --name peers_full run1.log run2.log` writes benchmarks/results/<name>.{json,md} and
 docs/images/<name>.png from every row found, in order, the later of two rows for the same
-set, model and seed winning.
+set, model, budget and seed winning.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def rows_from(paths: list[str]) -> list[dict]:
         for line in Path(path).read_text().splitlines():
             if line.startswith("{") and '"set"' in line:
                 row = json.loads(line)
-                found[(row["set"], row["library"], row["model"], row.get("seed", 0))] = row
+                found[(row["set"], row["library"], row["model"], row.get("budget_kind"),
+                       row.get("seed", 0))] = row
     return list(found.values())
 
 
@@ -36,7 +37,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = rows_from(args.logs)
     sets = list(dict.fromkeys(r["set"] for r in rows))
-    text = markdown(args.preset, sets, rows, 60 * args.minutes)
+    budgets = list(dict.fromkeys(r["budget_kind"] for r in rows if r.get("budget_kind")))
+    text = markdown(args.preset, sets, rows, 60 * args.minutes, budgets or ["fixed"])
     save_results(args.name, rows, text)
     plot(rows, IMAGES / f"{args.name}.png")
     print(text)
