@@ -164,13 +164,20 @@ def evaluate(predictor: ServedModel, prepared: PreparedData, split: Split = "tes
 
 def backtest(predictor: ServedModel, prepared: PreparedData, n_windows: int, step: int
              ) -> list[dict]:
-    """Rolling origin: windows ending at the last point, then `step` earlier each time."""
+    """Rolling origin over the test part: windows ending at the last point, then `step`
+    earlier each time, while every series' window lies in its test part. Earlier windows
+    would score data the weights or the intervals were fitted on (training, and validation
+    for early stopping, the conformal offsets and a refit), so a short test part gives fewer
+    than `n_windows` windows."""
     panel, rows = panel_for(predictor, prepared), []
     lookback, horizon = predictor.lookback, predictor.horizon
+    test_start = {s.unique_id: b.val_end
+                  for s, b in zip(prepared.panel.series, prepared.bounds, strict=True)}
     for k in range(n_windows):
         starts = [range(t, t + 1) for t in
                   (len(s.values) - horizon - k * step for s in panel.series)]
-        if min(r.start for r in starts) < lookback:
+        if any(r.start < max(lookback, test_start[s.unique_id])
+               for r, s in zip(starts, panel.series, strict=True)):
             break
         dataset = WindowDataset(panel, starts, lookback, horizon, predictor.keys_for(panel))
         result = forecast_windows(predictor, dataset)

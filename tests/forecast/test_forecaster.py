@@ -95,6 +95,18 @@ def test_backtest_reports_each_window(tiny_config, panel_frame):
     assert len({r["cutoff"] for r in rows}) == 3
 
 
+def test_backtest_stays_in_the_test_part(tiny_config, panel_frame):
+    """Windows before the test part score data the model was fitted on (training, and
+    validation for early stopping, calibration and the refit): the backtest stops at the
+    test part's first step rather than report them."""
+    forecaster = Forecaster("seasonal_naive", tiny_config).fit(panel_frame)
+    test_size = tiny_config.data.test_size
+    rows = forecaster.backtest(test_size // HORIZON + 5, HORIZON)
+    assert len(rows) == test_size // HORIZON
+    first = panel_frame[panel_frame["unique_id"] == "s0"]["ds"].sort_values()
+    assert pd.Timestamp(rows[-1]["cutoff"]) == first.iloc[-test_size - 1]
+
+
 def test_find_artifact_below_a_downloaded_model(tmp_path, tiny_config, panel_frame):
     Forecaster("lstm", tiny_config).fit(panel_frame).save(tmp_path / "pyfunc/artifacts/model")
     assert find_artifact(tmp_path, "v1") == tmp_path / "pyfunc/artifacts/model"
