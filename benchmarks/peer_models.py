@@ -172,8 +172,9 @@ def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = (), see
 
     run = measured(fit_and_forecast)
     run.epochs, run.model = state["epochs"], state["model"]
+    refit = ", then refit on training + validation" if config.trainer.refit else ""
     run.budget = (f"{config.trainer.max_epochs} epochs at most, early stopping "
-                  f"(patience {config.trainer.patience})")
+                  f"(patience {config.trainer.patience}){refit}")
     return run
 
 
