@@ -41,11 +41,9 @@ SETTINGS = {  # {ours}, {refit}, {steps} and {batch} are filled in per preset by
                       "MAE loss (default); past covariates as hist_exog, known covariates "
                       "and the same calendar features as futr_exog (PatchTST takes none)",
     "neuralforecast_defaults": "at the `defaults` and `time` budgets each model's own "
-                               "defaults: batch, steps, scaler (LSTM/GRU 'robust', NHITS none), "
-                               "and no calendar features (NeuralForecast adds none; given them as "
-                               "futr_exog, its LSTM's robust scaler diverges on tourism: "
-                               "test MAE 1,525 at its defaults, 17.06 without them at 300 steps); the data's "
-                               "own covariates as hist_exog/futr_exog",
+                               "defaults: batch, steps and scaler (LSTM/GRU 'robust', NHITS "
+                               "none); with `--peer-calendar no` only the data's own covariates "
+                               "as exog, no calendar features (the budget column says so)",
     "statsforecast": "AutoETS (season = the shortest cycle) and MSTL (every cycle, AutoETS "
                      "'ZZN' trend), fitted once on everything before the test part and "
                      "applied to each test origin (`cross_validation(refit=False)`); no "
@@ -240,21 +238,24 @@ def neural_budget(preset: str, budget: str, seconds: float | None) -> dict:
 
 
 def run_neuralforecast(model: str, bench: BenchSet, preset: str, seed: int = 0,
-                       budget: str = "fixed", seconds: float | None = None) -> Run:
+                       budget: str = "fixed", seconds: float | None = None,
+                       calendar_features: bool = True) -> Run:
+    """`calendar_features`: the calendar features ours computes as futr_exog (the same
+    inputs as ours), or only the data's own covariates (what NeuralForecast adds by
+    default: none). Neither wins everywhere; docs/benchmarks.md shows both."""
     from neuralforecast import NeuralForecast
     from neuralforecast import models as nf_models
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     given = neural_budget(preset, budget, seconds)
     fixed = given.get("windows_batch_size") == PEER_BATCH
-    # At its defaults NeuralForecast adds no calendar features and each model keeps its own
-    # scaler (see SETTINGS["neuralforecast_defaults"] for why that matters).
-    frame, calendar = with_calendar(bench.frame, bench.calendar if fixed else [])
+    calendar_names = bench.calendar if calendar_features else []
+    frame, calendar = with_calendar(bench.frame, calendar_names)
     exog = {} if model == "PatchTST" else {
         "hist_exog_list": bench.past_covariates or None,
         "futr_exog_list": (bench.future_covariates + calendar) or None}
     if model != "PatchTST" and fixed:
-        exog["scaler_type"] = "robust"
+        exog["scaler_type"] = "robust"  # the fixed budget's; otherwise each model's default
     network = getattr(nf_models, model)(
         h=bench.horizon, input_size=bench.lookback, random_seed=seed + 1,
         enable_progress_bar=False, logger=False, enable_checkpointing=False,
@@ -269,12 +270,13 @@ def run_neuralforecast(model: str, bench: BenchSet, preset: str, seed: int = 0,
                                   step_size=bench.horizon, refit=False)
         forecasts = out.reset_index()[["unique_id", "ds", model]].rename(columns={model: "yhat"})
         history, future = one_series(bench)
-        history, _ = with_calendar(history, bench.calendar if fixed else [])
-        future, _ = with_calendar(future, bench.calendar if fixed else [])
+        history, _ = with_calendar(history, calendar_names)
+        future, _ = with_calendar(future, calendar_names)
         return forecasts, lambda: nf.predict(df=history, futr_df=future)
 
     run = measured(fit_and_forecast)
-    run.budget = stated
+    run.budget = stated if calendar_features or model == "PatchTST" else \
+        f"{stated}, no calendar features"
     return run
 
 

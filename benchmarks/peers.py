@@ -75,10 +75,13 @@ def models_for(selected: list[str] | None) -> list[tuple[str, str, str]]:
 SEEDED = ("ours", "neuralforecast", "darts")  # trained from a random start: one row per seed
 BUDGETED = ("neuralforecast", "darts")  # trained on a budget: one row per budget asked for
 ENSEMBLES = ("median", "weighted")
+INPUT_CHOICE = [("neuralforecast", m) for m in ("lstm", "gru", "nhits")]  # take exog: given
+# our calendar features or not (`--peer-calendar`); PatchTST takes none
+INPUTS = {True: "calendar", False: "data"}
 
 
 def run_one(library: str, model: str, bench: BenchSet, preset: str, extra: list[str],
-            seed: int, budget: str, seconds: float | None) -> Run:
+            seed: int, budget: str, seconds: float | None, peer_calendar: bool = True) -> Run:
     if library == "ours":
         return run_ours(model, bench, preset, extra, seed)
     if library == "baseline":
@@ -87,8 +90,10 @@ def run_one(library: str, model: str, bench: BenchSet, preset: str, extra: list[
         return run_statsforecast(PEERS[library][model], bench)
     if library == "mlforecast":
         return run_mlforecast(bench)
-    runner = run_neuralforecast if library == "neuralforecast" else run_darts
-    return runner(PEERS[library][model], bench, preset, seed, budget, seconds)
+    if library == "neuralforecast":
+        return run_neuralforecast(PEERS[library][model], bench, preset, seed, budget, seconds,
+                                  peer_calendar)
+    return run_darts(PEERS[library][model], bench, preset, seed, budget, seconds)
 
 
 def scored(row: dict, bench: BenchSet, result: Run, truth: pd.DataFrame,
@@ -106,8 +111,8 @@ def equal_time(family: str, ours: dict[str, Run]) -> float | None:
 
 
 def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[str] = (),
-        seeds: list[int] = (0,), budgets: list[str] = ("fixed",), ensembles: bool = True
-        ) -> list[dict]:
+        seeds: list[int] = (0,), budgets: list[str] = ("fixed",), ensembles: bool = True,
+        peer_calendar: bool = True) -> list[dict]:
     """Every model on every set and seed; the neural peers once per budget, so the tables of
     several budgets share one training of ours."""
     rows = []
@@ -121,10 +126,12 @@ def run(preset: str, sets: list[str], selected: list[str] | None, extra: list[st
                     continue  # deterministic: one row
                 for budget in budgets if library in BUDGETED else (None,):
                     row = {"set": set_name, "library": library, "model": model,
-                           "family": family, "seed": seed, "budget_kind": budget}
+                           "family": family, "seed": seed, "budget_kind": budget,
+                           "inputs": INPUTS[peer_calendar] if (library, model) in INPUT_CHOICE
+                           else None}
                     try:
                         result = run_one(library, model, bench, preset, extra, seed, budget,
-                                         equal_time(family, ours))
+                                         equal_time(family, ours), peer_calendar)
                         if library == "ours":
                             ours[model] = result
                         row = scored(row, bench, result, truth, scales)
@@ -149,8 +156,8 @@ def summaries(rows: list[dict]) -> list[dict]:
     beside it."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["set"], r["library"], r["model"], r.get("budget_kind")),
-                          []).append(r)
+        groups.setdefault((r["set"], r["library"], r["model"], r.get("budget_kind"),
+                           r.get("inputs")), []).append(r)
     out = []
     for same in groups.values():
         ok = [r for r in same if "error" not in r]
@@ -218,6 +225,12 @@ def ahead(ours: dict, other: dict) -> str:
     return f"{verdict} (one seed)" if one_seed else verdict
 
 
+def named(r: dict) -> str:
+    """A model as the comparison tables name it: library, model, and its inputs if fewer."""
+    return f"{r['library']} {r['model']}" + (" (no calendar)" if r.get("inputs") == "data"
+                                              else "")
+
+
 def scored_at(rows: list[dict], budget: str | None) -> list[dict]:
     """The summaries that ran, the budgeted peers' only at `budget` (all of them if None)."""
     return [r for r in summaries(rows) if "error" not in r and
@@ -243,7 +256,7 @@ def family_table(rows: list[dict], budget: str | None = None) -> str:
             fastest = min(peers, key=lambda r: r["fit_seconds"])
             vs_naive = ours[0]["mae"] / naive[set_name] if naive.get(set_name) else float("nan")
             lines.append(f"| {set_name} | {family} | {spread(ours[0])} | {vs_naive:.3f} | "
-                         f"{best['library']} {best['model']} ({spread(best)}) | "
+                         f"{named(best)} ({spread(best)}) | "
                          f"{ours[0]['mae'] / best['mae']:.3f} | {ahead(ours[0], best)} | "
                          f"{ours[0]['fit_seconds'] / fastest['fit_seconds']:.2f} |")
     return "\n".join(lines)
@@ -263,8 +276,8 @@ def best_table(rows: list[dict], budget: str | None = None) -> str:
             continue
         mine, theirs = min(ours, key=lambda r: r["mae"]), min(others, key=lambda r: r["mae"])
         vs_naive = mine["mae"] / naive[set_name] if naive.get(set_name) else float("nan")
-        lines.append(f"| {set_name} | {mine['model']} | {spread(mine)} | {theirs['library']} "
-                     f"{theirs['model']} | {spread(theirs)} | {mine['mae'] / theirs['mae']:.3f} "
+        lines.append(f"| {set_name} | {mine['model']} | {spread(mine)} | {named(theirs)} "
+                     f"| {spread(theirs)} | {mine['mae'] / theirs['mae']:.3f} "
                      f"| {ahead(mine, theirs)} | {vs_naive:.3f} |")
     return "\n".join(lines)
 
@@ -282,7 +295,8 @@ def plot(rows: list[dict], path: Path) -> Path:
 
     def label_of(r: dict) -> str:
         kind = f" ({r['budget_kind']})" if several and r.get("budget_kind") else ""
-        return f"{r['library']}:{r['model']}{kind}"
+        inputs = " no calendar" if r.get("inputs") == "data" else ""
+        return f"{r['library']}:{r['model']}{kind}{inputs}"
 
     labels = list(dict.fromkeys(label_of(r) for r in ok if r["model"] != "seasonal_naive"))
     fig, ax = plt.subplots(figsize=(11, 4.5))
@@ -342,7 +356,7 @@ def log_to_mlflow(preset: str, rows: list[dict], files: list[Path]) -> None:
                                                  for k, v in settings(preset).items()}})
         for r in summaries(rows):
             if "error" not in r:
-                kind = f".{r['budget_kind']}" if r.get("budget_kind") else ""
+                kind = "".join(f".{r[k]}" for k in ("budget_kind", "inputs") if r.get(k))
                 key = f"{r['set']}.{r['library']}.{r['model']}{kind}"
                 mlflow.log_metrics({f"{key}.{m}": r[m] for m in
                                     ("mae", "mase", "fit_seconds", "peak_mb", "latency_ms")})
@@ -365,13 +379,16 @@ def main() -> None:
                         help="the neural peers' training budgets in the full preset, each a "
                         "row of its own: fixed (300 steps of 32 windows), defaults (each "
                         "library's own), time (ours for the same family)")
+    parser.add_argument("--peer-calendar", choices=["yes", "no"], default="yes",
+                        help="give NeuralForecast our calendar features as futr_exog (yes: "
+                        "the same inputs as ours) or only the data's own covariates")
     parser.add_argument("--no-ensembles", action="store_true", help="skip our ensembles")
     parser.add_argument("--tag", default="", help="suffix of the result files")
     parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
     rows = run(args.preset, args.sets, args.models, args.override, args.seeds, args.budget,
-               not args.no_ensembles)
+               not args.no_ensembles, args.peer_calendar == "yes")
     seconds = time.perf_counter() - start
     name = f"peers_{args.preset}{args.tag}"
     text = markdown(args.preset, args.sets, rows, seconds, args.budget)

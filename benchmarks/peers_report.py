@@ -3,7 +3,7 @@
 For runs split across sessions or cut short: `python benchmarks/peers_report.py --preset full
 --name peers_full run1.log run2.log` writes benchmarks/results/<name>.{json,md} and
 docs/images/<name>.png from every row found, in order, the later of two rows for the same
-set, model, budget and seed winning.
+set, model, budget, inputs and seed winning.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def rows_from(paths: list[str]) -> list[dict]:
             if line.startswith("{") and '"set"' in line:
                 row = json.loads(line)
                 found[(row["set"], row["library"], row["model"], row.get("budget_kind"),
-                       row.get("seed", 0))] = row
+                       row.get("inputs"), row.get("seed", 0))] = row
     return list(found.values())
 
 
