@@ -282,6 +282,9 @@ def best_table(rows: list[dict], budget: str | None = None) -> str:
     return "\n".join(lines)
 
 
+DIVERGED = 2.0  # bars above this ratio to seasonal naive are cut there, their value written
+
+
 def plot(rows: list[dict], path: Path) -> Path:
     """MAE relative to seasonal naive, per set and model (below 1 beats it)."""
     import matplotlib
@@ -299,18 +302,25 @@ def plot(rows: list[dict], path: Path) -> Path:
         return f"{r['library']}:{r['model']}{kind}{inputs}"
 
     labels = list(dict.fromkeys(label_of(r) for r in ok if r["model"] != "seasonal_naive"))
-    fig, ax = plt.subplots(figsize=(11, 4.5))
+    fig, ax = plt.subplots(figsize=(11, 4.5 + 0.12 * len(labels)))
     width = 0.8 / max(len(labels), 1)
+    colours = plt.get_cmap("tab20").colors
     for k, label in enumerate(labels):
-        values = [next((r["mae"] / naive[s] for r in ok if r["set"] == s and
-                        label_of(r) == label), np.nan) for s in sets]
-        ax.bar(np.arange(len(sets)) + k * width, values, width, label=label,
+        values = np.array([next((r["mae"] / naive[s] for r in ok if r["set"] == s and
+                                 label_of(r) == label), np.nan) for s in sets])
+        x = np.arange(len(sets)) + k * width
+        ax.bar(x, np.minimum(values, DIVERGED), width, label=label, color=colours[k % 20],
                hatch="" if label.startswith("ours") else "//")
+        for xi, v in zip(x, values, strict=True):  # a diverged model: its bar cut, its value
+            if v > DIVERGED:
+                ax.text(xi, DIVERGED, f"{v:.0f}", rotation=90, ha="center", va="top",
+                        fontsize=6)
+    ax.set_ylim(0, DIVERGED)
     ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
     ax.set_xticks(np.arange(len(sets)) + 0.4 - width / 2, sets)
     ax.set_ylabel("test MAE / seasonal naive MAE")
     ax.set_title("Peer benchmark: lower is better; below the dashed line beats seasonal naive")
-    ax.legend(ncol=4, fontsize=7, loc="upper left")
+    ax.legend(ncol=3, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
