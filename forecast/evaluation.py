@@ -176,7 +176,7 @@ def backtest(predictor: ServedModel, prepared: PreparedData, n_windows: int, ste
     for k in range(n_windows):
         starts = [range(t, t + 1) for t in
                   (len(s.values) - horizon - k * step for s in panel.series)]
-        if any(r.start < max(lookback, test_start[s.unique_id])
+        if any(r.start < test_start[s.unique_id]  # a test part starts past a lookback
                for r, s in zip(starts, panel.series, strict=True)):
             break
         dataset = WindowDataset(panel, starts, lookback, horizon, predictor.keys_for(panel))
