@@ -28,6 +28,8 @@ from pipelines.presets import config_path
 PEER_STEPS = {"full": 300, "quick": 10}  # optimiser steps of the peers (see SETTINGS)
 PEER_BATCH = 32  # windows per step, NeuralForecast and Darts alike
 PRESET_CONFIG = {"full": "default", "quick": "quick"}  # our config per preset
+EXOG_FREE = ("PatchTST",)  # NeuralForecast models that take no exogenous inputs
+NO_CALENDAR = ", no calendar features"  # the budget text of a peer given the data's covariates
 SETTINGS = {  # {ours}, {refit}, {steps} and {batch} are filled in per preset by `settings`
     "ours": "{ours}, trained on the part before validation{refit}; "
             "`model.normalization` per family default (revin); pinball loss on 7 quantiles, "
@@ -251,10 +253,10 @@ def run_neuralforecast(model: str, bench: BenchSet, preset: str, seed: int = 0,
     fixed = given.get("windows_batch_size") == PEER_BATCH
     calendar_names = bench.calendar if calendar_features else []
     frame, calendar = with_calendar(bench.frame, calendar_names)
-    exog = {} if model == "PatchTST" else {
+    exog = {} if model in EXOG_FREE else {
         "hist_exog_list": bench.past_covariates or None,
         "futr_exog_list": (bench.future_covariates + calendar) or None}
-    if model != "PatchTST" and fixed:
+    if model not in EXOG_FREE and fixed:
         exog["scaler_type"] = "robust"  # the fixed budget's; otherwise each model's default
     network = getattr(nf_models, model)(
         h=bench.horizon, input_size=bench.lookback, random_seed=seed + 1,
@@ -275,8 +277,7 @@ def run_neuralforecast(model: str, bench: BenchSet, preset: str, seed: int = 0,
         return forecasts, lambda: nf.predict(df=history, futr_df=future)
 
     run = measured(fit_and_forecast)
-    run.budget = stated if calendar_features or model == "PatchTST" else \
-        f"{stated}, no calendar features"
+    run.budget = stated if calendar_features or model in EXOG_FREE else stated + NO_CALENDAR
     return run
 
 

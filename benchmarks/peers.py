@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from peer_models import (
     BUDGETS,
+    EXOG_FREE,
     FAMILY_OF,
     PEERS,
     Run,
@@ -75,8 +76,8 @@ def models_for(selected: list[str] | None) -> list[tuple[str, str, str]]:
 SEEDED = ("ours", "neuralforecast", "darts")  # trained from a random start: one row per seed
 BUDGETED = ("neuralforecast", "darts")  # trained on a budget: one row per budget asked for
 ENSEMBLES = ("median", "weighted")
-INPUT_CHOICE = [("neuralforecast", m) for m in ("lstm", "gru", "nhits")]  # take exog: given
-# our calendar features or not (`--peer-calendar`); PatchTST takes none
+INPUT_CHOICE = [("neuralforecast", name) for name, model in PEERS["neuralforecast"].items()
+                if model not in EXOG_FREE]  # given our calendar features or not (--peer-calendar)
 INPUTS = {True: "calendar", False: "data"}
 
 

@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from peer_models import NO_CALENDAR
 from peers import IMAGES, INPUT_CHOICE, INPUTS, markdown, plot
 from results_files import save_results
 
@@ -21,8 +22,7 @@ def with_inputs(row: dict, old_inputs: str) -> dict:
     that take exog had `old_inputs` (calendar: ours's calendar features; data: none)."""
     if "inputs" in row or (row["library"], row["model"]) not in INPUT_CHOICE:
         return row
-    stated = f"{row.get('budget', '')}, no calendar features" if old_inputs == "data" else \
-        row.get("budget", "")
+    stated = row.get("budget", "") + (NO_CALENDAR if old_inputs == "data" else "")
     return {**row, "inputs": old_inputs, "budget": stated}
 
 
