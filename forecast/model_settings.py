@@ -33,10 +33,11 @@ class ModelSettings(Section):
     loss: Loss | None = Field(
         None, description="None = pinball when quantiles are set, else mse; a point loss with "
         "quantiles trains a point network whose quantiles come from residual conformal")
-    loss_weighting: Literal["equal", "scale"] = Field(
+    loss_weighting: Literal["equal", "sqrt", "scale"] = Field(
         LOSS_WEIGHTING_DEFAULT, description="how a panel's series share the training loss: "
         "scale = each in proportion to its training spread, so the loss is the one in the "
-        "data's own units (the panel's MAE); equal = every series the same, in its own units")
+        "data's own units (the panel's MAE); equal = every series the same, in its own units; "
+        "sqrt = in proportion to the square root of its spread, between the two")
     calibration: Literal["conformal", "none"] = Field(
         "conformal", description="conformal: quantiles corrected on the validation windows")
     calibration_scale: Literal["series", "window"] = Field(

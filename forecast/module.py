@@ -29,6 +29,7 @@ class ForecastModule(pl.LightningModule):
         weight_decay: float = 1e-4,
         max_epochs: int = 10,
         scale_unit: float | None = None,
+        scale_power: float = 1.0,
     ):
         super().__init__()
         self.model = model
@@ -40,16 +41,17 @@ class ForecastModule(pl.LightningModule):
         self.learning_rate, self.weight_decay, self.max_epochs = (
             learning_rate, weight_decay, max_epochs)
         self.point = point_index(self.quantiles)
-        # loss_weighting "scale": a window counts in proportion to its series' training spread
-        # over this unit (the panel's mean spread); None: every series counts the same
-        self.scale_unit = scale_unit
+        # loss_weighting "scale"/"sqrt": a window counts in proportion to its series' training
+        # spread to this power, over this unit (the panel's mean of it); None: all the same
+        self.scale_unit, self.scale_power = scale_unit, scale_power
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return non_crossing(self.model(batch))
 
     def loss(self, pred: torch.Tensor, batch: Batch) -> torch.Tensor:
         """The training loss in scaled units; with a `scale_unit`, each window weighted by
-        its series' spread, so the panel's loss is the one in the data's own units."""
+        its series' spread (power 1: the panel's loss in the data's own units) or a power of
+        it (0.5: between that and every series alike)."""
         target = batch["target"]
         if self.quantiles:
             per_window = pinball_loss(pred, target, self.quantile_tensor, reduce=False)
@@ -57,7 +59,7 @@ class ForecastModule(pl.LightningModule):
             per_window = POINT_LOSSES[self.loss_name](pred[..., 0], target).mean(dim=1)
         if self.scale_unit is None:
             return per_window.mean()
-        return (per_window * batch["scale"] / self.scale_unit).mean()
+        return (per_window * batch["scale"] ** self.scale_power / self.scale_unit).mean()
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self.loss(self(batch), batch)

@@ -27,12 +27,16 @@ from .evaluation import calibrate, evaluate, forecast_split
 from .module import ForecastModule
 from .predictor import Predictor
 
+SCALE_POWERS = {"equal": 0.0, "sqrt": 0.5, "scale": 1.0}  # model.loss_weighting -> power
+
 
 def scale_unit(prepared: PreparedData, weighting: str) -> float | None:
-    """The panel's mean training spread, the unit of `loss_weighting: scale` (None: equal)."""
+    """The panel's mean of its series' training spreads to the weighting's power: the unit of
+    `loss_weighting` `scale` and `sqrt`, so the weights average 1 (None: equal)."""
     if weighting == "equal":
         return None
-    return float(np.mean([s.stats.y_std for s in prepared.panel.series]))
+    power = SCALE_POWERS[weighting]
+    return float(np.mean([s.stats.y_std ** power for s in prepared.panel.series]))
 
 
 class EpochTimer(Callback):
@@ -258,7 +262,8 @@ def fit_network(predictor: Predictor, config: ForecastConfig, prepared: Prepared
     settings, trainer = config.model, config.trainer
     module = ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
                             trainer.learning_rate, trainer.weight_decay, trainer.max_epochs,
-                            scale_unit(prepared, settings.loss_weighting))
+                            scale_unit(prepared, settings.loss_weighting),
+                            SCALE_POWERS[settings.loss_weighting])
     return fit_module(module, datamodule, trainer, callbacks, logger, epochs)
 
 

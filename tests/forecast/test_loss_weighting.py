@@ -40,6 +40,17 @@ def test_scale_weighting_counts_each_window_by_its_series_spread(loss):
     assert float(weighted.loss(pred, batch)) == pytest.approx(one_window * 2, rel=1e-6)
 
 
+def test_sqrt_weighting_counts_each_window_by_the_root_of_its_series_spread():
+    equal = ForecastModule(torch.nn.Identity(), QUANTILES)
+    weighted = ForecastModule(torch.nn.Identity(), QUANTILES, scale_unit=2.0, scale_power=0.5)
+    pred, batch = batch_of([1.0, 9.0])
+    one_window = float(equal.loss(pred[:1], {k: v[:1] for k, v in batch.items()}))
+    # (sqrt(1) + sqrt(9)) / 2 / 2: the weights average 1 when the unit is their mean
+    assert float(weighted.loss(pred, batch)) == pytest.approx(one_window, rel=1e-6)
+    pred, batch = batch_of([4.0, 36.0])
+    assert float(weighted.loss(pred, batch)) == pytest.approx(one_window * 2, rel=1e-6)
+
+
 def test_the_unit_is_the_panels_mean_training_spread():
     frame = make_panel(n_series=3)
     frame.loc[frame["unique_id"] == "s2", "y"] *= 50.0
@@ -48,6 +59,8 @@ def test_the_unit_is_the_panels_mean_training_spread():
     spreads = [s.stats.y_std for s in prepared.panel.series]
     assert max(spreads) > 20 * min(spreads)
     assert scale_unit(prepared, "scale") == pytest.approx(float(np.mean(spreads)), rel=1e-9)
+    assert scale_unit(prepared, "sqrt") == pytest.approx(float(np.mean(np.sqrt(spreads))),
+                                                         rel=1e-9)
     assert scale_unit(prepared, "equal") is None
 
 
@@ -57,21 +70,24 @@ def forecasts_of(frame, **model) -> np.ndarray:
     return Forecaster("lstm", build_config(values)).fit(frame).forecast_split("test").forecast
 
 
-def test_one_series_trains_the_same_under_either_weighting():
+@pytest.mark.parametrize("weighting", ["scale", "sqrt"])
+def test_one_series_trains_the_same_under_every_weighting(weighting):
     """With one series every weight is exactly 1: the setting only matters for panels."""
     frame = make_panel(n_series=1)
-    assert_forecasts_close(forecasts_of(frame, loss_weighting="scale"),
+    assert_forecasts_close(forecasts_of(frame, loss_weighting=weighting),
                            forecasts_of(frame, loss_weighting="equal"))
 
 
-def test_a_panel_trains_differently_under_the_two_weightings():
+def test_a_panel_trains_differently_under_each_weighting():
     frame = make_panel(n_series=2)
     frame.loc[frame["unique_id"] == "s1", "y"] *= 30.0
-    scale, equal = (forecasts_of(frame, loss_weighting=w) for w in ("scale", "equal"))
-    assert np.abs(scale - equal).max() > 1e-3 * np.abs(equal).max()
+    scale, root, equal = (forecasts_of(frame, loss_weighting=w)
+                          for w in ("scale", "sqrt", "equal"))
+    for one, other in ((scale, equal), (root, equal), (root, scale)):  # relative to each value
+        assert (np.abs(one - other) / np.abs(other)).max() > 1e-3
 
 
 def test_the_default_and_a_wrong_value():
     assert build_config({}).model.loss_weighting == "equal"
-    with pytest.raises(ConfigError, match="model.loss_weighting.*'equal'.*'scale'"):
+    with pytest.raises(ConfigError, match="model.loss_weighting.*'equal'.*'sqrt'.*'scale'"):
         build_config({"model": {"loss_weighting": "size"}})
