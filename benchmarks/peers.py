@@ -394,14 +394,15 @@ def main() -> None:
                         help="give NeuralForecast our calendar features as futr_exog (yes: "
                         "the same inputs as ours) or only the data's own covariates")
     parser.add_argument("--no-ensembles", action="store_true", help="skip our ensembles")
-    parser.add_argument("--tag", default="", help="suffix of the result files")
+    parser.add_argument("--tag", default="", help="suffix of the result files, after an "
+                        "underscore: --tag nhits writes peers_<preset>_nhits.*")
     parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
     rows = run(args.preset, args.sets, args.models, args.override, args.seeds, args.budget,
                not args.no_ensembles, args.peer_calendar == "yes")
     seconds = time.perf_counter() - start
-    name = f"peers_{args.preset}{args.tag}"
+    name = "_".join(part for part in ("peers", args.preset, args.tag.lstrip("_")) if part)
     text = markdown(args.preset, args.sets, rows, seconds, args.budget)
     save_results(name, rows, text)
     image = plot(rows, IMAGES / f"{name}.png")
