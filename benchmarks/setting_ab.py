@@ -9,6 +9,9 @@ Run: .venv/bin/python benchmarks/setting_ab.py --setting model.loss_weighting
   or .venv/bin/python benchmarks/setting_ab.py --variants trainer.max_epochs=20
      trainer.max_epochs=50,trainer.patience=6 --output OUTPUT [--sets ...]
      [--models lstm gru transformer] [--seeds 0 1 2]
+  or .venv/bin/python benchmarks/setting_ab.py --merge refit refit_panel sqrt_weighting
+     --variants trainer.refit=true model.loss_weighting=sqrt --output OUTPUT
+     (no training: the two variants' rows from earlier runs' result files, compared)
 Prints one line per set, family and variant as it goes; writes
 benchmarks/results/OUTPUT.json and .md after every row (a long run keeps what it measured).
 """
@@ -16,6 +19,7 @@ benchmarks/results/OUTPUT.json and .md after every row (a long run keeps what it
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -28,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from peer_models import run_ours, run_seasonal_naive  # noqa: E402
 from peer_sets import DEFAULT_SETS, SETS, BenchSet, load_set  # noqa: E402
 from peers import mase_scales, score  # noqa: E402
-from results_files import save_results  # noqa: E402
+from results_files import RESULTS, save_results  # noqa: E402
 
 
 def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], family: str,
@@ -130,7 +134,22 @@ def parser(doc: str, sets: list[str], setting: str | None = None,
     p.add_argument("--models", nargs="*", default=["lstm", "gru", "transformer"])
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--output", default=output, required=output is None)
+    p.add_argument("--merge", nargs="+", metavar="NAME", help="instead of training: compare "
+                   "the --variants' rows of these result files (benchmarks/results/NAME.json)")
     return p
+
+
+def merge(names: list[str], variants: tuple[str, ...], output: str) -> None:
+    """One comparison from rows measured in separate runs (each set's seasonal naive is
+    deterministic, so any run's serves)."""
+    rows, naive = [], {}
+    for name in names:
+        data = json.loads((RESULTS / f"{name}.json").read_text())
+        rows += [r for r in data["rows"] if r["variant"] in variants]
+        naive.update(data["seasonal_naive"])
+    save_results(output, {"variants": variants, "rows": rows, "seasonal_naive": naive,
+                          "merged_from": names}, markdown(rows, naive, variants))
+    print(markdown(rows, naive, variants))
 
 
 def main(args: argparse.Namespace) -> None:
@@ -140,6 +159,11 @@ def main(args: argparse.Namespace) -> None:
         variants = tuple(f"{args.setting}={value}" for value in args.values)
     else:
         raise SystemExit("give --setting and --values, or --variants")
+    if args.merge:
+        if len(variants) != 2:
+            raise SystemExit("--merge compares two --variants")
+        merge(args.merge, variants, args.output)
+        return
     run_ab(variants, args.sets, args.models, args.seeds, args.output)
 
 
