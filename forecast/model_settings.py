@@ -19,7 +19,7 @@ class Section(BaseModel):
 
 DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 Loss = Literal["pinball", "mse", "mae", "huber"]
-LOSS_WEIGHTING_DEFAULT = "equal"  # scale wins on some panels, loses on others: docs/benchmarks.md
+Weighting = Literal["equal", "sqrt", "scale"]
 
 
 class ModelSettings(Section):
@@ -33,11 +33,12 @@ class ModelSettings(Section):
     loss: Loss | None = Field(
         None, description="None = pinball when quantiles are set, else mse; a point loss with "
         "quantiles trains a point network whose quantiles come from residual conformal")
-    loss_weighting: Literal["equal", "sqrt", "scale"] = Field(
-        LOSS_WEIGHTING_DEFAULT, description="how a panel's series share the training loss: "
-        "scale = each in proportion to its training spread, so the loss is the one in the "
-        "data's own units (the panel's MAE); equal = every series the same, in its own units; "
-        "sqrt = in proportion to the square root of its spread, between the two")
+    loss_weighting: Weighting | None = Field(
+        None, description="how a panel's series share the training loss: scale = each in "
+        "proportion to its training spread, so the loss is the one in the data's own units "
+        "(the panel's MAE); equal = every series the same, in its own units; sqrt = in "
+        "proportion to the square root of its spread, between the two; None = the family's "
+        "default (ModelFamily.loss_weighting: sqrt for lstm and gru, equal for transformer)")
     calibration: Literal["conformal", "none"] = Field(
         "conformal", description="conformal: quantiles corrected on the validation windows")
     calibration_scale: Literal["series", "window"] = Field(
@@ -104,6 +105,11 @@ class ModelSettings(Section):
         if not self.family.neural:
             return NO_INSTANCE_NORM
         return Normalization(self.normalization or self.family.normalization, self.revin_affine)
+
+    @property
+    def weighting(self) -> str:
+        """How the series share the loss: the setting, or the family's measured default."""
+        return self.loss_weighting or self.family.loss_weighting
 
     @property
     def family(self) -> ModelFamily:

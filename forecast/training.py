@@ -262,8 +262,8 @@ def fit_network(predictor: Predictor, config: ForecastConfig, prepared: Prepared
     settings, trainer = config.model, config.trainer
     module = ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
                             trainer.learning_rate, trainer.weight_decay, trainer.max_epochs,
-                            scale_unit(prepared, settings.loss_weighting),
-                            SCALE_POWERS[settings.loss_weighting])
+                            scale_unit(prepared, settings.weighting),
+                            SCALE_POWERS[settings.weighting])
     return fit_module(module, datamodule, trainer, callbacks, logger, epochs)
 
 

@@ -44,6 +44,9 @@ class ModelFamily:
     quantiles: bool = True  # can emit several quantiles per step
     # the default of `model.normalization` ("revin" or "series"), picked by benchmarks/peers.py
     normalization: str = "revin"
+    # the default of `model.loss_weighting` ("equal", "sqrt" or "scale"), measured in
+    # docs/benchmarks.md ("Loss weighting across a panel")
+    loss_weighting: str = "equal"
     description: str = ""
     # what `forecast tune` searches: trial (an Optuna trial) -> {dotted config key: value}
     search_space: Callable[[Any], dict[str, Any]] | None = None

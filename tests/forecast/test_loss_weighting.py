@@ -87,7 +87,13 @@ def test_a_panel_trains_differently_under_each_weighting():
         assert (np.abs(one - other) / np.abs(other)).max() > 1e-3
 
 
-def test_the_default_and_a_wrong_value():
-    assert build_config({}).model.loss_weighting == "equal"
+def test_the_default_is_the_familys_and_a_wrong_value_fails():
+    """The recurrent families weigh by the root of the spread, the Transformer equally
+    (measured in docs/benchmarks.md); a set value wins over the family's."""
+    assert build_config({}).model.loss_weighting is None
+    for name, weighting in (("lstm", "sqrt"), ("gru", "sqrt"), ("transformer", "equal")):
+        assert build_config({"model": {"name": name}}).model.weighting == weighting
+        set_value = {"model": {"name": name, "loss_weighting": "scale"}}
+        assert build_config(set_value).model.weighting == "scale"
     with pytest.raises(ConfigError, match="model.loss_weighting.*'equal'.*'sqrt'.*'scale'"):
         build_config({"model": {"loss_weighting": "size"}})
