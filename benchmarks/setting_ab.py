@@ -147,9 +147,10 @@ def merge(names: list[str], variants: tuple[str, ...], output: str) -> None:
         data = json.loads((RESULTS / f"{name}.json").read_text())
         rows += [r for r in data["rows"] if r["variant"] in variants]
         naive.update(data["seasonal_naive"])
+    text = markdown(rows, naive, variants)
     save_results(output, {"variants": variants, "rows": rows, "seasonal_naive": naive,
-                          "merged_from": names}, markdown(rows, naive, variants))
-    print(markdown(rows, naive, variants))
+                          "merged_from": names}, text)
+    print(text)
 
 
 def main(args: argparse.Namespace) -> None:
