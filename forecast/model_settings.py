@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .models import FamilyConfig, ModelFamily, get_family
 from .models.normalization import NO_INSTANCE_NORM, Method, Normalization
+from .models.registry import Weighting
 
 
 class Section(BaseModel):
@@ -19,7 +20,6 @@ class Section(BaseModel):
 
 DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 Loss = Literal["pinball", "mse", "mae", "huber"]
-Weighting = Literal["equal", "sqrt", "scale"]
 
 
 class ModelSettings(Section):

@@ -20,6 +20,7 @@ from forecast import Ensemble, Forecaster, __version__
 from forecast.batch import needed_columns
 from forecast.datamodule import PreparedData
 from forecast.metrics import quantile_hits
+from forecast.model_settings import ModelSettings
 
 from .plots import as_long_frame, fan_chart, forecast_vs_actual, reliability_diagram, residuals
 
@@ -96,11 +97,20 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
 
 
 def run_params(forecaster: Forecaster) -> dict[str, Any]:
-    """The training configuration; an ensemble's adds its method, members and weights."""
+    """The training configuration, with each `model:` setting left to its family's default
+    (`null`) replaced by what training used, so a run says how it was trained; an
+    ensemble's adds its method, members and weights instead (its members differ)."""
     params = forecaster.config.model_dump()
     if isinstance(forecaster.predictor, Ensemble):
-        params = {**params, "ensemble": forecaster.predictor.describe()}
+        return {**params, "ensemble": forecaster.predictor.describe()}
+    params["model"].update(resolved_model_settings(forecaster.config.model))
     return params
+
+
+def resolved_model_settings(model: ModelSettings) -> dict[str, Any]:
+    """The `model:` settings whose `null` means "the family's default", as resolved."""
+    return {"loss": model.training_loss, "loss_weighting": model.weighting,
+            "normalization": model.normalizer.method if model.family.neural else None}
 
 
 def now_ms() -> int:

@@ -109,3 +109,13 @@ def test_a_section_cannot_be_claimed_by_a_different_config():
     with pytest.raises(ConfigError, match="reuses section 'rnn'"):
         register(ModelFamily(name="toy_rnn", config_class=ToyConfig, section="rnn",
                              build=ToyForecaster))
+
+
+@pytest.mark.parametrize(("field", "value"), [("normalization", "batch"),
+                                               ("loss_weighting", "log")])
+def test_a_family_with_an_unknown_default_is_refused_at_registration(field, value):
+    with pytest.raises(ConfigError, match=f"toy_bad.*{field} '{value}' is not one of"):
+        register(ModelFamily(name="toy_bad", config_class=ToyConfig, section="toy",
+                             build=ToyForecaster, **{field: value}))
+    with pytest.raises(ConfigError, match="unknown model 'toy_bad'"):
+        get_family("toy_bad")

@@ -12,13 +12,16 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from ..errors import ConfigError
 from .base import ModelDims
+from .normalization import Method
+
+Weighting = Literal["equal", "sqrt", "scale"]  # how a panel's series share the loss
 
 
 class FamilyConfig(BaseModel):
@@ -43,10 +46,10 @@ class ModelFamily:
     attention: bool = False  # network.step_attention(batch) -> (B, L) explains its forecasts
     quantiles: bool = True  # can emit several quantiles per step
     # the default of `model.normalization` ("revin" or "series"), picked by benchmarks/peers.py
-    normalization: str = "revin"
+    normalization: Method = "revin"
     # the default of `model.loss_weighting` ("equal", "sqrt" or "scale"), measured in
     # docs/benchmarks.md ("Loss weighting across a panel")
-    loss_weighting: str = "equal"
+    loss_weighting: Weighting = "equal"
     description: str = ""
     # what `forecast tune` searches: trial (an Optuna trial) -> {dotted config key: value}
     search_space: Callable[[Any], dict[str, Any]] | None = None
@@ -59,6 +62,12 @@ _revision = 0
 def register(family: ModelFamily) -> ModelFamily:
     """Add (or replace) a family; configs validated afterwards know it."""
     global _revision
+    for field, value, allowed in (("normalization", family.normalization, get_args(Method)),
+                                  ("loss_weighting", family.loss_weighting,
+                                   get_args(Weighting))):
+        if value not in allowed:
+            raise ConfigError(f"family '{family.name}': {field} {value!r} is not one of "
+                              f"{', '.join(allowed)}")
     for other in _FAMILIES.values():
         if (family.section and other.name != family.name and other.section == family.section
                 and other.config_class is not family.config_class):

@@ -32,6 +32,11 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
     gru = next(c for c in children if c.data.tags["mlflow.runName"] == "gru")
     assert gru.data.params["data.lookback"] == "24"
     assert gru.data.params["model.rnn.hidden_size"] == "8"
+    # settings left to the family's default are logged as training used them
+    assert (gru.data.params["model.loss_weighting"], gru.data.params["model.normalization"],
+            gru.data.params["model.loss"]) == ("sqrt", "revin", "pinball")
+    transformer = next(c for c in children if c.data.tags["mlflow.runName"] == "transformer")
+    assert transformer.data.params["model.loss_weighting"] == "equal"
     history = client.get_metric_history(gru.info.run_id, "val_loss")
     assert len(history) >= 1 and [m.step for m in history] == sorted(m.step for m in history)
     for key in ("test_mae", "test_mase", "backtest_mean_mae", "test_coverage_80",
