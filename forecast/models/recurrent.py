@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from .base import ForecastHead, ModelDims
@@ -31,6 +31,18 @@ class RNNConfig(FamilyConfig):
         False, description="forecast a correction to the value one season back (`data.season`; "
         "the last value when the season is longer than the lookback): the network starts from "
         "seasonal naive instead of from nothing")
+    seasonal_input: bool = Field(
+        False, description="the aligned decoder's step j also reads the target one season "
+        "back (`data.season`, when it fits the lookback; else the last value) as an input it "
+        "learns to weigh, as DeepAR reads its lags, so a weekly pattern need not survive a "
+        "week of hidden state; off by default: measured, it helps some sets and costs others")
+
+    @model_validator(mode="after")
+    def _lag_needs_step_decoder(self) -> RNNConfig:
+        if self.seasonal_input and self.decoder != "aligned":
+            raise ValueError("seasonal_input is read by the aligned decoder; set decoder: "
+                             "aligned or seasonal_input: false")
+        return self
 
 
 class RecurrentForecaster(nn.Module):
@@ -55,18 +67,21 @@ class RecurrentForecaster(nn.Module):
             positions = (torch.arange(dims.horizon) + dims.lookback - dims.horizon).clamp_min(0)
             self.register_buffer("positions", positions, persistent=False)
             self.step_decoder = nn.Sequential(
-                nn.Linear(config.hidden_size + dims.n_future, config.hidden_size),
+                nn.Linear(config.hidden_size + dims.n_future + int(config.seasonal_input),
+                          config.hidden_size),
                 nn.GELU(),
                 nn.Linear(config.hidden_size, dims.n_outputs))
-        if config.seasonal_skip:
+        if config.seasonal_skip or config.seasonal_input:
             self.register_buffer("season_back", season_back(dims), persistent=False)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         outputs, _ = self.rnn(batch["past"])  # (B, L, F) -> (B, L, hidden)
         out = self.head(outputs[:, -1], batch["future"], batch["static"])  # (B, H, Q)
         if self.config.decoder == "aligned":
-            states = outputs[:, self.positions]  # (B, H, hidden)
-            out = out + self.step_decoder(torch.cat([states, batch["future"]], dim=-1))
+            inputs = [outputs[:, self.positions], batch["future"]]  # (B, H, hidden), (B, H, Fk)
+            if self.config.seasonal_input:  # the target one season back, (B, H, 1)
+                inputs.append(batch["past"][:, self.season_back, :1])
+            out = out + self.step_decoder(torch.cat(inputs, dim=-1))
         if self.config.seasonal_skip:  # every output column corrects the value a season back
             out = out + batch["past"][:, self.season_back, :1]
         return out

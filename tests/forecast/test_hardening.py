@@ -116,7 +116,8 @@ def test_a_network_too_large_to_describe_is_refused_before_building(tmp_path, ve
     assert time.perf_counter() - start < 2
 
 
-@pytest.mark.parametrize("version", ["gru-format1", "gru-format2", "transformer-format2"])
+@pytest.mark.parametrize("version", ["gru-format1", "gru-format2", "transformer-format2",
+                                     "gru-format3"])
 def test_models_saved_by_earlier_versions_forecast_the_same(version):
     """transformer-format2 had RevIN inside its network and a series embedding: format 3
     moves RevIN into the shared normalisation wrapper without changing a forecast."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from forecast import Forecaster, build_config
+from forecast import ConfigError, Forecaster, build_config
 from forecast.models import ModelDims, build_model
 from forecast.models.normalization import Normalization
 from forecast.models.recurrent import season_back
@@ -87,3 +87,56 @@ def test_a_trained_model_with_the_skip_saves_and_loads(tmp_path, panel_frame):
     after = loaded.predict(history, future_df=future)
     assert_forecasts_close(after["mean"].to_numpy(), before["mean"].to_numpy())
     assert np.isfinite(after["mean"]).all()
+
+
+# ---- the seasonal input: the target one season back, read by the aligned decoder ---------
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_the_seasonal_input_reaches_each_step_from_one_season_back(name):
+    """With the recurrent weights at zero the hidden states carry nothing, so whatever the
+    forecast still reads of the past target comes through the seasonal input: step j
+    moves when the value at season_back[j] does, and no step moves for any other value."""
+    network = build_model(name, DIMS, {"seasonal_input": True, "hidden_size": 8}).eval()
+    for parameter in network.rnn.parameters():
+        parameter.data.zero_()
+    torch.manual_seed(0)
+    past = torch.randn(3, DIMS.lookback, 3)
+    positions = season_back(DIMS).tolist()
+    with torch.no_grad():
+        base = network(batch(past))
+        for position in range(DIMS.lookback):
+            moved = past.clone()
+            moved[:, position, 0] += 5.0
+            changed = (network(batch(moved)) - base).abs().amax(dim=(0, 2)) > 1e-6  # (H,)
+            assert changed.tolist() == [p == position for p in positions], position
+
+
+def test_without_the_seasonal_input_the_decoder_reads_no_lag():
+    network = build_model("gru", DIMS, {"hidden_size": 8}).eval()
+    for parameter in network.rnn.parameters():
+        parameter.data.zero_()
+    past = torch.randn(3, DIMS.lookback, 3)
+    moved = past.clone()
+    moved[:, :, 0] += 5.0
+    with torch.no_grad():
+        torch.testing.assert_close(network(batch(moved)), network(batch(past)))
+
+
+def test_the_seasonal_input_needs_the_aligned_decoder():
+    values = tiny_config_values()
+    values["model"]["rnn"].update(seasonal_input=True, decoder="last")
+    with pytest.raises(ConfigError, match="seasonal_input is read by the aligned decoder"):
+        build_config(values)
+
+
+def test_a_trained_model_with_the_seasonal_input_saves_and_loads(tmp_path, panel_frame):
+    values = tiny_config_values()
+    values["model"]["rnn"]["seasonal_input"] = True
+    forecaster = Forecaster("lstm", build_config(values)).fit(panel_frame)
+    assert forecaster.predictor.architecture.seasonal_input is True
+    history, future, _ = split_history(panel_frame, 300)
+    before = forecaster.predict(history, future_df=future)
+    forecaster.save(tmp_path / "m")
+    loaded = Forecaster.load(tmp_path / "m")
+    assert loaded.predictor.architecture.seasonal_input is True
+    assert_forecasts_close(loaded.predict(history, future_df=future)["mean"].to_numpy(),
+                           before["mean"].to_numpy())
