@@ -98,8 +98,9 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
 
 def run_params(forecaster: Forecaster) -> dict[str, Any]:
     """The training configuration, with each `model:` setting left to its family's default
-    (`null`) replaced by what training used, so a run says how it was trained; an
-    ensemble's adds its method, members and weights instead (its members differ)."""
+    (`null`) replaced by what training used, so a run says how it was trained. An
+    ensemble's members may differ there, so its config stays as written, with the
+    ensemble's method, members and weights added."""
     params = forecaster.config.model_dump()
     if isinstance(forecaster.predictor, Ensemble):
         return {**params, "ensemble": forecaster.predictor.describe()}
