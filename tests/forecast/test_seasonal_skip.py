@@ -1,4 +1,5 @@
-"""The recurrent families' seasonal skip: a correction to the value one season back."""
+"""The recurrent families' two uses of the value one season back: the seasonal skip (a correction
+to it) and the seasonal input (one more input of the aligned decoder)."""
 
 from __future__ import annotations
 
@@ -74,16 +75,19 @@ def test_positions_repeat_the_last_season_and_fall_back_to_the_last_value():
     assert season_back(too_long).tolist() == [23] * DIMS.horizon
 
 
-def test_a_trained_model_with_the_skip_saves_and_loads(tmp_path, panel_frame):
+@pytest.mark.parametrize(("name", "setting"), [("gru", "seasonal_skip"),
+                                             ("lstm", "seasonal_input")])
+def test_a_trained_model_with_the_setting_saves_and_loads(tmp_path, panel_frame, name,
+                                                          setting):
     values = tiny_config_values()
-    values["model"]["rnn"]["seasonal_skip"] = True
-    forecaster = Forecaster("gru", build_config(values)).fit(panel_frame)
-    assert forecaster.predictor.architecture.seasonal_skip is True
-    history, future, actual = split_history(panel_frame, 300)
+    values["model"]["rnn"][setting] = True
+    forecaster = Forecaster(name, build_config(values)).fit(panel_frame)
+    assert getattr(forecaster.predictor.architecture, setting) is True
+    history, future, _ = split_history(panel_frame, 300)
     before = forecaster.predict(history, future_df=future)
     forecaster.save(tmp_path / "m")
     loaded = Forecaster.load(tmp_path / "m")
-    assert loaded.predictor.architecture.seasonal_skip is True
+    assert getattr(loaded.predictor.architecture, setting) is True
     after = loaded.predict(history, future_df=future)
     assert_forecasts_close(after["mean"].to_numpy(), before["mean"].to_numpy())
     assert np.isfinite(after["mean"]).all()
@@ -126,17 +130,3 @@ def test_the_seasonal_input_needs_the_aligned_decoder():
     values["model"]["rnn"].update(seasonal_input=True, decoder="last")
     with pytest.raises(ConfigError, match="seasonal_input is read by the aligned decoder"):
         build_config(values)
-
-
-def test_a_trained_model_with_the_seasonal_input_saves_and_loads(tmp_path, panel_frame):
-    values = tiny_config_values()
-    values["model"]["rnn"]["seasonal_input"] = True
-    forecaster = Forecaster("lstm", build_config(values)).fit(panel_frame)
-    assert forecaster.predictor.architecture.seasonal_input is True
-    history, future, _ = split_history(panel_frame, 300)
-    before = forecaster.predict(history, future_df=future)
-    forecaster.save(tmp_path / "m")
-    loaded = Forecaster.load(tmp_path / "m")
-    assert loaded.predictor.architecture.seasonal_input is True
-    assert_forecasts_close(loaded.predict(history, future_df=future)["mean"].to_numpy(),
-                           before["mean"].to_numpy())
