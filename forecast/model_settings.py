@@ -112,6 +112,13 @@ class ModelSettings(Section):
         return self.loss_weighting or self.family.loss_weighting
 
     @property
+    def resolved(self) -> dict[str, Any]:
+        """The settings whose None means a default (the family's, or the quantiles'), as
+        training used them: what a run should record."""
+        return {"loss": self.training_loss, "loss_weighting": self.weighting,
+                "normalization": self.normalizer.method if self.family.neural else None}
+
+    @property
     def family(self) -> ModelFamily:
         return get_family(self.name)
 

@@ -20,7 +20,6 @@ from forecast import Ensemble, Forecaster, __version__
 from forecast.batch import needed_columns
 from forecast.datamodule import PreparedData
 from forecast.metrics import quantile_hits
-from forecast.model_settings import ModelSettings
 
 from .plots import as_long_frame, fan_chart, forecast_vs_actual, reliability_diagram, residuals
 
@@ -104,14 +103,8 @@ def run_params(forecaster: Forecaster) -> dict[str, Any]:
     params = forecaster.config.model_dump()
     if isinstance(forecaster.predictor, Ensemble):
         return {**params, "ensemble": forecaster.predictor.describe()}
-    params["model"].update(resolved_model_settings(forecaster.config.model))
+    params["model"].update(forecaster.config.model.resolved)
     return params
-
-
-def resolved_model_settings(model: ModelSettings) -> dict[str, Any]:
-    """The `model:` settings whose `null` means "the family's default", as resolved."""
-    return {"loss": model.training_loss, "loss_weighting": model.weighting,
-            "normalization": model.normalizer.method if model.family.neural else None}
 
 
 def now_ms() -> int:
