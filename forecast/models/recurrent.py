@@ -77,13 +77,15 @@ class RecurrentForecaster(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         outputs, _ = self.rnn(batch["past"])  # (B, L, F) -> (B, L, hidden)
         out = self.head(outputs[:, -1], batch["future"], batch["static"])  # (B, H, Q)
+        if self.config.seasonal_skip or self.config.seasonal_input:
+            last_season = batch["past"][:, self.season_back, :1]  # (B, H, 1) target, a season back
         if self.config.decoder == "aligned":
             inputs = [outputs[:, self.positions], batch["future"]]  # (B, H, hidden), (B, H, Fk)
-            if self.config.seasonal_input:  # the target one season back, (B, H, 1)
-                inputs.append(batch["past"][:, self.season_back, :1])
+            if self.config.seasonal_input:
+                inputs.append(last_season)
             out = out + self.step_decoder(torch.cat(inputs, dim=-1))
         if self.config.seasonal_skip:  # every output column corrects the value a season back
-            out = out + batch["past"][:, self.season_back, :1]
+            out = out + last_season
         return out
 
 
