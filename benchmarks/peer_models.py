@@ -30,6 +30,13 @@ PEER_BATCH = 32  # windows per step, NeuralForecast and Darts alike
 PRESET_CONFIG = {"full": "default", "quick": "quick"}  # our config per preset
 EXOG_FREE = ("PatchTST",)  # NeuralForecast models that take no exogenous inputs
 NO_CALENDAR = ", no calendar features"  # the budget text of a peer given the data's covariates
+
+
+def budget_text(stated: str, without_calendar: bool) -> str:
+    """A peer's budget as the tables state it, saying when it had no calendar features."""
+    return stated + NO_CALENDAR if without_calendar else stated
+
+
 SETTINGS = {  # {ours}, {refit}, {steps} and {batch} are filled in per preset by `settings`
     "ours": "{ours}, trained on the part before validation{refit}; "
             "`model.normalization` per family default (revin); pinball loss on 7 quantiles, "
@@ -277,7 +284,7 @@ def run_neuralforecast(model: str, bench: BenchSet, preset: str, seed: int = 0,
         return forecasts, lambda: nf.predict(df=history, futr_df=future)
 
     run = measured(fit_and_forecast)
-    run.budget = stated if calendar_features or model in EXOG_FREE else stated + NO_CALENDAR
+    run.budget = budget_text(stated, not calendar_features and model not in EXOG_FREE)
     return run
 
 

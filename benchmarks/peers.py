@@ -299,8 +299,7 @@ def plot(rows: list[dict], path: Path) -> Path:
 
     def label_of(r: dict) -> str:
         kind = f" ({r['budget_kind']})" if several and r.get("budget_kind") else ""
-        inputs = " no calendar" if r.get("inputs") == "data" else ""
-        return f"{r['library']}:{r['model']}{kind}{inputs}"
+        return named(r) + kind
 
     labels = list(dict.fromkeys(label_of(r) for r in ok if r["model"] != "seasonal_naive"))
     fig, ax = plt.subplots(figsize=(11, 4.5 + 0.12 * len(labels)))

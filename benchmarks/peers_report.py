@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from peer_models import NO_CALENDAR
+from peer_models import budget_text
 from peers import IMAGES, INPUT_CHOICE, INPUTS, markdown, plot
 from results_files import save_results
 
@@ -22,8 +22,8 @@ def with_inputs(row: dict, old_inputs: str) -> dict:
     that take exog had `old_inputs` (calendar: ours's calendar features; data: none)."""
     if "inputs" in row or (row["library"], row["model"]) not in INPUT_CHOICE:
         return row
-    stated = row.get("budget", "") + (NO_CALENDAR if old_inputs == "data" else "")
-    return {**row, "inputs": old_inputs, "budget": stated}
+    return {**row, "inputs": old_inputs,
+            "budget": budget_text(row.get("budget", ""), old_inputs == "data")}
 
 
 def rows_from(paths: list[str], old_inputs: str = "calendar") -> list[dict]:
