@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from optuna_integration import PyTorchLightningPruningCallback
 
 from forecast import ForecastConfig, Forecaster
-from forecast.datamodule import PreparedData, prepare
+from forecast.datamodule import PreparedData, prepare, resolved_config
 from forecast.errors import ConfigError, ForecastError
 from forecast.models import get_family, tunable_names
 
@@ -188,7 +188,7 @@ def objective_for(config: ForecastConfig, prepared: PreparedData, client: Mlflow
             trial.set_user_attr(SURPLUS_ATTR, True)
             trial.study.stop()
             raise optuna.TrialPruned(f"the study already has its {total} trials")
-        values = family.search_space(trial)
+        values = family.search_space(trial, config)
         trial.set_user_attr("overrides", values)
         run = client.create_run(experiment_id, run_name=f"trial-{trial.number}",
                                 tags={"mlflow.parentRunId": parent,
@@ -253,6 +253,7 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print,
                           f"{tunable_names()}")
     if prepared is None:
         config, prepared = prepare(config)
+    config = resolved_config(config, prepared)  # the search space reads the data's settings
     settings = config.tune
     name = settings.study or f"tune-{family.name}"
     storage = open_storage(settings.storage, settings.grace_s)  # fails fast, before training

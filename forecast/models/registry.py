@@ -51,8 +51,10 @@ class ModelFamily:
     # docs/benchmarks.md ("Loss weighting across a panel")
     loss_weighting: Weighting = "equal"
     description: str = ""
-    # what `forecast tune` searches: trial (an Optuna trial) -> {dotted config key: value}
-    search_space: Callable[[Any], dict[str, Any]] | None = None
+    # what `forecast tune` searches: (an Optuna trial, the config with the data's settings
+    # resolved) -> {dotted config key: value}; the config lets a space fit the data and the
+    # family settings the user chose
+    search_space: Callable[[Any, Any], dict[str, Any]] | None = None
 
 
 _FAMILIES: dict[str, ModelFamily] = {}

@@ -144,15 +144,29 @@ class TransformerForecaster(nn.Module):
         return per_step[:, self.pad:].numpy()  # drop the front padding -> (B, L)
 
 
-def transformer_search_space(trial) -> dict[str, Any]:
-    """What `forecast tune` searches for the transformer (an Optuna trial's suggestions)."""
+def patch_choices(patch_len: int, lookback: int) -> list[int]:
+    """Patch lengths to search around the data's own (its frequency's default, or the one
+    set): half, once, twice and four times it, those that leave at least two tokens in the
+    lookback. 0 (a token per step) is a choice the user made: it is kept, not searched."""
+    if patch_len == 0:
+        return [0]
+    wanted = {max(1, patch_len // 2), patch_len, 2 * patch_len, 4 * patch_len}
+    fitting = sorted(p for p in wanted if p <= max(1, lookback // 2))
+    return fitting or [max(1, lookback // 2)]
+
+
+def transformer_search_space(trial, config) -> dict[str, Any]:
+    """What `forecast tune` searches for the transformer (an Optuna trial's suggestions).
+    Patch lengths follow the data: a quarterly lookback of 16 steps gets 2, 4 or 8, an
+    hourly one of 168 steps 6 to 48."""
     d_model = trial.suggest_categorical("d_model", [16, 32, 64])
+    patches = patch_choices(config.model.transformer.patch_len, config.data.lookback)
     return {
         "model.transformer.d_model": d_model,
         "model.transformer.n_heads": trial.suggest_categorical("n_heads", [2, 4]),
         "model.transformer.n_layers": trial.suggest_int("n_layers", 1, 3),
         "model.transformer.ff_dim": 2 * d_model,
-        "model.transformer.patch_len": trial.suggest_categorical("patch_len", [8, 12, 24, 48]),
+        "model.transformer.patch_len": trial.suggest_categorical("patch_len", patches),
         "model.transformer.dropout": trial.suggest_float("dropout", 0.0, 0.3),
         "trainer.learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
     }
