@@ -85,6 +85,9 @@ class TrainerSettings(_Section):
                         "model has seen the most recent data before the test part; conformal "
                         "offsets stay the first fit's, measured on validation windows it never "
                         "saw")
+    weight_average_epochs: float | None = Field(
+        None, gt=0, description="validate, keep and serve an exponential moving average of "
+        "the weights spanning about this many epochs of steps (null: the last step's weights)")
     limit_train_batches: float | int = 1.0
     limit_val_batches: float | int = 1.0
     gradient_clip_val: float = 1.0

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 
+from .averaging import EpochEMA
 from .config import ForecastConfig, TrainerSettings
 from .data.split import SplitBounds
 from .datamodule import PreparedData, WindowDataModule
@@ -120,7 +121,9 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
     timer, history = EpochTimer(), LossHistory()
     selection: list[Callback] = [] if checkpoint is None else [
         EarlyStopping(monitor="val_loss", mode="min", patience=settings.patience), checkpoint]
-    callbacks: list[Callback] = [*selection, timer, history, *(extra_callbacks or [])]
+    averaging: list[Callback] = ([EpochEMA(settings.weight_average_epochs)]
+                                 if settings.weight_average_epochs else [])
+    callbacks: list[Callback] = [*selection, *averaging, timer, history, *(extra_callbacks or [])]
     if settings.enable_progress_bar:
         callbacks.append(RichProgressBar(leave=True))
     trainer = pl.Trainer(
@@ -259,12 +262,18 @@ def fit_network(predictor: Predictor, config: ForecastConfig, prepared: Prepared
                 datamodule: WindowDataModule, callbacks: list[Callback] | None, logger,
                 epochs: int | None = None) -> TrainingReport:
     """Train `predictor`'s network in place with the configured loss and schedule."""
+    return fit_module(training_module(predictor, config, prepared), datamodule, config.trainer,
+                      callbacks, logger, epochs)
+
+
+def training_module(predictor: Predictor, config: ForecastConfig, prepared: PreparedData
+                    ) -> ForecastModule:
+    """The LightningModule that trains (and validates) `predictor`'s network as configured."""
     settings, trainer = config.model, config.trainer
-    module = ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
-                            trainer.learning_rate, trainer.weight_decay, trainer.max_epochs,
-                            scale_unit(prepared, settings.weighting),
-                            SCALE_POWERS[settings.weighting])
-    return fit_module(module, datamodule, trainer, callbacks, logger, epochs)
+    return ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
+                          trainer.learning_rate, trainer.weight_decay, trainer.max_epochs,
+                          scale_unit(prepared, settings.weighting),
+                          SCALE_POWERS[settings.weighting])
 
 
 def with_validation_in_training(prepared: PreparedData) -> PreparedData:
