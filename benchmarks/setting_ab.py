@@ -139,13 +139,15 @@ def parser(doc: str, sets: list[str], setting: str | None = None,
     return p
 
 
-def merge(names: list[str], variants: tuple[str, ...], output: str) -> None:
+def merge(names: list[str], variants: tuple[str, ...], output: str,
+          families: list[str]) -> None:
     """One comparison from rows measured in separate runs (each set's seasonal naive is
-    deterministic, so any run's serves)."""
+    deterministic, so any run's serves), of the `families` only (a family whose default
+    differs takes its A rows from another file)."""
     rows, naive = [], {}
     for name in names:
         data = json.loads((RESULTS / f"{name}.json").read_text())
-        rows += [r for r in data["rows"] if r["variant"] in variants]
+        rows += [r for r in data["rows"] if r["variant"] in variants and r["family"] in families]
         naive.update(data["seasonal_naive"])
     text = markdown(rows, naive, variants)
     save_results(output, {"variants": variants, "rows": rows, "seasonal_naive": naive,
@@ -163,7 +165,7 @@ def main(args: argparse.Namespace) -> None:
     if args.merge:
         if len(variants) != 2:
             raise SystemExit("--merge compares two --variants")
-        merge(args.merge, variants, args.output)
+        merge(args.merge, variants, args.output, args.models)
         return
     run_ab(variants, args.sets, args.models, args.seeds, args.output)
 
