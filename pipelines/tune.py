@@ -109,6 +109,32 @@ def open_study(storage: optuna.storages.BaseStorage, name: str,
                                load_if_exists=True, pruner=pruner)
 
 
+def check_search_space(study: optuna.Study, config: ForecastConfig) -> None:
+    """Refuse, before any run, to add trials to a study whose earlier trials drew from other
+    choices: the space follows the data (patch lengths) and the config (the decoder), and a
+    study's best would otherwise mix trials of different data. Optuna itself would only fail
+    inside the first trial."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created" line
+    try:
+        probe = optuna.create_study(storage=optuna.storages.InMemoryStorage()).ask()
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    config.model.family.search_space(probe, config)
+    for trial in study.get_trials(deepcopy=False):
+        for name, earlier in trial.distributions.items():
+            now = probe.distributions.get(name)
+            try:
+                if now is not None:
+                    optuna.distributions.check_distribution_compatibility(earlier, now)
+            except ValueError:
+                choices = lambda d: getattr(d, "choices", d)  # noqa: E731 - for the message
+                raise ConfigError(
+                    f"study '{study.study_name}' searched {name} over {choices(earlier)}, and "
+                    f"this data and config give {choices(now)}: its trials were run on other "
+                    "data or settings; name a new study with --study (tune.study)") from None
+
+
 def parent_run(client: MlflowClient, experiment_id: str, study: optuna.Study,
                storage: optuna.storages.BaseStorage, wait_s: float = PARENT_WAIT_S) -> str:
     """The study's one parent run, however many workers start at the same moment.
@@ -258,6 +284,7 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print,
     name = settings.study or f"tune-{family.name}"
     storage = open_storage(settings.storage, settings.grace_s)  # fails fast, before training
     study = open_study(storage, name, config)
+    check_search_space(study, config)
     client = connect()
     experiment_id = ensure_experiment(client, config.tracking.experiment)
     parent = parent_run(client, experiment_id, study, storage)

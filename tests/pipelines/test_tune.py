@@ -157,6 +157,21 @@ def test_an_unreachable_storage_fails_in_seconds(project):
     assert time.perf_counter() - start < 10 and "pw@" not in str(info.value)
 
 
+def test_a_study_run_with_other_choices_is_refused_before_any_run(project, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="hourly", storage=storage)
+    trial = study.ask()
+    trial.suggest_categorical("patch_len", [8, 12, 24, 48])  # another data set's patches
+    study.tell(trial, 1.0)
+    config = load_config(project, ["model.name=transformer", f"tune.storage={storage}",
+                                   "tune.study=hourly"])
+    # refused with no tracking server: before the parent run or any trial
+    with pytest.raises(ForecastError, match=r"'hourly' searched patch_len over "
+                                            r"\(8, 12, 24, 48\).*--study"):
+        run_tune(config)
+    assert len(optuna.load_study(study_name="hourly", storage=storage).trials) == 1
+
+
 def test_a_family_without_a_search_space_is_refused(project):
     with pytest.raises(ForecastError, match="has nothing to tune"):
         run_tune(load_config(project, ["model.name=naive"]))
