@@ -26,15 +26,17 @@ class EpochEMA(WeightAveraging):
         self._swapped = False
         # parameters only: the networks' buffers are constants (index tables, positions), and
         # an integer index averaged in floating point can round down to the wrong step
-        super().__init__(use_buffers=False, avg_fn=self._average)
+        super().__init__(use_buffers=False, multi_avg_fn=self._average)
 
-    def _average(self, averaged: torch.Tensor, current: torch.Tensor,
-                 num_averaged: torch.Tensor) -> torch.Tensor:
-        """One step of the average: a running mean for the first `span` steps, then an EMA
-        whose weights fall by 1/e over `span` steps."""
+    def _average(self, averaged: list[torch.Tensor], current: list[torch.Tensor],
+                 num_averaged: torch.Tensor) -> None:
+        """One step of the average, in place over a group of parameters: a running mean for
+        the first `span` steps, then an EMA whose weights fall by 1/e over `span` steps. The
+        count is read once per step, not once per parameter (on a GPU each read waits)."""
         n = float(num_averaged)
-        decay = min(1.0 - 1.0 / self.span, n / (n + 1.0))
-        return averaged * decay + current * (1.0 - decay)
+        weight = 1.0 - min(1.0 - 1.0 / self.span, n / (n + 1.0))
+        for average, value in zip(averaged, current, strict=True):
+            average.lerp_(value, weight)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         steps = max(int(trainer.num_training_batches), 1)  # batches per epoch, known by now

@@ -64,10 +64,11 @@ def test_the_average_is_a_running_mean_then_decays_over_its_span():
     ema.span = 4.0
     average = torch.tensor(0.0)
     for n, value in enumerate([4.0, 8.0, 0.0], start=1):  # a mean while n < span: n/(n+1)
-        average = ema._average(average, torch.tensor(value), torch.tensor(n))
+        ema._average([average], [torch.tensor(value)], torch.tensor(n))
     assert float(average) == pytest.approx((0.0 + 4.0 + 8.0 + 0.0) / 4, rel=1e-6)
     # past the span, each step keeps 1 - 1/span of the average
-    average = ema._average(torch.tensor(1.0), torch.tensor(0.0), torch.tensor(10))
+    average = torch.tensor(1.0)
+    ema._average([average], [torch.tensor(0.0)], torch.tensor(10))
     assert float(average) == pytest.approx(0.75, rel=1e-6)
 
 
