@@ -124,15 +124,21 @@ def check_search_space(study: optuna.Study, config: ForecastConfig) -> None:
     for trial in study.get_trials(deepcopy=False):
         for name, earlier in trial.distributions.items():
             now = probe.distributions.get(name)
+            if now is None:  # not drawn for this config (a conditional setting)
+                continue
             try:
-                if now is not None:
-                    optuna.distributions.check_distribution_compatibility(earlier, now)
+                optuna.distributions.check_distribution_compatibility(earlier, now)
             except ValueError:
-                choices = lambda d: getattr(d, "choices", d)  # noqa: E731 - for the message
                 raise ConfigError(
-                    f"study '{study.study_name}' searched {name} over {choices(earlier)}, and "
-                    f"this data and config give {choices(now)}: its trials were run on other "
-                    "data or settings; name a new study with --study (tune.study)") from None
+                    f"study '{study.study_name}' searched {name} over {drawn_from(earlier)}, "
+                    f"and this data and config give {drawn_from(now)}: its trials were run on "
+                    "other data or settings; name a new study with --study (tune.study)"
+                ) from None
+
+
+def drawn_from(distribution: optuna.distributions.BaseDistribution) -> object:
+    """A distribution as a message shows it: its choices, or itself (a range)."""
+    return getattr(distribution, "choices", distribution)
 
 
 def parent_run(client: MlflowClient, experiment_id: str, study: optuna.Study,
