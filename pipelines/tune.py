@@ -113,7 +113,9 @@ def check_search_space(study: optuna.Study, config: ForecastConfig) -> None:
     """Refuse, before any run, to add trials to a study whose earlier trials drew from other
     choices: the space follows the data (patch lengths) and the config (the decoder), and a
     study's best would otherwise mix trials of different data. Optuna itself would only fail
-    inside the first trial."""
+    inside the first trial, or, where a setting is drawn under one config only (the seasonal
+    input, with the aligned decoder), not at all: the best trial's values would then be
+    written into a config they were never trained with."""
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created" line
     try:
@@ -121,10 +123,11 @@ def check_search_space(study: optuna.Study, config: ForecastConfig) -> None:
     finally:
         optuna.logging.set_verbosity(verbosity)
     config.model.family.search_space(probe, config)
+    drawn = set(probe.distributions)
     for trial in study.get_trials(deepcopy=False):
         for name, earlier in trial.distributions.items():
             now = probe.distributions.get(name)
-            if now is None:  # not drawn for this config (a conditional setting)
+            if now is None:  # not drawn for this config: refused below, by name
                 continue
             try:
                 optuna.distributions.check_distribution_compatibility(earlier, now)
@@ -134,6 +137,13 @@ def check_search_space(study: optuna.Study, config: ForecastConfig) -> None:
                     f"and this data and config give {drawn_from(now)}: its trials were run on "
                     "other data or settings; name a new study with --study (tune.study)"
                 ) from None
+        # a running trial may still be drawing; a surplus one drew nothing
+        if trial.state in FINAL and not surplus(trial) and set(trial.distributions) != drawn:
+            raise ConfigError(
+                f"study '{study.study_name}' searched {sorted(trial.distributions)}, and this "
+                f"model and config search {sorted(drawn)}: its trials were run with another "
+                "model or settings (the decoder decides whether seasonal_input is searched); "
+                "name a new study with --study (tune.study)")
 
 
 def drawn_from(distribution: optuna.distributions.BaseDistribution) -> object:

@@ -188,3 +188,21 @@ def test_a_trial_numbered_past_the_budget_stops_before_it_runs(tiny_config):
     extra = study.trials[-1]
     assert extra.number == 1 and extra.state == optuna.trial.TrialState.PRUNED
     assert extra.user_attrs["surplus"] is True
+
+
+@pytest.mark.parametrize("earlier, now", [("aligned", "last"), ("last", "aligned")])
+def test_a_study_run_with_another_decoder_is_refused_before_any_run(project, tmp_path,
+                                                                    earlier, now):
+    # the seasonal input is drawn with the aligned decoder only: no distribution conflicts,
+    # but the best trial's values would be written into a config they were not trained with
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    settings = ["model.name=gru", f"tune.storage={storage}", "tune.study=decoders"]
+    study = optuna.create_study(study_name="decoders", storage=storage)
+    trial = study.ask()
+    before = load_config(project, [*settings, f"model.rnn.decoder={earlier}"])
+    before.model.family.search_space(trial, before)
+    study.tell(trial, 1.0)
+    config = load_config(project, [*settings, f"model.rnn.decoder={now}"])
+    with pytest.raises(ForecastError, match=r"'decoders' searched .*seasonal_input.*--study"):
+        run_tune(config)
+    assert len(optuna.load_study(study_name="decoders", storage=storage).trials) == 1
