@@ -39,7 +39,7 @@ from peer_models import (
 from peer_sets import DEFAULT_SETS, SETS, BenchSet, load_set
 from results_files import RESULTS, save_results
 
-OURS = ["lstm", "gru", "transformer"]
+OURS = ["lstm", "gru", "transformer", "mlp"]
 IMAGES = Path(__file__).parents[1] / "docs" / "images"
 
 

@@ -23,7 +23,7 @@ def split_history(frame: pd.DataFrame, cut: int):
     return history, future, actual
 
 
-@pytest.mark.parametrize("model", ["lstm", "gru", "transformer"])
+@pytest.mark.parametrize("model", ["lstm", "gru", "transformer", "mlp"])
 def test_save_load_predict_identical(tmp_path, tiny_config, panel_frame, model):
     forecaster = Forecaster(model, tiny_config).fit(panel_frame)
     history, future, _ = split_history(panel_frame, 300)

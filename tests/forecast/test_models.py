@@ -14,6 +14,7 @@ ARCH = {
     "gru": {"hidden_size": 8, "num_layers": 1, "dropout": 0.0},
     "transformer": {"d_model": 8, "n_heads": 2, "n_layers": 2, "ff_dim": 16, "dropout": 0.0,
                     "patch_len": 0},
+    "mlp": {"hidden_size": 8, "num_layers": 2, "feature_size": 2, "dropout": 0.0},
     "naive": {},
     "seasonal_naive": {},  # the season is data.season, carried by ModelDims
 }
@@ -66,3 +67,13 @@ def test_rnn_output_depends_on_early_inputs_through_recurrence():
     changed = x["past"].clone()
     changed[:, 0] += 5.0
     assert not torch.allclose(model(x), model(dict(x, past=changed)))
+
+
+def test_mlp_projects_covariates_so_its_width_does_not_grow_with_them():
+    few = build_model("mlp", DIMS, ARCH["mlp"])
+    many = build_model("mlp", ModelDims(24, 6, 41, 3, 2, 3), ARCH["mlp"])
+    assert few.encoder[0].in_features == many.encoder[0].in_features == 24 * (1 + 2)
+    alone = build_model("mlp", ModelDims(24, 6, 1, 0, 0, 3), ARCH["mlp"])  # the target only
+    past = torch.randn(4, 24, 1)
+    out = alone({"past": past, "future": torch.zeros(4, 6, 0), "static": torch.zeros(4, 0)})
+    assert out.shape == (4, 6, 3) and alone.encoder[0].in_features == 24

@@ -24,7 +24,7 @@ def batch(past: torch.Tensor) -> dict:
             "static": torch.zeros(len(past), 0)}
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "transformer"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "transformer", "mlp"])
 @pytest.mark.parametrize("affine", [False, True])
 def test_revin_forecast_follows_a_shift_in_level_and_scale(name, affine):
     """The forecast of y*k + c is k * forecast(y) + c, whatever the network learnt."""

@@ -71,3 +71,9 @@ def test_recurrent_space_draws_the_seasonal_input_only_for_the_aligned_decoder()
     assert {v["model.rnn.seasonal_input"] for v in aligned} == {False, True}
     last = draws(quarterly_config(name="lstm", rnn={"decoder": "last"}))
     assert all("model.rnn.seasonal_input" not in v for v in last)
+
+
+def test_every_draw_of_the_mlp_space_is_a_valid_config():
+    drawn = draws(quarterly_config(name="mlp"))
+    assert {v["model.mlp.num_layers"] for v in drawn} == {1, 2, 3}
+    assert {v["model.mlp.feature_size"] for v in drawn} <= {2, 4, 8}
