@@ -1,6 +1,6 @@
 """Which inputs mattered, at the grain the model weighs them: for a patched Transformer the
 attention each patch (an input range: start, end) receives, for one token per step the
-attention per step, for recurrent models input-gradient saliency per step.
+attention per step, for recurrent and dense (`mlp`) models input-gradient saliency per step.
 
 All are normalised to sum to one over the lookback, so they read as shares.
 """
