@@ -6,7 +6,7 @@ weights. Das et al. (2023, TiDE) and Zeng et al. (2023, "Are Transformers Effect
 Time Series Forecasting?") found such dense models level with or ahead of both on many
 benchmarks, and NeuralForecast's NHITS, the strongest peer in docs/benchmarks.md on the
 short quarterly and the weekly hourly sets, is one too. Its cost grows with the lookback
-only through the first layer's width.
+only through the first layer and the linear skip, both one matrix product.
 
 - Each step's covariates are projected to `feature_size` values before flattening (TiDE's
   feature projection), so a long lookback with many covariates stays a narrow input.
