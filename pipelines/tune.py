@@ -9,8 +9,10 @@ Lightning callback on the validation loss; the best configuration is written as 
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import time
+import uuid
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -278,10 +280,19 @@ def progress_callback(progress, total: int):
 
 
 def write_best_config(config: ForecastConfig, study: optuna.Study, path: Path) -> Path:
+    """Write the best trial's config in one step: every worker writes the same `--output`,
+    and the one that registers reads it back while another may be rewriting it."""
     best = config.with_values(study.best_trial.user_attrs["overrides"])
-    path.write_text(f"# Best of Optuna study '{study.study_name}' (trial "
-                    f"{study.best_trial.number}, val_loss {study.best_value:.6f}).\n"
-                    + yaml.safe_dump(best.model_dump(), sort_keys=False))
+    text = (f"# Best of Optuna study '{study.study_name}' (trial {study.best_trial.number}, "
+            f"val_loss {study.best_value:.6f}).\n"
+            + yaml.safe_dump(best.model_dump(), sort_keys=False))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")  # one per writer
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)  # readers see the old file or the new one, never half
+    finally:
+        temporary.unlink(missing_ok=True)  # gone after the replace; left by a failed write
     return path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -206,3 +207,31 @@ def test_a_study_run_with_another_decoder_is_refused_before_any_run(project, tmp
     with pytest.raises(ForecastError, match=r"'decoders' searched .*seasonal_input.*--study"):
         run_tune(config)
     assert len(optuna.load_study(study_name="decoders", storage=storage).trials) == 1
+
+
+def test_a_worker_reading_the_best_config_never_sees_it_half_written(tiny_config, tmp_path):
+    """Every worker of a study writes the same `--output`; the one that registers reads it
+    back while the others may be rewriting it. A truncated file read as YAML is the defaults."""
+    from pipelines.tune import write_best_config
+
+    study = optuna.create_study(study_name="shared")
+    trial = study.ask()
+    trial.set_user_attr("overrides", {"model.rnn.hidden_size": 24})
+    study.tell(trial, 1.0)
+    path = tmp_path / "best.yaml"
+    write_best_config(tiny_config, study, path)
+    stop = threading.Event()
+
+    def rewrite() -> None:
+        while not stop.is_set():
+            write_best_config(tiny_config, study, path)
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        read = [load_config(path).model.rnn.hidden_size for _ in range(300)]
+    finally:
+        stop.set()
+        writer.join()
+    assert set(read) == {24}
+    assert [p.name for p in tmp_path.iterdir()] == ["best.yaml"]  # no temporary left behind
