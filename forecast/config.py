@@ -253,9 +253,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:
-            values = yaml.safe_load(path.read_text()) or {}
+            values = yaml.safe_load(path.read_text())
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        if values is None:  # read as the defaults, a truncated file would train the wrong task
+            raise ConfigError(f"config file {path} holds no settings (it is empty or only "
+                              "comments); leave out --config for the defaults")
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path} must hold a mapping with model/data/trainer")
     return build_config(apply_overrides(values, overrides or []))

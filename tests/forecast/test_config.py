@@ -42,6 +42,14 @@ def test_missing_config_file_is_named(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
+@pytest.mark.parametrize("text", ["", "# tuned later\n"])
+def test_a_config_file_without_settings_is_refused_not_read_as_the_defaults(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"c\.yaml holds no settings"):
+        load_config(path)
+
+
 def test_presets_leave_the_task_to_the_data():
     for name in ("default", "quick"):
         config = load_config(f"pipelines/configs/{name}.yaml")

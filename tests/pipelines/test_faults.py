@@ -39,6 +39,14 @@ def test_bad_input_leaves_no_run(tracking_server, project, monkeypatch, capsys, 
         assert client.search_runs([experiment.experiment_id]) == []
 
 
+def test_an_empty_config_file_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    (tmp_path / "empty.yaml").write_text("")
+    assert main(["train", "--config", str(tmp_path / "empty.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "empty.yaml holds no settings" in err and "Traceback" not in err
+
+
 def test_unknown_model_choice_is_listed(project, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--model", "prophet"])
