@@ -26,7 +26,7 @@ from pydantic import Field
 from torch import nn
 
 from .base import ForecastHead, ModelDims
-from .registry import FamilyConfig, ModelFamily, register
+from .registry import FamilyConfig, ModelFamily, register, shared_draws
 
 if TYPE_CHECKING:
     from ..windows import Batch
@@ -89,8 +89,7 @@ def mlp_search_space(trial, config) -> dict[str, Any]:
         "model.mlp.hidden_size": trial.suggest_categorical("hidden_size", [64, 128, 256, 512]),
         "model.mlp.num_layers": trial.suggest_int("num_layers", 1, 3),
         "model.mlp.feature_size": trial.suggest_categorical("feature_size", [2, 4, 8]),
-        "model.mlp.dropout": trial.suggest_float("dropout", 0.0, 0.3),
-        "trainer.learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+        **shared_draws(trial, "mlp"),
     }
 
 

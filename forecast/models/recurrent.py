@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from .base import ForecastHead, ModelDims
-from .registry import FamilyConfig, ModelFamily, register
+from .registry import FamilyConfig, ModelFamily, register, shared_draws
 
 if TYPE_CHECKING:
     from ..windows import Batch
@@ -103,8 +103,7 @@ def rnn_search_space(trial, config) -> dict[str, Any]:
     values = {
         "model.rnn.hidden_size": trial.suggest_categorical("hidden_size", [16, 32, 64, 128]),
         "model.rnn.num_layers": trial.suggest_int("num_layers", 1, 3),
-        "model.rnn.dropout": trial.suggest_float("dropout", 0.0, 0.3),
-        "trainer.learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+        **shared_draws(trial, "rnn"),
     }
     if config.model.rnn.decoder == "aligned":
         values["model.rnn.seasonal_input"] = trial.suggest_categorical("seasonal_input",

@@ -104,6 +104,16 @@ def tunable_names() -> list[str]:
     return [f.name for f in _FAMILIES.values() if f.search_space is not None]
 
 
+def shared_draws(trial: Any, section: str) -> dict[str, Any]:
+    """The draws every family's search space makes, in the same ranges, so studies of
+    different families explore the same training settings: the family's dropout and the
+    learning rate (an Optuna trial's suggestions)."""
+    return {
+        f"model.{section}.dropout": trial.suggest_float("dropout", 0.0, 0.3),
+        "trainer.learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+    }
+
+
 def get_family(name: str) -> ModelFamily:
     try:
         return _FAMILIES[name]

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from .base import ForecastHead, ModelDims
-from .registry import FamilyConfig, ModelFamily, register
+from .registry import FamilyConfig, ModelFamily, register, shared_draws
 
 if TYPE_CHECKING:
     from ..windows import Batch
@@ -167,8 +167,7 @@ def transformer_search_space(trial, config) -> dict[str, Any]:
         "model.transformer.n_layers": trial.suggest_int("n_layers", 1, 3),
         "model.transformer.ff_dim": 2 * d_model,
         "model.transformer.patch_len": trial.suggest_categorical("patch_len", patches),
-        "model.transformer.dropout": trial.suggest_float("dropout", 0.0, 0.3),
-        "trainer.learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+        **shared_draws(trial, "transformer"),
     }
 
 
