@@ -15,6 +15,8 @@ import pandas as pd  # noqa: E402
 from forecast.evaluation import WindowForecasts  # noqa: E402
 from forecast.models import get_family  # noqa: E402
 
+from .files import replaced_atomically  # noqa: E402
+
 
 def save_figure(fig, path: Path) -> Path:
     """The one way a figure is written: tight layout, 110 dpi PNG, figure closed. Where the
@@ -24,7 +26,8 @@ def save_figure(fig, path: Path) -> Path:
         warnings.simplefilter("always")
         fig.tight_layout()
     crowded = any("Tight layout not applied" in str(w.message) for w in caught)
-    fig.savefig(path, dpi=110, bbox_inches="tight" if crowded else None)
+    with replaced_atomically(Path(path)) as temporary:  # workers of a study share a plot
+        fig.savefig(temporary, dpi=110, bbox_inches="tight" if crowded else None)
     plt.close(fig)
     return path
 

@@ -9,10 +9,8 @@ Lightning callback on the validation loss; the best configuration is written as 
 from __future__ import annotations
 
 import itertools
-import os
 import random
 import time
-import uuid
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from forecast.datamodule import PreparedData, prepare, resolved_config
 from forecast.errors import ConfigError, ForecastError
 from forecast.models import get_family, tunable_names
 
+from .files import replaced_atomically
 from .plots import save_figure
 from .redaction import redact
 from .tracking import connect, ensure_experiment
@@ -286,13 +285,8 @@ def write_best_config(config: ForecastConfig, study: optuna.Study, path: Path) -
     text = (f"# Best of Optuna study '{study.study_name}' (trial {study.best_trial.number}, "
             f"val_loss {study.best_value:.6f}).\n"
             + yaml.safe_dump(best.model_dump(), sort_keys=False))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")  # one per writer
-    try:
+    with replaced_atomically(path) as temporary:
         temporary.write_text(text)
-        os.replace(temporary, path)  # readers see the old file or the new one, never half
-    finally:
-        temporary.unlink(missing_ok=True)  # gone after the replace; left by a failed write
     return path
 
 

@@ -235,3 +235,35 @@ def test_a_worker_reading_the_best_config_never_sees_it_half_written(tiny_config
         writer.join()
     assert set(read) == {24}
     assert [p.name for p in tmp_path.iterdir()] == ["best.yaml"]  # no temporary left behind
+
+
+def test_a_plot_being_rewritten_is_never_read_half_written(tmp_path):
+    """The workers of a study also share `best.png`, which each uploads to the parent run."""
+    import matplotlib.pyplot as plt
+
+    from pipelines.plots import save_figure
+
+    path = tmp_path / "best.png"
+
+    def draw() -> None:
+        figure, axes = plt.subplots()
+        axes.plot(range(50))
+        save_figure(figure, path)
+
+    draw()
+    stop = threading.Event()
+
+    def redraw() -> None:
+        while not stop.is_set():
+            draw()
+
+    writer = threading.Thread(target=redraw)
+    writer.start()
+    try:
+        reads = [path.read_bytes() for _ in range(300)]
+    finally:
+        stop.set()
+        writer.join()
+    # a whole PNG starts with its signature and ends with the IEND chunk
+    assert all(r.startswith(b"\x89PNG") and r.endswith(b"IEND\xaeB`\x82") for r in reads)
+    assert [p.name for p in tmp_path.iterdir()] == ["best.png"]
