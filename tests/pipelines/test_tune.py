@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from pipelines.tune import (
     parent_run,
     run_tune,
 )
-from tests.concurrency import together
+from tests.concurrency import read_while_rewritten, together
 from tests.servers import BIN
 
 
@@ -220,19 +219,8 @@ def test_a_worker_reading_the_best_config_never_sees_it_half_written(tiny_config
     study.tell(trial, 1.0)
     path = tmp_path / "best.yaml"
     write_best_config(tiny_config, study, path)
-    stop = threading.Event()
-
-    def rewrite() -> None:
-        while not stop.is_set():
-            write_best_config(tiny_config, study, path)
-
-    writer = threading.Thread(target=rewrite)
-    writer.start()
-    try:
-        read = [load_config(path).model.rnn.hidden_size for _ in range(300)]
-    finally:
-        stop.set()
-        writer.join()
+    read = read_while_rewritten(lambda: write_best_config(tiny_config, study, path),
+                                lambda: load_config(path).model.rnn.hidden_size)
     assert set(read) == {24}
     assert [p.name for p in tmp_path.iterdir()] == ["best.yaml"]  # no temporary left behind
 
@@ -251,19 +239,7 @@ def test_a_plot_being_rewritten_is_never_read_half_written(tmp_path):
         save_figure(figure, path)
 
     draw()
-    stop = threading.Event()
-
-    def redraw() -> None:
-        while not stop.is_set():
-            draw()
-
-    writer = threading.Thread(target=redraw)
-    writer.start()
-    try:
-        reads = [path.read_bytes() for _ in range(300)]
-    finally:
-        stop.set()
-        writer.join()
+    reads = read_while_rewritten(draw, path.read_bytes)
     # a whole PNG starts with its signature and ends with the IEND chunk
     assert all(r.startswith(b"\x89PNG") and r.endswith(b"IEND\xaeB`\x82") for r in reads)
     assert [p.name for p in tmp_path.iterdir()] == ["best.png"]
