@@ -36,6 +36,7 @@ PARENT_ATTR = "mlflow_parent_run_id"
 PARENT_LOCK_SUFFIX = ":parent-lock"  # a study whose name only one worker can create
 PARENT_WAIT_S = 60.0
 REGISTERED_SUFFIX = ":registered-trial-"  # created by the one worker that registers trial N
+SUMMARISED_SUFFIX = ":summarised-trial-"  # created by the one worker that logs trial N's summary
 RUNNING = optuna.trial.TrialState.RUNNING
 # what SQLite and PostgreSQL say when two workers create the study schema at the same moment
 SCHEMA_RACE = ("already exists", "UNIQUE constraint failed", "duplicate key")
@@ -215,6 +216,33 @@ def claim_registration(storage: optuna.storages.BaseStorage, study: str, trial: 
     return claim(storage, f"{study}{REGISTERED_SUFFIX}{trial}")
 
 
+def summarise_once(storage: optuna.storages.BaseStorage, study: optuna.Study, parent: str,
+                   files: list[Path]) -> bool:
+    """Log the study's best to its parent run, from the one worker that claims it (True).
+    Every worker knows the same best once all trials are done, but two of them setting the
+    same tag in one instant collide in MLflow's store (its key is unique) and one fails."""
+    if not claim(storage, f"{study.study_name}{SUMMARISED_SUFFIX}{study.best_trial.number}"):
+        return False
+    log_summary(study, parent, files)
+    return True
+
+
+def write_history_plot(study: optuna.Study, path: Path) -> Path:
+    with optuna_experimental():
+        figure = optuna.visualization.matplotlib.plot_optimization_history(study).figure
+    return save_figure(figure, path)
+
+
+def log_summary(study: optuna.Study, parent: str, files: list[Path]) -> None:
+    """The parent run's record of the study: best loss and trial, and `files` (the best
+    config and the history plot) as artifacts."""
+    with mlflow.start_run(run_id=parent):
+        mlflow.log_metric("best_val_loss", study.best_value)
+        mlflow.set_tag("best_trial", str(study.best_trial.number))
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="tuning")
+
+
 def surplus(trial: optuna.trial.FrozenTrial) -> bool:
     return bool(trial.user_attrs.get(SURPLUS_ATTR))
 
@@ -318,15 +346,10 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print,
     progress(f"[tune] this worker ran for {time.perf_counter() - started:.0f} s")
     output = output or Path(f"tuned-{family.name}.yaml")
     write_best_config(config, study, output)
-    with mlflow.start_run(run_id=parent):
-        mlflow.log_metric("best_val_loss", study.best_value)
-        mlflow.set_tag("best_trial", str(study.best_trial.number))
-        with optuna_experimental():
-            figure = optuna.visualization.matplotlib.plot_optimization_history(study).figure
-        plot = save_figure(figure, output.with_suffix(".png"))
-        mlflow.log_artifact(str(plot), artifact_path="tuning")
-        mlflow.log_artifact(str(output), artifact_path="tuning")
+    plot = write_history_plot(study, output.with_suffix(".png"))
     best = study.best_trial.number
+    if not summarise_once(storage, study, parent, [plot, output]):
+        progress(f"[tune] trial {best}'s summary is logged to the parent run by another worker")
     return TuneResult(name, study.best_value, best, output, parent,
                       sum(not surplus(t) for t in study.trials),
                       register and claim_registration(storage, name, best))

@@ -23,6 +23,7 @@ from pipelines.tune import (
     open_storage,
     parent_run,
     run_tune,
+    summarise_once,
 )
 from tests.concurrency import read_while_rewritten, together
 from tests.servers import BIN
@@ -113,6 +114,34 @@ def test_the_trial_of_a_dead_worker_fails_and_the_wait_for_it_ends(tmp_path):
     await_other_workers(study, said.append, poll_s=0.2)
     assert study.trials[0].state == optuna.trial.TrialState.FAIL
     assert said == ["[tune] waiting for trials [0], still running in other workers"]
+
+
+def test_workers_finishing_together_log_the_summary_once(tracking_server, tmp_path,
+                                                         monkeypatch):
+    """The CI failure after the best-config fix: two workers set the parent run's
+    `best_trial` tag in one instant, and MLflow's store refused the second (a unique key)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="done", storage=open_storage(url))
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=3)
+    client = MlflowClient(tracking_server, tracking_server)
+    parent = client.create_run(client.create_experiment("summary-race")).info.run_id
+    files = [tmp_path / "best.yaml", tmp_path / "best.png"]
+    for path in files:
+        path.write_text(path.name)
+
+    def connect_worker(_: int) -> tuple:
+        storage = open_storage(url)
+        return storage, optuna.load_study(study_name="done", storage=storage)
+
+    logged = together(4, lambda ready: summarise_once(*ready, parent, files),
+                      prepare=connect_worker)
+    assert sorted(logged) == [False, False, False, True]
+    run = client.get_run(parent)
+    assert run.data.tags["best_trial"] == str(study.best_trial.number)
+    assert len(client.get_metric_history(parent, "best_val_loss")) == 1
+    assert sorted(a.path for a in client.list_artifacts(parent, "tuning")) == [
+        "tuning/best.png", "tuning/best.yaml"]
 
 
 def test_exactly_one_worker_claims_the_registration_of_a_trial(tmp_path):
