@@ -52,6 +52,8 @@ def test_two_workers_share_one_study(tracking_server, project, monkeypatch):
     assert best_a == best_b
     # and exactly one of them trains and registers it
     assert sum("is registered by another worker" in out for out in outputs) == 1
+    # and exactly one of them logs the parent run's summary
+    assert sum("logged to the parent run by another worker" in out for out in outputs) == 1
 
     study = optuna.load_study(study_name="shared", storage=storage)
     ran = [t for t in study.trials if not t.user_attrs.get("surplus")]
