@@ -216,14 +216,14 @@ def claim_registration(storage: optuna.storages.BaseStorage, study: str, trial: 
     return claim(storage, f"{study}{REGISTERED_SUFFIX}{trial}")
 
 
-def summarise_once(storage: optuna.storages.BaseStorage, study: optuna.Study, parent: str,
-                   files: list[Path]) -> bool:
-    """Log the study's best to its parent run, from the one worker that claims it (True).
-    Every worker knows the same best once all trials are done, but two of them setting the
-    same tag in one instant collide in MLflow's store (its key is unique) and one fails."""
-    if not claim(storage, f"{study.study_name}{SUMMARISED_SUFFIX}{study.best_trial.number}"):
+def summarise_once(storage: optuna.storages.BaseStorage, study: str,
+                   best: optuna.trial.FrozenTrial, parent: str, files: list[Path]) -> bool:
+    """Log the study's best trial to its parent run, from the one worker that claims it
+    (True). Every worker knows the same best once all trials are done, but two of them
+    setting the same tag in one instant collide in MLflow's store (its key is unique)."""
+    if not claim(storage, f"{study}{SUMMARISED_SUFFIX}{best.number}"):
         return False
-    log_summary(study, parent, files)
+    log_summary(best, parent, files)
     return True
 
 
@@ -233,12 +233,12 @@ def write_history_plot(study: optuna.Study, path: Path) -> Path:
     return save_figure(figure, path)
 
 
-def log_summary(study: optuna.Study, parent: str, files: list[Path]) -> None:
+def log_summary(best: optuna.trial.FrozenTrial, parent: str, files: list[Path]) -> None:
     """The parent run's record of the study: best loss and trial, and `files` (the best
     config and the history plot) as artifacts."""
     with mlflow.start_run(run_id=parent):
-        mlflow.log_metric("best_val_loss", study.best_value)
-        mlflow.set_tag("best_trial", str(study.best_trial.number))
+        mlflow.log_metric("best_val_loss", best.value)
+        mlflow.set_tag("best_trial", str(best.number))
         for path in files:
             mlflow.log_artifact(str(path), artifact_path="tuning")
 
@@ -347,10 +347,11 @@ def run_tune(config: ForecastConfig, output: Path | None = None, progress=print,
     output = output or Path(f"tuned-{family.name}.yaml")
     write_best_config(config, study, output)
     plot = write_history_plot(study, output.with_suffix(".png"))
-    best = study.best_trial.number
-    if not summarise_once(storage, study, parent, [plot, output]):
-        progress(f"[tune] trial {best}'s summary is logged to the parent run by another worker")
-    return TuneResult(name, study.best_value, best, output, parent,
+    best = study.best_trial  # one read of the storage for the summary, result and claim
+    if not summarise_once(storage, name, best, parent, [plot, output]):
+        progress(f"[tune] trial {best.number}'s summary is logged to the parent run by "
+                 "another worker")
+    return TuneResult(name, best.value, best.number, output, parent,
                       sum(not surplus(t) for t in study.trials),
-                      register and claim_registration(storage, name, best))
+                      register and claim_registration(storage, name, best.number))
 

@@ -132,12 +132,9 @@ def test_workers_finishing_together_log_the_summary_once(tracking_server, tmp_pa
     for path in files:
         path.write_text(path.name)
 
-    def connect_worker(_: int) -> tuple:
-        storage = open_storage(url)
-        return storage, optuna.load_study(study_name="done", storage=storage)
-
-    logged = together(4, lambda ready: summarise_once(*ready, parent, files),
-                      prepare=connect_worker)
+    best = study.best_trial
+    logged = together(4, lambda storage: summarise_once(storage, "done", best, parent, files),
+                      prepare=lambda _: open_storage(url))  # one connection each
     assert sorted(logged) == [False, False, False, True]
     run = client.get_run(parent)
     assert run.data.tags["best_trial"] == str(study.best_trial.number)
