@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from peer_models import our_config  # noqa: E402
-from peer_sets import load_set  # noqa: E402
+from peer_sets import BenchSet, load_set  # noqa: E402
 from results_files import save_results  # noqa: E402
 from setting_ab import spread  # noqa: E402
 
@@ -52,12 +52,11 @@ def part_figures(windows: WindowForecasts, levels: list[float]) -> dict:
             "per_series": per_series}
 
 
-def one_fit(set_name: str, family: str, seed: int) -> dict:
-    bench = load_set(set_name, "full")
+def one_fit(bench: BenchSet, family: str, seed: int) -> dict:
     config = our_config(bench, "full", [f"trainer.seed={seed}", "trainer.refit=false"])
     forecaster = Forecaster(family, config).fit(bench.frame)
     levels = list(forecaster.predictor.quantiles)
-    row = {"set": set_name, "family": family, "seed": seed}
+    row = {"set": bench.name, "family": family, "seed": seed}
     for part in PARTS:
         row[part] = part_figures(forecast_split(forecaster.predictor, forecaster.prepared,
                                                 part), levels)
@@ -100,8 +99,9 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for set_name in args.sets:
+        bench = load_set(set_name, "full")  # once: every family and seed fits the same data
         for family in args.models:
-            rows += [one_fit(set_name, family, seed) for seed in args.seeds]
+            rows += [one_fit(bench, family, seed) for seed in args.seeds]
             text = markdown(rows, args.seeds)  # saved after every family: a long run keeps it
             save_results(args.output, {"seeds": args.seeds, "rows": rows}, text)
     print(text)
