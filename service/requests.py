@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from forecast import Predictor
 from forecast.data.timegrid import in_nanoseconds
-from forecast.errors import DataValidationError
+from forecast.errors import DataValidationError, TimestampOutOfRangeError
 from forecast.inference import MAX_ABS_VALUE, CheckedSeries, SeriesForecast, SeriesInput
 
 from .errors import error_body
@@ -42,14 +42,23 @@ class ValidRequest:
     quantiles: list[float]  # quantiles to return
 
 
+def _parsed(ds: list) -> pd.DatetimeIndex:
+    try:
+        return pd.DatetimeIndex(ds)
+    except pd.errors.OutOfBoundsDatetime:
+        raise  # a ValueError too, but to_datetime would fail on it the same way
+    except (ValueError, TypeError):
+        return pd.DatetimeIndex(pd.to_datetime(ds, utc=True))
+
+
 def utc_index(ds: list) -> pd.DatetimeIndex:
     """Naive UTC timestamps in nanoseconds; naive inputs are taken as UTC. Tries the direct
     constructor first (4x cheaper, it runs for every series), and mixed offsets go through
     to_datetime. A timestamp nanoseconds cannot hold is a DataValidationError on `ds`."""
     try:
-        index = pd.DatetimeIndex(ds)
-    except (ValueError, TypeError):
-        index = pd.DatetimeIndex(pd.to_datetime(ds, utc=True))
+        index = _parsed(ds)
+    except pd.errors.OutOfBoundsDatetime:  # pandas 2 parses in nanoseconds: it fails here
+        raise TimestampOutOfRangeError(ds[0], ds[-1]) from None
     return in_nanoseconds(index if index.tz is None else index.tz_convert("UTC").tz_localize(None))
 
 

@@ -29,6 +29,13 @@ def make_panel(n_series: int = 2, length: int = 400, freq: str = "h", seed: int 
     return pd.concat(frames, ignore_index=True)
 
 
+def hours_ending(end: str, periods: int) -> pd.DatetimeIndex:
+    """`periods` hourly timestamps whose last is `end`. Counted from the start: pandas 2's
+    `date_range(end=...)` fails an internal assertion near 2262 under numpy 2.4."""
+    last = pd.Timestamp(end)
+    return pd.date_range(last - pd.Timedelta(hours=periods - 1), periods=periods, freq="h")
+
+
 def tiny_config_values(**data_extra) -> dict:
     return {
         "model": {"name": "lstm", "rnn": {"hidden_size": 8},

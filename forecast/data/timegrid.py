@@ -13,10 +13,12 @@ from ..errors import TimestampOutOfRangeError, TimestampRangeError
 
 @lru_cache(maxsize=64)
 def fixed_step_ns(freq: str) -> int | None:
-    """Nanoseconds between timestamps for fixed frequencies (30min, h, D); None for calendar
-    ones (MS, W-SUN) whose steps vary."""
+    """Nanoseconds between timestamps for fixed frequencies (30min, h); None for calendar
+    ones (D, MS, W-SUN) whose steps vary. A day is a calendar day in every pandas: 23 or 25
+    hours across a daylight-saving change (pandas 2 also calls `Day` a `Tick`)."""
     offset = pd.tseries.frequencies.to_offset(freq)
-    return int(offset.nanos) if isinstance(offset, pd.offsets.Tick) else None
+    fixed = isinstance(offset, pd.offsets.Tick) and not isinstance(offset, pd.offsets.Day)
+    return int(offset.nanos) if fixed else None
 
 
 def in_nanoseconds(ds: pd.DatetimeIndex) -> pd.DatetimeIndex:

@@ -21,7 +21,7 @@ from forecast.errors import (
     ValueRangeError,
 )
 from forecast.inference import SeriesInput
-from tests.conftest import HORIZON, LOOKBACK, make_panel
+from tests.conftest import HORIZON, LOOKBACK, hours_ending, make_panel
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 
@@ -32,7 +32,7 @@ def predictor() -> Predictor:
 
 
 def series(n: int = 100, end: str | None = None, **changes) -> SeriesInput:
-    ds = (pd.date_range(end=end, periods=n, freq="h") if end
+    ds = (hours_ending(end, n) if end
           else pd.date_range("2024-01-01", periods=n, freq="h"))
     y = 100 + 10 * np.sin(np.arange(n) / 4)
     item = SeriesInput("s0", ds, y, {"temp": np.full(n, 20.0),

@@ -11,12 +11,12 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import make_panel
+from tests.conftest import hours_ending, make_panel
 from tests.servers import bento_server
 from tests.service.helpers import AUTH, mutate, post, request_body, request_schema
 
 # history ending at the last hour pandas can hold: the forecast's timestamps would wrap to 1677
-LAST_HOURS = pd.date_range(end="2262-04-11T23:00", periods=400, freq="h").strftime(
+LAST_HOURS = hours_ending("2262-04-11T23:00", 400).strftime(
     "%Y-%m-%dT%H:%M:%S").tolist()
 
 
