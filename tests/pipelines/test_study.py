@@ -43,13 +43,17 @@ def test_study_writes_report_tables_plots_and_logs_them(tmp_path, tracking_serve
     speed = (tmp_path / "report" / "study_speed.csv").read_text().splitlines()
     assert len(speed) == 1 + 2 * 4  # header + two lookbacks x four families
 
-    # re-run one part; the others are read back from the same folder
-    (tmp_path / "report" / "study_speed.csv").unlink()
+    # re-run one part (the cheapest: speed starts a process per measurement); the others,
+    # speed included, are read back from the same folder
+    speed_table = (tmp_path / "report" / "study_speed.csv").read_text()
+    (tmp_path / "report" / "study_dependency.csv").unlink()
     assert main(["study", "--config", str(config), "--output", "report", "--no-tracking",
-                 "--parts", "speed"]) == 0
+                 "--parts", "dependency"]) == 0
     rerun = (tmp_path / "report" / "study.md").read_text()
-    assert "Parts speed were re-run" in rerun and "## 4. Attention on vic_elec" in rerun
-    assert (tmp_path / "report" / "study_speed.csv").is_file()
+    assert "Parts dependency were re-run" in rerun and "## 4. Attention on vic_elec" in rerun
+    assert "## 1. Speed and memory" in rerun
+    assert (tmp_path / "report" / "study_dependency.csv").is_file()
+    assert (tmp_path / "report" / "study_speed.csv").read_text() == speed_table
 
     client = MlflowClient(tracking_server)
     experiment = client.get_experiment_by_name("study-test")
