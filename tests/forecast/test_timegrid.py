@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from forecast.data.timegrid import first_off_grid, regular_index
+from forecast.data.timegrid import first_off_grid, fixed_step_ns, regular_index
 
 
 @pytest.mark.parametrize("freq", ["30min", "h", "D", "MS", "W-SUN"])
@@ -25,3 +25,13 @@ def test_first_off_grid():
     shifted = ds.delete(4)  # a missing half-hour
     assert first_off_grid(shifted, "30min") == (4, pd.Timestamp("2024-01-01 02:00"))
     assert first_off_grid(ds, "h") == (1, pd.Timestamp("2024-01-01 01:00"))
+
+
+@pytest.mark.parametrize("freq", ["D", "2D"])
+def test_a_day_keeps_the_wall_clock_across_daylight_saving(freq):
+    """In every pandas a day on a local clock is a calendar day (23 or 25 hours at a change);
+    pandas 2 also calls `Day` a fixed `Tick`, which must not send it down the fixed path."""
+    first = pd.Timestamp("2024-04-05 12:00", tz="Australia/Melbourne")  # DST ends 04-07
+    got = regular_index(first, freq, 4)
+    assert {t.hour for t in got} == {12}
+    assert fixed_step_ns(freq) is None and fixed_step_ns("h") == 3_600_000_000_000
