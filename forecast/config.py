@@ -117,6 +117,11 @@ class TuneSettings(_Section):
     warmup_epochs: int = Field(1, ge=0, description="epochs of a trial never pruned")
     grace_s: int = Field(60, ge=10, description="a worker silent this long is taken for dead: "
                          "its running trial fails and the others stop waiting for it")
+    objective: Literal["val_loss", "val_mae"] = Field(
+        "val_loss", description="what ranks and prunes trials: the validation loss, in the "
+        "units of the loss weighting, or the validation MAE in the data's units (the one the "
+        "registry's `mae` gate scores), which compares trials across loss weightings: with "
+        "it the search also draws model.loss_weighting")
 
 
 class TrackingSettings(_Section):

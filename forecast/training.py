@@ -89,6 +89,15 @@ class TrainingReport:
             return max(self.epochs_run, 1)
         return int(min(scored, key=lambda row: row["val_loss"])["epoch"]) + 1
 
+    @property
+    def best_val_mae(self) -> float:
+        """The validation MAE, in the data's units, of the epoch early stopping kept: unlike
+        the loss, it compares fits trained with different loss weightings."""
+        scored = [row for row in self.history if "val_loss" in row and "val_mae" in row]
+        if not scored:
+            return float("nan")
+        return min(scored, key=lambda row: row["val_loss"])["val_mae"]
+
 
 def is_global_zero() -> bool:
     """False in the worker processes of a distributed run (launched by Lightning's DDP or by

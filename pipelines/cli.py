@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "postgresql+psycopg://user:pw@host/db, for several machines)")
     p.add_argument("--study", help="study name (default tune-<model>); workers with the same "
                    "storage and name share it")
+    p.add_argument("--objective", choices=["val_loss", "val_mae"], help="what ranks and prunes "
+                   "trials (tune.objective, default val_loss): val_mae is in the data's units, "
+                   "so the search also draws model.loss_weighting")
     p.add_argument("--output", help="where to write the best config (default "
                    "tuned-<model>.yaml)")
     p.add_argument("--data", help="CSV or Parquet file in long format (default: vic_elec)")

@@ -301,13 +301,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from .tune import run_tune
 
     extra = [f"model.name={args.model}"]
-    for flag in ("trials", "storage", "study"):
+    for flag in ("trials", "storage", "study", "objective"):
         if getattr(args, flag) is not None:
             extra.append(f"tune.{flag}={getattr(args, flag)}")
     config, prepared = _prepare(_load(args, extra))
     result = run_tune(config, Path(args.output) if args.output else None, progress=progress,
                       register=args.register, prepared=prepared)
-    console.print(f"study '{result.study}': {result.trials} trials; best val_loss "
+    console.print(f"study '{result.study}': {result.trials} trials; best {config.tune.objective} "
                   f"{result.best_value:.4f} (trial {result.best_trial}); config written to "
                   f"{result.best_config.resolve()}; MLflow parent run {result.parent_run_id}",
                   soft_wrap=True, markup=False)

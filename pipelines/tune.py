@@ -1,9 +1,9 @@
 """`forecast tune`: an Optuna study over one family's search space, on a database that any
 number of `forecast tune` workers share; every trial is a nested MLflow run under one parent.
 
-The search space lives beside each family (`ModelFamily.search_space`); pruning is Optuna's
-Lightning callback on the validation loss; the best configuration is written as a YAML that
-`forecast train --config` accepts.
+The search space lives beside each family (`ModelFamily.search_space`); trials are ranked and
+pruned (Optuna's Lightning callback) on `tune.objective`, the validation loss or MAE; the
+best configuration is written as a YAML that `forecast train --config` accepts.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, get_args
 
 import mlflow
 import optuna
@@ -25,7 +26,8 @@ from optuna_integration import PyTorchLightningPruningCallback
 from forecast import ForecastConfig, Forecaster
 from forecast.datamodule import PreparedData, prepare, resolved_config
 from forecast.errors import ConfigError, ForecastError
-from forecast.models import get_family, tunable_names
+from forecast.models import tunable_names
+from forecast.models.registry import Weighting
 
 from .files import replaced_atomically
 from .plots import save_figure
@@ -124,7 +126,7 @@ def check_search_space(study: optuna.Study, config: ForecastConfig) -> None:
         probe = optuna.create_study(storage=optuna.storages.InMemoryStorage()).ask()
     finally:
         optuna.logging.set_verbosity(verbosity)
-    config.model.family.search_space(probe, config)
+    tuned_values(probe, config)
     drawn = set(probe.distributions)
     for trial in study.get_trials(deepcopy=False):
         for name, earlier in trial.distributions.items():
@@ -144,8 +146,19 @@ def check_search_space(study: optuna.Study, config: ForecastConfig) -> None:
             raise ConfigError(
                 f"study '{study.study_name}' searched {sorted(trial.distributions)}, and this "
                 f"model and config search {sorted(drawn)}: its trials were run with another "
-                "model or settings (the decoder decides whether seasonal_input is searched); "
-                "name a new study with --study (tune.study)")
+                "model or settings (the decoder decides whether seasonal_input is searched, "
+                "tune.objective whether loss_weighting is); name a new study with --study "
+                "(tune.study)")
+
+
+def tuned_values(trial: optuna.Trial, config: ForecastConfig) -> dict[str, Any]:
+    """A trial's draws: the family's search space, and with `tune.objective: val_mae` (which
+    compares trials across weightings) how the panel's series share the loss."""
+    values = config.model.family.search_space(trial, config)
+    if config.tune.objective == "val_mae":
+        values["model.loss_weighting"] = trial.suggest_categorical(
+            "loss_weighting", list(get_args(Weighting)))
+    return values
 
 
 def drawn_from(distribution: optuna.distributions.BaseDistribution) -> object:
@@ -227,6 +240,11 @@ def summarise_once(storage: optuna.storages.BaseStorage, study: str,
     return True
 
 
+def objective_of(trial: optuna.trial.FrozenTrial) -> str:
+    """What a trial's value is (`tune.objective`); trials from before it existed: the loss."""
+    return trial.user_attrs.get("objective", "val_loss")
+
+
 def write_history_plot(study: optuna.Study, path: Path) -> Path:
     with optuna_experimental():
         figure = optuna.visualization.matplotlib.plot_optimization_history(study).figure
@@ -237,7 +255,7 @@ def log_summary(best: optuna.trial.FrozenTrial, parent: str, files: list[Path]) 
     """The parent run's record of the study: best loss and trial, and `files` (the best
     config and the history plot) as artifacts."""
     with mlflow.start_run(run_id=parent):
-        mlflow.log_metric("best_val_loss", best.value)
+        mlflow.log_metric(f"best_{objective_of(best)}", best.value)
         mlflow.set_tag("best_trial", str(best.number))
         for path in files:
             mlflow.log_artifact(str(path), artifact_path="tuning")
@@ -249,7 +267,6 @@ def surplus(trial: optuna.trial.FrozenTrial) -> bool:
 
 def objective_for(config: ForecastConfig, prepared: PreparedData, client: MlflowClient,
                   experiment_id: str, parent: str):
-    family = get_family(config.model.name)
     total = config.tune.trials
 
     def objective(trial: optuna.Trial) -> float:
@@ -259,15 +276,16 @@ def objective_for(config: ForecastConfig, prepared: PreparedData, client: Mlflow
             trial.set_user_attr(SURPLUS_ATTR, True)
             trial.study.stop()
             raise optuna.TrialPruned(f"the study already has its {total} trials")
-        values = family.search_space(trial, config)
+        values = tuned_values(trial, config)
         trial.set_user_attr("overrides", values)
+        trial.set_user_attr("objective", config.tune.objective)
         run = client.create_run(experiment_id, run_name=f"trial-{trial.number}",
                                 tags={"mlflow.parentRunId": parent,
                                       "optuna.trial": str(trial.number)})
         run_id = run.info.run_id
         for key, value in values.items():
             client.log_param(run_id, key, value)
-        pruning = PyTorchLightningPruningCallback(trial, monitor="val_loss")
+        pruning = PyTorchLightningPruningCallback(trial, monitor=config.tune.objective)
         try:
             # a trial is scored on its validation loss: a refit would add time and no score
             trial_config = config.with_values({**values, "trainer.refit": False})
@@ -285,9 +303,11 @@ def objective_for(config: ForecastConfig, prepared: PreparedData, client: Mlflow
                 if key in row:
                     client.log_metric(run_id, key, row[key], step=int(row["epoch"]))
         client.log_metric(run_id, "best_val_loss", report.best_val_loss)
+        client.log_metric(run_id, "best_val_mae", report.best_val_mae)
         client.log_metric(run_id, "test_mae", forecaster.metrics["mae"])
         client.set_terminated(run_id, "FINISHED")
-        return report.best_val_loss
+        return (report.best_val_mae if config.tune.objective == "val_mae"
+                else report.best_val_loss)
 
     return objective
 
@@ -311,7 +331,7 @@ def write_best_config(config: ForecastConfig, study: optuna.Study, path: Path) -
     and the one that registers reads it back while another may be rewriting it."""
     best = config.with_values(study.best_trial.user_attrs["overrides"])
     text = (f"# Best of Optuna study '{study.study_name}' (trial {study.best_trial.number}, "
-            f"val_loss {study.best_value:.6f}).\n"
+            f"{objective_of(study.best_trial)} {study.best_value:.6f}).\n"
             + yaml.safe_dump(best.model_dump(), sort_keys=False))
     with replaced_atomically(path) as temporary:
         temporary.write_text(text)

@@ -17,6 +17,7 @@ from forecast.errors import ForecastError
 from pipelines.cli import main
 from pipelines.tracking import child_env
 from pipelines.tune import (
+    PARENT_ATTR,
     PARENT_LOCK_SUFFIX,
     await_other_workers,
     claim_registration,
@@ -24,6 +25,7 @@ from pipelines.tune import (
     parent_run,
     run_tune,
     summarise_once,
+    tuned_values,
 )
 from tests.concurrency import read_while_rewritten, together
 from tests.servers import BIN
@@ -271,3 +273,54 @@ def test_a_plot_being_rewritten_is_never_read_half_written(tmp_path):
     # a whole PNG starts with its signature and ends with the IEND chunk
     assert all(r.startswith(b"\x89PNG") and r.endswith(b"IEND\xaeB`\x82") for r in reads)
     assert [p.name for p in tmp_path.iterdir()] == ["best.png"]
+
+
+def test_the_mae_objective_ranks_trials_across_loss_weightings(tracking_server, project,
+                                                               monkeypatch, tmp_path, capsys):
+    """Each weighting's loss is in its own units; the validation MAE is in the data's, so
+    with `tune.objective: val_mae` the study draws the weighting and ranks trials on it."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="weights", storage=storage)
+    for weighting in ("equal", "sqrt", "scale"):  # one trial of each, the rest drawn
+        study.enqueue_trial({"loss_weighting": weighting})
+    assert main(["tune", "--model", "gru", "--trials", "3", "--config", str(project),
+                 "--storage", storage, "--study", "weights", "--objective", "val_mae",
+                 "--output", str(tmp_path / "best.yaml"), "--set", "tune.startup_trials=3",
+                 "--set", "trainer.max_epochs=2", "--set", "tracking.experiment=weights"]) == 0
+    study = optuna.load_study(study_name="weights", storage=storage)
+    trials = study.trials
+    assert [t.params["loss_weighting"] for t in trials] == ["equal", "sqrt", "scale"]
+    client = MlflowClient(tracking_server)
+    experiment = client.get_experiment_by_name("weights").experiment_id
+    for trial in trials:
+        [run] = client.search_runs([experiment], f"tags.`optuna.trial` = '{trial.number}'")
+        metrics = run.data.metrics
+        assert trial.value == pytest.approx(metrics["best_val_mae"], rel=1e-6)
+        assert trial.value != pytest.approx(metrics["best_val_loss"], rel=1e-3)
+        # the MAE of the epoch early stopping kept, the one with the lowest validation loss
+        losses = client.get_metric_history(run.info.run_id, "val_loss")
+        maes = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "val_mae")}
+        kept = min(losses, key=lambda m: m.value).step
+        assert trial.value == pytest.approx(maes[kept], rel=1e-6)
+    best = min(trials, key=lambda t: t.value)
+    assert f"best val_mae {best.value:.4f} (trial {best.number})" in capsys.readouterr().out
+    written = yaml.safe_load((tmp_path / "best.yaml").read_text())
+    assert written["model"]["loss_weighting"] == best.params["loss_weighting"]
+    assert "val_mae" in (tmp_path / "best.yaml").read_text().splitlines()[0]
+    parent = client.get_run(study.user_attrs[PARENT_ATTR]).data.metrics
+    assert parent["best_val_mae"] == pytest.approx(best.value, rel=1e-6)
+
+
+def test_a_study_ranked_on_the_loss_is_not_continued_on_the_mae(project, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    settings = ["model.name=gru", f"tune.storage={storage}", "tune.study=ranked"]
+    study = optuna.create_study(study_name="ranked", storage=storage)
+    trial = study.ask()
+    before = load_config(project, settings)
+    tuned_values(trial, before)
+    study.tell(trial, 1.0)
+    config = load_config(project, [*settings, "tune.objective=val_mae"])
+    with pytest.raises(ForecastError, match=r"'ranked' searched .*loss_weighting.*objective"):
+        run_tune(config)
+    assert len(optuna.load_study(study_name="ranked", storage=storage).trials) == 1
