@@ -81,22 +81,24 @@ class TrainingReport:
     validation: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
-    def best_epochs(self) -> int:
-        """Epochs up to and including the one with the lowest validation loss (the weights
-        early stopping kept): the budget a refit trains for."""
+    def kept_epoch(self) -> dict[str, float] | None:
+        """The history row of the epoch with the lowest validation loss, whose weights early
+        stopping kept; None without validation."""
         scored = [row for row in self.history if "val_loss" in row]
-        if not scored:
-            return max(self.epochs_run, 1)
-        return int(min(scored, key=lambda row: row["val_loss"])["epoch"]) + 1
+        return min(scored, key=lambda row: row["val_loss"]) if scored else None
+
+    @property
+    def best_epochs(self) -> int:
+        """Epochs up to and including the kept one: the budget a refit trains for."""
+        kept = self.kept_epoch
+        return max(self.epochs_run, 1) if kept is None else int(kept["epoch"]) + 1
 
     @property
     def best_val_mae(self) -> float:
-        """The validation MAE, in the data's units, of the epoch early stopping kept: unlike
-        the loss, it compares fits trained with different loss weightings."""
-        scored = [row for row in self.history if "val_loss" in row and "val_mae" in row]
-        if not scored:
-            return float("nan")
-        return min(scored, key=lambda row: row["val_loss"])["val_mae"]
+        """The kept epoch's validation MAE, in the data's units: unlike the loss, it compares
+        fits trained with different loss weightings."""
+        kept = self.kept_epoch
+        return float("nan") if kept is None else kept.get("val_mae", float("nan"))
 
 
 def is_global_zero() -> bool:
