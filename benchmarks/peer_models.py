@@ -187,16 +187,22 @@ def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = (), see
 
 def run_our_ensemble(method: str, members: dict[str, Run], bench: BenchSet) -> Run:
     """The ensemble of the families trained for one seed: its time is theirs plus its own
-    choice of weights on the validation windows and its test forecasts."""
+    choice of weights on the validation windows and its test forecasts. Like `compare`'s,
+    its candidates include our baselines (`ensemble_baselines`, a config override)."""
     from forecast.ensemble import fit_ensembles
     from forecast.forecaster import refit_validation
+    from forecast.models import family_names, get_family
 
     trained = [r.model for r in members.values()]
+    config, prepared = trained[0].config, trained[0].prepared
+    baselines = [n for n in family_names() if not get_family(n).neural
+                 and config.ensemble_baselines]
 
     def fit_and_forecast():
-        ensemble = fit_ensembles([f.predictor for f in trained], [method], trained[0].prepared,
-                                 refit_validation(trained))[0]
-        forecaster = Forecaster.from_predictor(ensemble, trained[0].prepared)
+        predictors = [f.predictor for f in trained] + [
+            Forecaster(name, config).fit(prepared=prepared).predictor for name in baselines]
+        ensemble = fit_ensembles(predictors, [method], prepared, refit_validation(trained))[0]
+        forecaster = Forecaster.from_predictor(ensemble, prepared)
         return scored_forecasts(forecaster, bench)
 
     run = measured(fit_and_forecast)

@@ -148,6 +148,10 @@ class ForecastConfig(_Section):
         description="ensembles of the neural families in `models` that `compare` also scores "
                     "and gates like a family (the median of their quantiles; their weighted "
                     "mean, weights chosen on validation); [] for none")
+    ensemble_baselines: bool = Field(
+        True, description="the weighted ensemble also weighs the baseline in `models` (naive, "
+        "seasonal_naive) with the lowest validation loss, which joins its members only when "
+        "given a weight; false: the neural families alone")
 
     @field_validator("models")
     @classmethod

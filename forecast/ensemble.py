@@ -9,11 +9,13 @@ level, in scaled units:
 - `weighted`: a weighted mean of the members' quantiles (quantile averaging, "Vincentization").
   The weights lie on the simplex and are chosen on the validation windows, by a grid search
   in steps of 1/20, to minimise the mean pinball loss over the served quantiles (the MAE for
-  a point model): the same windows conformal calibration uses, never the test part.
+  a point model): the same windows conformal calibration uses, never the test part. A
+  baseline (seasonal naive, naive) can be weighed too and joins when it gets a weight: it
+  errs unlike the networks, so a little of it can correct their shared bias.
 
 Both keep every forecast's quantiles in order (the median and a non-negative weighted mean
-of ordered vectors are ordered). Explanations come from one named member: the one with the
-lowest validation loss.
+of ordered vectors are ordered). Explanations come from one named member: the neural one with
+the lowest validation loss.
 
 On disk an ensemble is a directory holding `ensemble.json` and one ordinary model directory
 per member under `members/`: safetensors and JSON throughout, nothing pickled.
@@ -36,6 +38,7 @@ from .artifacts import CONFIG, ENSEMBLE
 from .errors import ArtifactError, ConfigError
 from .explain import Explanation
 from .inference import CheckedSeries
+from .models import get_family
 from .predictor import Predictor, ServedModel
 
 if TYPE_CHECKING:  # the service loads ensembles without Lightning, which the data module needs
@@ -236,38 +239,52 @@ def choose_weights(forecasts: np.ndarray, actual: np.ndarray, quantiles: Sequenc
 
 
 def fit_ensemble(members: Sequence[Predictor], method: Combine,
-                 validation: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Ensemble:
+                 validation: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                 baseline: Predictor | None = None) -> Ensemble:
     """An ensemble of `members`, given each member's validation (forecast (N, H, Q), actual
-    (N, H)) by name: the weights (for `weighted`) and the explainer are chosen on them."""
+    (N, H)) by name: the weights (for `weighted`) and the explainer are chosen on them.
+
+    A `weighted` ensemble also weighs `baseline` (a yardstick such as seasonal naive) on the
+    same grid; it joins the members only when it gets a weight, and never explains."""
     members = tuple(members)
     quantiles = members[0].quantiles
-    forecasts = np.stack([validation[m.name][0] for m in members])
-    actual = validation[members[0].name][1]
-    losses = validation_loss(forecasts, actual, quantiles)
+    losses = validation_loss(np.stack([validation[m.name][0] for m in members]),
+                             validation[members[0].name][1], quantiles)
     explainer = members[int(np.argmin(losses))].name
-    weights = (choose_weights(forecasts, actual, quantiles) if method == "weighted"
-               else (1 / len(members),) * len(members))
-    return Ensemble(members, method, weights, explainer)
+    if method != "weighted":
+        return Ensemble(members, method, (1 / len(members),) * len(members), explainer)
+    candidates = members + ((baseline,) if baseline is not None else ())
+    weights = choose_weights(np.stack([validation[m.name][0] for m in candidates]),
+                             validation[members[0].name][1], quantiles)
+    if baseline is not None and weights[-1] == 0:
+        candidates, weights = members, weights[:-1]
+    return Ensemble(candidates, method, weights, explainer)
 
 
-def fit_ensembles(members: Sequence[Predictor], methods: Sequence[Combine],
+def fit_ensembles(predictors: Sequence[Predictor], methods: Sequence[Combine],
                   prepared: PreparedData,
                   validation: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
                   ) -> list[Ensemble]:
-    """One ensemble of `members` per method, chosen on the validation windows of `prepared`
-    and scored on its test windows (the metrics every model of a comparison gets).
+    """One ensemble of the neural `predictors` per method, chosen on the validation windows
+    of `prepared` and scored on its test windows (the metrics every model of a comparison
+    gets). Of the baselines among `predictors`, the one with the lowest validation loss is a
+    candidate of the `weighted` ensemble: a yardstick that errs unlike the networks can
+    lower the error of their mean, and the grid still holds every mix without it.
 
-    `validation` holds, by member name, forecasts of those windows to choose on instead of
-    the member's own: a member refitted on the validation part (`trainer.refit`) passes its
+    `validation` holds, by name, forecasts of those windows to choose on instead of the
+    predictor's own: a member refitted on the validation part (`trainer.refit`) passes its
     first fit's, since its own are in-sample and would favour whichever member overfits."""
     from .evaluation import evaluate, forecast_split
 
     validation = dict(validation or {})
-    for member in members:
-        if member.name not in validation:
-            windows = forecast_split(member, prepared, "val")
-            validation[member.name] = (windows.forecast, windows.actual)
-    ensembles = [fit_ensemble(members, method, validation) for method in methods]
+    for predictor in predictors:
+        if predictor.name not in validation:
+            windows = forecast_split(predictor, prepared, "val")
+            validation[predictor.name] = (windows.forecast, windows.actual)
+    members = [p for p in predictors if get_family(p.name).neural]
+    baseline = min((p for p in predictors if not get_family(p.name).neural), default=None,
+                   key=lambda b: float(validation_loss(*validation[b.name], b.quantiles)))
+    ensembles = [fit_ensemble(members, method, validation, baseline) for method in methods]
     return [e.with_metrics(evaluate(e, prepared, "test")) for e in ensembles]
 
 

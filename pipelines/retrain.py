@@ -94,7 +94,8 @@ def run_continue(config: ForecastConfig, prepared: PreparedData, init: Predictor
 
 def continue_ensemble(config: ForecastConfig, prepared: PreparedData, init: Ensemble
                       ) -> tuple[Forecaster, Path]:
-    """Each member trained on from its weights, then the ensemble formed again."""
+    """Each member trained on from its weights, then the ensemble formed again (a baseline
+    member a candidate again, as when it was first formed)."""
     started = now_ms()
     trained = [Forecaster(config=config.with_model(m.name)).fit(prepared=prepared, init=m)
                for m in init.members]

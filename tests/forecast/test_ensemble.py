@@ -15,6 +15,7 @@ from forecast.batch import series_inputs
 from forecast.ensemble import (
     choose_weights,
     combine,
+    fit_ensemble,
     fit_ensembles,
     simplex_grid,
     validation_loss,
@@ -150,3 +151,72 @@ def test_a_broken_ensemble_directory_is_an_artifact_error(tmp_path, members):
     (tmp_path / "m" / ENSEMBLE).write_text(json.dumps({**document, "format_version": 9}))
     with pytest.raises(ArtifactError, match="format_version 9"):
         load_model(tmp_path / "m")
+
+
+@pytest.fixture(scope="module")
+def baselines(panel_frame_module, members):
+    config = build_config(tiny_config_values())
+    return [Forecaster(config=config.with_model(n)).fit(prepared=members[1]).predictor
+            for n in ("naive", "seasonal_naive")]
+
+
+def biased(actual: np.ndarray, shift: float, levels: int = 7) -> np.ndarray:
+    """Quantile forecasts (N, H, levels) around `actual`, all moved by `shift`."""
+    return actual[..., None] + shift + np.linspace(-1.0, 1.0, levels)
+
+
+def test_a_baseline_that_errs_the_other_way_joins_the_weighted_mean_only(members, baselines):
+    """Networks that all forecast 1 too low and a yardstick 3 too high: a quarter of the
+    yardstick cancels the bias, so the weighted mean takes it in; the median stays theirs."""
+    predictors, _ = members
+    yardstick = baselines[1]
+    actual = np.random.default_rng(2).normal(0, 1, (30, 6))
+    validation = {"gru": (biased(actual, -1.0), actual),
+                  "transformer": (biased(actual, -1.0), actual),
+                  "seasonal_naive": (biased(actual, 3.0), actual)}
+    weighted = fit_ensemble(predictors, "weighted", validation, yardstick)
+    assert weighted.member_names == ["gru", "transformer", "seasonal_naive"]
+    assert weighted.weights[-1] == pytest.approx(0.25)
+    assert weighted.explainer in ("gru", "transformer")  # a yardstick explains nothing
+    median = fit_ensemble(predictors, "median", validation, yardstick)
+    assert median.member_names == ["gru", "transformer"]
+    # one that errs the same way as the networks, only more, gets no weight and is left out
+    validation["seasonal_naive"] = (biased(actual, -3.0), actual)
+    alone = fit_ensemble(predictors, "weighted", validation, yardstick)
+    assert alone.member_names == ["gru", "transformer"]
+    assert sum(alone.weights) == pytest.approx(1.0)
+
+
+def test_the_baseline_weighed_is_the_one_lower_on_validation(members, baselines):
+    predictors, prepared = members
+    losses = {b.name: validation_loss(w.forecast, w.actual, b.quantiles)
+              for b in baselines for w in [forecast_split(b, prepared, "val")]}
+    weighted = fit_ensembles([*predictors, *baselines], ["weighted"], prepared)[0]
+    plain = fit_ensembles(predictors, ["weighted"], prepared)[0]
+    # on the windows the weights were chosen on, a candidate more never makes it worse
+    with_baseline, without = (
+        validation_loss(w.forecast, w.actual, e.quantiles)
+        for e in (weighted, plain) for w in [forecast_split(e, prepared, "val")])
+    assert with_baseline <= without * (1 + 1e-4)
+    extra = set(weighted.member_names) - {"gru", "transformer"}
+    assert extra <= {min(losses, key=losses.get)}
+
+
+def test_an_ensemble_with_a_baseline_member_saves_and_loads_with_the_same_forecasts(
+        tmp_path, members, baselines, panel_frame_module):
+    predictors, prepared = members
+    actual = np.zeros((4, 6))
+    validation = {"gru": (biased(actual, -1.0), actual),
+                  "transformer": (biased(actual, -1.0), actual),
+                  "seasonal_naive": (biased(actual, 3.0), actual)}
+    ensemble = fit_ensemble(predictors, "weighted", validation, baselines[1])
+    assert "seasonal_naive" in ensemble.member_names
+    history, future, _ = split_history(panel_frame_module, 300)
+    before = Forecaster.from_predictor(ensemble).predict(history, future_df=future)
+    ensemble.save(tmp_path / "model")
+    assert (tmp_path / "model" / "members" / "seasonal_naive").is_dir()
+    loaded = load_model(tmp_path / "model")
+    assert loaded.member_names == ensemble.member_names and loaded.weights == ensemble.weights
+    after = Forecaster.load(tmp_path / "model").predict(history, future_df=future)
+    numeric = before.columns[2:]
+    assert_forecasts_close(after[numeric].to_numpy(), before[numeric].to_numpy())
