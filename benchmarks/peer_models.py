@@ -196,7 +196,7 @@ def run_our_ensemble(method: str, members: dict[str, Run], bench: BenchSet) -> R
     trained = [r.model for r in members.values()]
     config, prepared = trained[0].config, trained[0].prepared
     baselines = [n for n in family_names() if not get_family(n).neural
-                 and config.ensemble_baselines]
+                 and config.ensemble_baselines and method == "weighted"]  # the median's never
 
     def fit_and_forecast():
         predictors = [f.predictor for f in trained] + [

@@ -247,16 +247,17 @@ def fit_ensemble(members: Sequence[Predictor], method: Combine,
     A `weighted` ensemble also weighs `baseline` (a yardstick such as seasonal naive) on the
     same grid; it joins the members only when it gets a weight, and never explains."""
     members = tuple(members)
+    weighted = method == "weighted"
+    candidates = members + ((baseline,) if weighted and baseline is not None else ())
     quantiles = members[0].quantiles
-    losses = validation_loss(np.stack([validation[m.name][0] for m in members]),
-                             validation[members[0].name][1], quantiles)
+    forecasts = np.stack([validation[m.name][0] for m in candidates])
+    actual = validation[members[0].name][1]
+    losses = validation_loss(forecasts[:len(members)], actual, quantiles)
     explainer = members[int(np.argmin(losses))].name
-    if method != "weighted":
+    if not weighted:
         return Ensemble(members, method, (1 / len(members),) * len(members), explainer)
-    candidates = members + ((baseline,) if baseline is not None else ())
-    weights = choose_weights(np.stack([validation[m.name][0] for m in candidates]),
-                             validation[members[0].name][1], quantiles)
-    if baseline is not None and weights[-1] == 0:
+    weights = choose_weights(forecasts, actual, quantiles)
+    if len(candidates) > len(members) and weights[-1] == 0:
         candidates, weights = members, weights[:-1]
     return Ensemble(candidates, method, weights, explainer)
 
