@@ -25,6 +25,8 @@ from .model_settings import Section as _Section
 from .models import family_names
 from .models.registry import revision, sections
 
+LRSchedule = Literal["cosine", "plateau"]  # trainer.lr_schedule; ForecastModule builds it
+
 
 class ColumnNames(_Section):
     """How the input file names the contract's columns (vic_elec uses Time/Demand)."""
@@ -76,6 +78,10 @@ class DataSettings(_Section):
 class TrainerSettings(_Section):
     max_epochs: int = Field(20, ge=1, description="the cosine learning-rate schedule anneals "
                             "over these; early stopping (patience) may end training sooner")
+    lr_schedule: LRSchedule = Field(
+        "cosine", description="cosine: the rate anneals to 5% over max_epochs; plateau: it "
+        "halves after every epoch whose validation loss did not improve (down to 5%), so the "
+        "data decide how long it stays high and max_epochs is only a ceiling")
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(3, ge=1)

@@ -12,6 +12,8 @@ from .calibration import non_crossing
 from .metrics import pinball_loss, point_index
 from .windows import Batch
 
+MIN_LR_FRACTION = 0.05  # both schedules end no lower than this share of the learning rate
+
 POINT_LOSSES = {  # per element: `ForecastModule.loss` averages them per window, then weighs
     "mse": partial(nn.functional.mse_loss, reduction="none"),
     "mae": partial(nn.functional.l1_loss, reduction="none"),
@@ -30,6 +32,8 @@ class ForecastModule(pl.LightningModule):
         max_epochs: int = 10,
         scale_unit: float | None = None,
         scale_power: float = 1.0,
+        lr_schedule: str = "cosine",
+        lr_replay: list[float] | None = None,
     ):
         super().__init__()
         self.model = model
@@ -44,6 +48,9 @@ class ForecastModule(pl.LightningModule):
         # loss_weighting "scale"/"sqrt": a window counts in proportion to its series' training
         # spread to this power, over this unit (the panel's mean of it); None: all the same
         self.scale_unit, self.scale_power = scale_unit, scale_power
+        # trainer.lr_schedule; a refit, which has no validation to watch, replays the rate
+        # each epoch of the first fit had instead (`lr_replay`, one rate per epoch)
+        self.lr_schedule, self.lr_replay = lr_schedule, lr_replay
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return non_crossing(self.model(batch))
@@ -81,7 +88,19 @@ class ForecastModule(pl.LightningModule):
         optimizer = torch.optim.AdamW(
             self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=max(self.max_epochs, 1), eta_min=self.learning_rate * 0.05
-        )
+        floor = self.learning_rate * MIN_LR_FRACTION
+        if self.lr_replay:
+            rates = self.lr_replay
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda epoch: rates[min(epoch, len(rates) - 1)] / self.learning_rate)
+        elif self.lr_schedule == "plateau":
+            # halve after each epoch without a better validation loss (patience 0): early
+            # stopping's patience then counts halvings that did not help
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=0.5, patience=0, min_lr=floor)
+            return {"optimizer": optimizer, "lr_scheduler": {
+                "scheduler": scheduler, "interval": "epoch", "monitor": "val_loss"}}
+        else:
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=max(self.max_epochs, 1), eta_min=floor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

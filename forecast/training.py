@@ -55,17 +55,23 @@ class EpochTimer(Callback):
 
 
 class LossHistory(Callback):
-    """Per-epoch train/validation losses, kept so callers can log them anywhere."""
+    """Per-epoch train/validation losses and the epoch's learning rate, kept so callers can
+    log them anywhere (and a refit can replay the rates)."""
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
+        self._rate = float("nan")
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        # read here: Lightning steps a cosine schedule before validation, a plateau one after
+        self._rate = float(trainer.optimizers[0].param_groups[0]["lr"])
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
         row = {k: float(v) for k, v in trainer.callback_metrics.items()
                if k in ("train_loss", "val_loss", "val_mae")}
-        self.epochs.append({"epoch": trainer.current_epoch, **row})
+        self.epochs.append({"epoch": trainer.current_epoch, **row, "lr": self._rate})
 
 
 @dataclass
@@ -92,6 +98,12 @@ class TrainingReport:
         """Epochs up to and including the kept one: the budget a refit trains for."""
         kept = self.kept_epoch
         return max(self.epochs_run, 1) if kept is None else int(kept["epoch"]) + 1
+
+    @property
+    def kept_rates(self) -> list[float]:
+        """The learning rate of each epoch up to the kept one: what a refit replays when the
+        schedule followed validation (`lr_schedule: plateau`)."""
+        return [row["lr"] for row in self.history[: self.best_epochs] if "lr" in row]
 
     @property
     def best_val_mae(self) -> float:
@@ -254,7 +266,8 @@ def train(config: ForecastConfig, prepared: PreparedData,
     if refitted is not None:  # the callers' callbacks and logger watch the selecting fit only
         refit = fit_network(refitted, config, prepared, WindowDataModule(
             with_validation_in_training(prepared), data, refitted.keys_for(prepared.panel)),
-            None, False, epochs=report.best_epochs)
+            None, False, epochs=report.best_epochs, lr_replay=report.kept_rates
+            if config.trainer.lr_schedule == "plateau" else None)
         report.refit_epochs = refit.epochs_run
         refitted.network.eval()
     if not is_global_zero():  # a worker of a distributed run: rank 0 scores and reports
@@ -271,20 +284,22 @@ def train(config: ForecastConfig, prepared: PreparedData,
 
 def fit_network(predictor: Predictor, config: ForecastConfig, prepared: PreparedData,
                 datamodule: WindowDataModule, callbacks: list[Callback] | None, logger,
-                epochs: int | None = None) -> TrainingReport:
-    """Train `predictor`'s network in place with the configured loss and schedule."""
-    return fit_module(training_module(predictor, config, prepared), datamodule, config.trainer,
-                      callbacks, logger, epochs)
+                epochs: int | None = None, lr_replay: list[float] | None = None
+                ) -> TrainingReport:
+    """Train `predictor`'s network in place with the configured loss and schedule (or, for a
+    refit, the rates `lr_replay` of the first fit's epochs)."""
+    return fit_module(training_module(predictor, config, prepared, lr_replay), datamodule,
+                      config.trainer, callbacks, logger, epochs)
 
 
-def training_module(predictor: Predictor, config: ForecastConfig, prepared: PreparedData
-                    ) -> ForecastModule:
+def training_module(predictor: Predictor, config: ForecastConfig, prepared: PreparedData,
+                    lr_replay: list[float] | None = None) -> ForecastModule:
     """The LightningModule that trains (and validates) `predictor`'s network as configured."""
     settings, trainer = config.model, config.trainer
     return ForecastModule(predictor.network, settings.quantiles, settings.training_loss,
                           trainer.learning_rate, trainer.weight_decay, trainer.max_epochs,
                           scale_unit(prepared, settings.weighting),
-                          SCALE_POWERS[settings.weighting])
+                          SCALE_POWERS[settings.weighting], trainer.lr_schedule, lr_replay)
 
 
 def with_validation_in_training(prepared: PreparedData) -> PreparedData:
