@@ -15,7 +15,11 @@ Offsets live in scaled units so one calibration fits every series of a panel. Wi
 deviation of its lookback's target, in scaled units), and applied times the spread of the
 window being forecast: an interval then widens when the series has become more volatile
 since training, where offsets fixed in training units kept their width (and lost coverage).
-The median is never moved: it stays the point forecast the model was selected on.
+With `median` (`model.calibrate_median`, an option) the median moves too, by the median
+of its errors on those windows per horizon step: a bias correction. A network trained on a
+flat past under-forecasts a series that has since risen, on validation and test alike; the
+correction measured on validation carries that knowledge to the forecasts
+(docs/benchmarks.md, "Calibrating the median"). Without it the median stays the network's.
 """
 
 from __future__ import annotations
@@ -48,15 +52,18 @@ def conformal_level(q: float, n: int) -> float:
     return max(0.0, math.floor((n + 1) * q) / n)
 
 
-def conformal_offsets(base: np.ndarray, actual: np.ndarray, quantiles: list[float]
-                      ) -> np.ndarray:
+def conformal_offsets(base: np.ndarray, actual: np.ndarray, quantiles: list[float],
+                      median: bool = False) -> np.ndarray:
     """Offsets (H, Q) so that `base[..., j] + offset` holds `actual` below it a fraction
-    `quantiles[j]` of the time on these windows. base (N, H, Q), actual (N, H), scaled."""
+    `quantiles[j]` of the time on these windows. base (N, H, Q), actual (N, H), scaled.
+    The median's offset is the median of its errors when `median`, else 0 (left alone)."""
     n = base.shape[0]
     residual = actual[..., None] - base  # (N, H, Q)
     offsets = np.zeros(base.shape[1:], dtype=np.float64)
     for j, q in enumerate(quantiles):
         if q == 0.5:
+            if median:
+                offsets[:, j] = np.median(residual[..., j], axis=0)
             continue
         method = "higher" if q > 0.5 else "lower"
         offsets[:, j] = np.quantile(residual[..., j], conformal_level(q, n), axis=0,
@@ -113,15 +120,16 @@ class Calibration:
         return non_crossing(base + shift)
 
     def fitted(self, method: Method, base: np.ndarray, actual: np.ndarray, split: str,
-               scales: np.ndarray | None = None) -> Calibration:
+               scales: np.ndarray | None = None, median: bool = False) -> Calibration:
         """This calibration with offsets measured on windows of `split`; base from
         `broadcast`, (N, H, Q), and actual (N, H), both scaled; `scales` (N,), from
-        `window_scale`, when the offsets are in units of each window's spread."""
+        `window_scale`, when the offsets are in units of each window's spread; `median`:
+        the median moves too (by its median error there)."""
         if self.scale == "window":
             if scales is None:
                 raise ValueError("window-scaled calibration needs each window's scale")
             base, actual = base / scales[:, None, None], actual / scales[:, None]
-        offsets = conformal_offsets(base, actual, list(self.quantiles))
+        offsets = conformal_offsets(base, actual, list(self.quantiles), median)
         return Calibration(method, self.base, self.quantiles, offsets, int(base.shape[0]),
                            split, self.scale)
 

@@ -69,11 +69,12 @@ def uncalibrated_windows(predictor: Predictor, dataset: Dataset, batch_size: int
 
 
 def calibrate(predictor: Predictor, prepared: PreparedData, conformal: bool,
-              max_windows: int = MAX_CALIBRATION_WINDOWS, scale: Scale = "series"
-              ) -> Predictor:
-    """Measure the quantile offsets: a neural model on its validation windows (conformal),
-    a baseline on its training part (empirical residual quantiles). A point model, or a
-    neural model with calibration `none`, is returned as it is.
+              max_windows: int = MAX_CALIBRATION_WINDOWS, scale: Scale = "series",
+              median: bool = False) -> Predictor:
+    """Measure the quantile offsets: a neural model on its validation windows (conformal;
+    with `median`, the median's bias there too), a baseline on its training part (empirical
+    residual quantiles; its median stays the yardstick's). A point model, or a neural model
+    with calibration `none`, is returned as it is.
 
     Every origin counts (stride 1): with a coarser stride each horizon step would only be
     seen at a few times of day, and its offset would miss the others. Above `max_windows`
@@ -93,7 +94,8 @@ def calibrate(predictor: Predictor, prepared: PreparedData, conformal: bool,
         return predictor
     method = "conformal" if neural else "empirical"
     calibration = dataclasses.replace(predictor.calibration, scale=scale)
-    return predictor.with_calibration(calibration.fitted(method, base, actual, split, scales))
+    return predictor.with_calibration(calibration.fitted(method, base, actual, split, scales,
+                                                         median=median and neural))
 
 
 def panel_for(predictor: ServedModel, prepared: PreparedData) -> Panel:

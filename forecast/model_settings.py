@@ -45,6 +45,10 @@ class ModelSettings(Section):
         "series", description="the unit of the calibration offsets: series = the series' "
         "training spread (fixed widths); window = each lookback window's own spread, so an "
         "interval widens when the series grows more volatile after training")
+    calibrate_median: bool = Field(
+        False, description="conformal calibration also moves the median, per horizon step, by "
+        "the median of its errors on the validation windows (a bias correction: a network "
+        "that forecast too low there is raised by as much); false keeps the network's median")
     normalization: Method | None = Field(
         None, description="revin: per-series scaling, then each lookback window standardised "
         "by its own mean and spread; series: per-series scaling only; None = the family's "

@@ -52,6 +52,25 @@ def test_conformal_offsets_give_nominal_coverage_over_many_draws():
     assert raw[LEVELS.index(0.9)] - raw[LEVELS.index(0.1)] < 0.6  # far off before
 
 
+def test_a_calibrated_median_removes_a_bias_and_leaves_the_other_offsets_alone():
+    rng, n_cal, hits, raw_hits = np.random.default_rng(2), 400, [], []
+    middle = LEVELS.index(0.5)
+    for _ in range(100):
+        actual = draw(rng, n_cal)
+        plain = conformal_offsets(miscalibrated_base(n_cal), actual, LEVELS)
+        offsets = conformal_offsets(miscalibrated_base(n_cal), actual, LEVELS, median=True)
+        # the median's offset is its median error: the base's +0.3 bias, taken back
+        np.testing.assert_allclose(offsets[:, middle], np.median(actual - 0.3, axis=0))
+        np.testing.assert_array_equal(np.delete(offsets, middle, axis=1),
+                                      np.delete(plain, middle, axis=1))
+        fresh = draw(rng, 2000)
+        base = miscalibrated_base(len(fresh))
+        hits.append(quantile_hits(fresh, base + offsets)[middle])
+        raw_hits.append(quantile_hits(fresh, base)[middle])
+    assert np.mean(hits) == pytest.approx(0.5, abs=0.01)  # half the new actuals below it
+    assert np.mean(raw_hits) > 0.55  # the biased median had too many below
+
+
 def test_residual_conformal_turns_a_point_forecast_into_calibrated_quantiles():
     rng, n = np.random.default_rng(1), 3000
     point = np.full((n, 3, len(LEVELS)), 0.2)  # a biased point forecast in every column

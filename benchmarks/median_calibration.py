@@ -1,0 +1,102 @@
+"""The calibrated median (`model.calibrate_median`) against the network's own: per set,
+family and seed, the family trained once with the setting on, then its test windows scored
+as trained and with the median's offset set back to 0 (the same network and intervals, only
+the median differs). Rows are the mean over seeds with the range (min-max), the median's
+offset (mean over horizon steps, in the series' training spreads) and the 80% coverage.
+
+Run: .venv/bin/python benchmarks/median_calibration.py --sets tourism air_quality robust
+     [--models lstm gru transformer mlp] [--seeds 0 1 2] [--output median_calibration]
+Prints one line per set, family and seed; writes benchmarks/results/OUTPUT.json and .md after
+each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from peer_models import run_ours, scored_forecasts  # noqa: E402
+from peer_sets import load_set  # noqa: E402
+from peers import mase_scales, score  # noqa: E402
+from results_files import save_results  # noqa: E402
+from setting_ab import spread  # noqa: E402
+
+from forecast import Forecaster  # noqa: E402
+from forecast.metrics import point_index  # noqa: E402
+
+VARIANTS = ("network", "calibrated")
+
+
+def without_median_offset(forecaster: Forecaster) -> Forecaster:
+    """The same model with the median's calibration offset set to 0."""
+    predictor = forecaster.predictor
+    offsets = predictor.calibration.offsets.copy()
+    offsets[:, point_index(list(predictor.quantiles))] = 0.0
+    calibration = dataclasses.replace(predictor.calibration, offsets=offsets)
+    return Forecaster.from_predictor(predictor.with_calibration(calibration),
+                                     forecaster.prepared)
+
+
+def one_seed(name: str, family: str, seed: int) -> dict:
+    bench = load_set(name, "full")
+    truth, scales = bench.truth(), mase_scales(bench)
+    model = run_ours(family, bench, "full", ["model.calibrate_median=true"], seed).model
+    row: dict = {"seed": seed}
+    for variant, forecaster in zip(VARIANTS, (without_median_offset(model), model),
+                                   strict=True):
+        scored = score(bench, scored_forecasts(forecaster, bench)[0], truth, scales)
+        metrics = forecaster.evaluate() if variant == "network" else model.metrics
+        row[variant] = {"mae": scored["mae"], "mase": scored["mase"],
+                        "coverage_80": metrics["coverage_80"]}
+    offsets = model.predictor.calibration.offsets
+    row["offset"] = float(offsets[:, point_index(list(model.predictor.quantiles))].mean())
+    return row
+
+
+def markdown(results: dict[tuple[str, str], list[dict]]) -> str:
+    lines = ["| set | family | MAE, network's median | MAE, calibrated | calibrated / network | "
+             "ranges apart | median's offset per seed | coverage 80% network / calibrated |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (name, family), rows in results.items():
+        maes = {v: [r[v]["mae"] for r in rows] for v in VARIANTS}
+        apart = (max(maes["calibrated"]) < min(maes["network"])
+                 or min(maes["calibrated"]) > max(maes["network"]))
+        ratio = np.mean(maes["calibrated"]) / np.mean(maes["network"])
+        offsets = ", ".join(f"{r['offset']:+.2f}" for r in rows)
+        coverage = " / ".join(f"{np.mean([r[v]['coverage_80'] for r in rows]):.3f}"
+                              for v in VARIANTS)
+        lines.append(f"| {name} | {family} | {spread(maes['network'])} | "
+                     f"{spread(maes['calibrated'])} | {ratio:.3f} | {'yes' if apart else 'no'} "
+                     f"| {offsets} | {coverage} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", default=["tourism", "air_quality", "robust"])
+    parser.add_argument("--models", nargs="+", default=["lstm", "gru", "transformer", "mlp"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--output", default="median_calibration")
+    args = parser.parse_args()
+    results: dict[tuple[str, str], list[dict]] = {}
+    for name in args.sets:
+        for family in args.models:
+            for seed in args.seeds:
+                row = one_seed(name, family, seed)
+                print(name, family, seed, {v: round(row[v]["mae"], 4) for v in VARIANTS},
+                      f"offset {row['offset']:+.3f}", flush=True)
+                results.setdefault((name, family), []).append(row)
+                save_results(args.output, {"models": args.models, "rows": [
+                    {"set": s, "family": f, "seeds": rows} for (s, f), rows in results.items()]},
+                    markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
