@@ -5,6 +5,7 @@ with the range (min-max), the weights each seed chose, and the 80% interval's co
 
 Run: .venv/bin/python benchmarks/ensemble_baseline.py --sets tourism air_quality robust
      [--models lstm gru transformer mlp] [--seeds 0 1 2] [--output ensemble_baseline]
+     [--override model.calibrate_median=true ...]   (config overrides for every model)
 Prints one line per set and seed; writes benchmarks/results/OUTPUT.json and .md after each.
 """
 
@@ -31,11 +32,12 @@ BASELINES = ("naive", "seasonal_naive")
 VARIANTS = ("networks", "with_baseline")
 
 
-def one_seed(name: str, models: list[str], seed: int) -> dict:
+def one_seed(name: str, models: list[str], seed: int, overrides: list[str] = ()) -> dict:
     """Both weighted ensembles of one seed's families, and each member's test MAE."""
     bench = load_set(name, "full")
     truth, scales = bench.truth(), mase_scales(bench)
-    runs = {f: run_ours(f, bench, "full", [], seed) for f in [*models, *BASELINES]}
+    runs = {f: run_ours(f, bench, "full", list(overrides), seed)
+            for f in [*models, *BASELINES]}
     row = {f: score(bench, r.forecasts, truth, scales)["mae"] for f, r in runs.items()}
     trained = [runs[f].model for f in models]
     prepared, held = trained[0].prepared, refit_validation(trained)
@@ -80,14 +82,17 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["lstm", "gru", "transformer", "mlp"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--output", default="ensemble_baseline")
+    parser.add_argument("--override", nargs="*", default=[],
+                        help="config overrides for every model, e.g. model.calibrate_median=true")
     args = parser.parse_args()
     results: dict[str, list[dict]] = {}
     for name in args.sets:
         for seed in args.seeds:
-            row = one_seed(name, args.models, seed)
+            row = one_seed(name, args.models, seed, args.override)
             print(name, seed, {v: row[v] for v in VARIANTS}, flush=True)
             results.setdefault(name, []).append({"seed": seed, **row})
-            save_results(args.output, {"models": args.models, "sets": results},
+            save_results(args.output, {"models": args.models, "overrides": args.override,
+                                       "sets": results},
                          markdown(results))
     print(markdown(results))
 
