@@ -23,6 +23,7 @@ from peer_models import run_ours, scored_forecasts  # noqa: E402
 from peer_sets import load_set  # noqa: E402
 from peers import mase_scales, score  # noqa: E402
 from results_files import save_results  # noqa: E402
+from setting_ab import ranges_apart, seeded_run_arguments, spread  # noqa: E402
 
 from forecast import Forecaster  # noqa: E402
 from forecast.ensemble import fit_ensembles  # noqa: E402
@@ -53,17 +54,12 @@ def one_seed(name: str, models: list[str], seed: int, overrides: list[str] = ())
     return row
 
 
-def spread(values: list[float]) -> str:
-    return f"{np.mean(values):.4g} ({min(values):.4g}-{max(values):.4g})"
-
-
 def markdown(results: dict[str, list[dict]]) -> str:
     lines = ["| set | ensemble | MAE, mean (min-max) | with / without | ranges apart | "
              "baseline's weight per seed | coverage 80% |", "|---|---|---|---|---|---|---|"]
     for name, rows in results.items():
         maes = {v: [r[v]["mae"] for r in rows] for v in VARIANTS}
-        apart = (max(maes["with_baseline"]) < min(maes["networks"])
-                 or min(maes["with_baseline"]) > max(maes["networks"]))
+        apart = ranges_apart(maes["networks"], maes["with_baseline"])
         for variant in VARIANTS:
             shares = ", ".join(
                 "/".join(f"{b} {r[variant]['weights'][b]:.2f}" for b in BASELINES
@@ -78,10 +74,7 @@ def markdown(results: dict[str, list[dict]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["tourism", "air_quality", "robust"])
-    parser.add_argument("--models", nargs="+", default=["lstm", "gru", "transformer", "mlp"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--output", default="ensemble_baseline")
+    seeded_run_arguments(parser, "ensemble_baseline")
     parser.add_argument("--override", nargs="*", default=[],
                         help="config overrides for every model, e.g. model.calibrate_median=true")
     args = parser.parse_args()

@@ -22,10 +22,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from peer_models import run_ours, scored_forecasts  # noqa: E402
-from peer_sets import load_set  # noqa: E402
+from peer_sets import BenchSet, load_set  # noqa: E402
 from peers import mase_scales, score  # noqa: E402
 from results_files import save_results  # noqa: E402
-from setting_ab import spread  # noqa: E402
+from setting_ab import ranges_apart, seeded_run_arguments, spread  # noqa: E402
 
 from forecast import Forecaster  # noqa: E402
 from forecast.metrics import point_index  # noqa: E402
@@ -43,8 +43,7 @@ def without_median_offset(forecaster: Forecaster) -> Forecaster:
                                      forecaster.prepared)
 
 
-def one_seed(name: str, family: str, seed: int) -> dict:
-    bench = load_set(name, "full")
+def one_seed(bench: BenchSet, family: str, seed: int) -> dict:
     truth, scales = bench.truth(), mase_scales(bench)
     model = run_ours(family, bench, "full", ["model.calibrate_median=true"], seed).model
     row: dict = {"seed": seed}
@@ -65,8 +64,7 @@ def markdown(results: dict[tuple[str, str], list[dict]]) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for (name, family), rows in results.items():
         maes = {v: [r[v]["mae"] for r in rows] for v in VARIANTS}
-        apart = (max(maes["calibrated"]) < min(maes["network"])
-                 or min(maes["calibrated"]) > max(maes["network"]))
+        apart = ranges_apart(maes["network"], maes["calibrated"])
         ratio = np.mean(maes["calibrated"]) / np.mean(maes["network"])
         offsets = ", ".join(f"{r['offset']:+.2f}" for r in rows)
         coverage = " / ".join(f"{np.mean([r[v]['coverage_80'] for r in rows]):.3f}"
@@ -79,16 +77,14 @@ def markdown(results: dict[tuple[str, str], list[dict]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["tourism", "air_quality", "robust"])
-    parser.add_argument("--models", nargs="+", default=["lstm", "gru", "transformer", "mlp"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--output", default="median_calibration")
+    seeded_run_arguments(parser, "median_calibration")
     args = parser.parse_args()
     results: dict[tuple[str, str], list[dict]] = {}
     for name in args.sets:
+        bench = load_set(name, "full")
         for family in args.models:
             for seed in args.seeds:
-                row = one_seed(name, family, seed)
+                row = one_seed(bench, family, seed)
                 print(name, family, seed, {v: round(row[v]["mae"], 4) for v in VARIANTS},
                       f"offset {row['offset']:+.3f}", flush=True)
                 results.setdefault((name, family), []).append(row)

@@ -63,6 +63,19 @@ def spread(values: list[float]) -> str:
     return f"{figure(float(np.mean(values)))} ({figure(min(values))}-{figure(max(values))})"
 
 
+def ranges_apart(first: list[float], second: list[float]) -> bool:
+    """Whether two variants' seeds do not overlap: the only case a row is called ahead."""
+    return max(second) < min(first) or min(second) > max(first)
+
+
+def seeded_run_arguments(parser: argparse.ArgumentParser, output: str) -> None:
+    """The options every seeded comparison script here shares."""
+    parser.add_argument("--sets", nargs="+", default=["tourism", "air_quality", "robust"])
+    parser.add_argument("--models", nargs="+", default=["lstm", "gru", "transformer", "mlp"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--output", default=output)
+
+
 def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, ...]) -> str:
     if len(variants) == 1:
         return single_markdown(rows, naive, variants[0])
@@ -75,7 +88,7 @@ def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, ...]
         second = keyed.get((set_name, family, b))
         if value != a or second is None:
             continue
-        apart = max(second["mae"]) < min(first["mae"]) or min(second["mae"]) > max(first["mae"])
+        apart = ranges_apart(first["mae"], second["mae"])
         lines.append(
             f"| {set_name} | {family} | {spread(first['mae'])} | {spread(second['mae'])} | "
             f"{second['mae_mean'] / first['mae_mean']:.3f} | {'yes' if apart else 'no'} | "
