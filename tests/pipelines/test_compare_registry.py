@@ -41,6 +41,9 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
     assert transformer.data.params["model.loss_weighting"] == "equal"
     history = client.get_metric_history(gru.info.run_id, "val_loss")
     assert len(history) >= 1 and [m.step for m in history] == sorted(m.step for m in history)
+    rates = client.get_metric_history(gru.info.run_id, "lr")  # each epoch's learning rate
+    assert [m.step for m in rates] == [m.step for m in history]
+    assert rates[0].value == float(gru.data.params["trainer.learning_rate"])
     for key in ("test_mae", "test_mase", "backtest_mean_mae", "test_coverage_80",
                 "test_coverage_90", "test_width_80", "test_wql", "test_crps"):
         assert key in gru.data.metrics
