@@ -136,8 +136,8 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
            "MLFLOW_ADMIN_PASSWORD": MLFLOW_PASSWORD, "MLFLOW_SECRET_KEY": "stack-flask-secret",
            "MLFLOW_ALLOWED_HOSTS": "localhost"}
     services = load_compose(env)["services"]
-    ports = {"postgres": postgres, "s3": int(s3.rsplit(":", 1)[1]), "mlflow": free_port(),
-             "service": free_port()}
+    ports = {"postgres": postgres, "s3": int(s3.rsplit(":", 1)[1])}
+    ports["mlflow"] = free_port(avoid=ports.values())
 
     def environment(name: str) -> dict[str, str]:
         return {k: str(v) for k, v in localise(services[name].get("environment", {}),
@@ -173,6 +173,8 @@ def test_compose_topology_as_processes(postgres, s3, tmp_path):
             text=True, timeout=900)
         assert trainer.returncode == 0, trainer.stdout[-3000:] + trainer.stderr[-3000:]
 
+        # chosen now, unlike the others: minutes of training hand out many local ports
+        ports["service"] = free_port(avoid=ports.values())
         service_env = {**environment("service"), "FORECAST_CACHE_DIR": str(tmp_path / "cache")}
         service_cmd = with_port([str(BIN / "forecast"),
                                  *localise(services["service"]["command"], ports)],
