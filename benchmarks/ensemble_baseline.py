@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from peer_models import run_ours, scored_forecasts  # noqa: E402
-from peer_sets import load_set  # noqa: E402
+from peer_sets import BenchSet, load_set  # noqa: E402
 from peers import mase_scales, score  # noqa: E402
 from results_files import save_results  # noqa: E402
 from setting_ab import ranges_apart, seeded_run_arguments, spread  # noqa: E402
@@ -33,10 +34,9 @@ BASELINES = ("naive", "seasonal_naive")
 VARIANTS = ("networks", "with_baseline")
 
 
-def one_seed(name: str, models: list[str], seed: int, overrides: list[str] = ()) -> dict:
+def one_seed(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float],
+             models: list[str], seed: int, overrides: list[str] = ()) -> dict:
     """Both weighted ensembles of one seed's families, and each member's test MAE."""
-    bench = load_set(name, "full")
-    truth, scales = bench.truth(), mase_scales(bench)
     runs = {f: run_ours(f, bench, "full", list(overrides), seed)
             for f in [*models, *BASELINES]}
     row = {f: score(bench, r.forecasts, truth, scales)["mae"] for f, r in runs.items()}
@@ -80,8 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[dict]] = {}
     for name in args.sets:
+        bench = load_set(name, "full")
+        truth, scales = bench.truth(), mase_scales(bench)  # once a set: every seed scores on them
         for seed in args.seeds:
-            row = one_seed(name, args.models, seed, args.override)
+            row = one_seed(bench, truth, scales, args.models, seed, args.override)
             print(name, seed, {v: row[v] for v in VARIANTS}, flush=True)
             results.setdefault(name, []).append({"seed": seed, **row})
             save_results(args.output, {"models": args.models, "overrides": args.override,

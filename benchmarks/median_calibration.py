@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -33,18 +34,22 @@ from forecast.metrics import point_index  # noqa: E402
 VARIANTS = ("network", "calibrated")
 
 
+def median_column(forecaster: Forecaster) -> int:
+    return point_index(list(forecaster.predictor.quantiles))
+
+
 def without_median_offset(forecaster: Forecaster) -> Forecaster:
     """The same model with the median's calibration offset set to 0."""
     predictor = forecaster.predictor
     offsets = predictor.calibration.offsets.copy()
-    offsets[:, point_index(list(predictor.quantiles))] = 0.0
+    offsets[:, median_column(forecaster)] = 0.0
     calibration = dataclasses.replace(predictor.calibration, offsets=offsets)
     return Forecaster.from_predictor(predictor.with_calibration(calibration),
                                      forecaster.prepared)
 
 
-def one_seed(bench: BenchSet, family: str, seed: int) -> dict:
-    truth, scales = bench.truth(), mase_scales(bench)
+def one_seed(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], family: str,
+             seed: int) -> dict:
     model = run_ours(family, bench, "full", ["model.calibrate_median=true"], seed).model
     row: dict = {"seed": seed}
     for variant, forecaster in zip(VARIANTS, (without_median_offset(model), model),
@@ -53,8 +58,7 @@ def one_seed(bench: BenchSet, family: str, seed: int) -> dict:
         metrics = forecaster.evaluate() if variant == "network" else model.metrics
         row[variant] = {"mae": scored["mae"], "mase": scored["mase"],
                         "coverage_80": metrics["coverage_80"]}
-    offsets = model.predictor.calibration.offsets
-    row["offset"] = float(offsets[:, point_index(list(model.predictor.quantiles))].mean())
+    row["offset"] = float(model.predictor.calibration.offsets[:, median_column(model)].mean())
     return row
 
 
@@ -82,9 +86,10 @@ def main() -> None:
     results: dict[tuple[str, str], list[dict]] = {}
     for name in args.sets:
         bench = load_set(name, "full")
+        truth, scales = bench.truth(), mase_scales(bench)  # once a set: every row scores on them
         for family in args.models:
             for seed in args.seeds:
-                row = one_seed(bench, family, seed)
+                row = one_seed(bench, truth, scales, family, seed)
                 print(name, family, seed, {v: round(row[v]["mae"], 4) for v in VARIANTS},
                       f"offset {row['offset']:+.3f}", flush=True)
                 results.setdefault((name, family), []).append(row)
