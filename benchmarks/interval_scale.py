@@ -55,7 +55,7 @@ def one_seed(name: str, preset: str, model: str, seed: int, extra: list[str],
     out = {}
     for scale in ("series", "window"):
         predictor = calibrate(forecaster.predictor, forecaster.prepared, True, scale=scale,
-                               median=forecaster.config.model.calibrate_median)
+                               median=forecaster.config.model.median_calibrated)
         windows = forecast_split(predictor, forecaster.prepared, "test")
         out[scale] = score(windows, predictor.quantiles)
         for rate in rates if scale == "series" else ():  # as served: the offsets learn

@@ -45,10 +45,11 @@ class ModelSettings(Section):
         "series", description="the unit of the calibration offsets: series = the series' "
         "training spread (fixed widths); window = each lookback window's own spread, so an "
         "interval widens when the series grows more volatile after training")
-    calibrate_median: bool = Field(
-        False, description="conformal calibration also moves the median, per horizon step, by "
+    calibrate_median: bool | None = Field(
+        None, description="conformal calibration also moves the median, per horizon step, by "
         "the median of its errors on the validation windows (a bias correction: a network "
-        "that forecast too low there is raised by as much); false keeps the network's median")
+        "that forecast too low there is raised by as much); false keeps the network's median; "
+        "None = the family's default (ModelFamily.calibrate_median: on for lstm and gru)")
     normalization: Method | None = Field(
         None, description="revin: per-series scaling, then each lookback window standardised "
         "by its own mean and spread; series: per-series scaling only; None = the family's "
@@ -116,11 +117,19 @@ class ModelSettings(Section):
         return self.loss_weighting or self.family.loss_weighting
 
     @property
+    def median_calibrated(self) -> bool:
+        """Whether calibration moves the median: the setting, or the family's measured default."""
+        if self.calibrate_median is None:
+            return self.family.calibrate_median
+        return self.calibrate_median
+
+    @property
     def resolved(self) -> dict[str, Any]:
         """The settings whose None means a default (the family's, or the quantiles'), as
         training used them: what a run should record."""
         return {"loss": self.training_loss, "loss_weighting": self.weighting,
-                "normalization": self.normalizer.method if self.family.neural else None}
+                "normalization": self.normalizer.method if self.family.neural else None,
+                "calibrate_median": self.median_calibrated if self.family.neural else None}
 
     @property
     def family(self) -> ModelFamily:

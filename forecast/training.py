@@ -274,7 +274,7 @@ def train(config: ForecastConfig, prepared: PreparedData,
         return refitted or predictor, report
     # the offsets come from the first fit: the refit has seen the validation windows
     predictor = calibrate(predictor, prepared, settings.calibration == "conformal",
-                          scale=settings.calibration_scale, median=settings.calibrate_median)
+                          scale=settings.calibration_scale, median=settings.median_calibrated)
     if refitted is not None:
         windows = forecast_split(predictor, prepared, "val")
         report.validation = (windows.forecast, windows.actual)

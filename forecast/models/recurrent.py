@@ -116,5 +116,5 @@ for _cell in ("lstm", "gru"):
         name=_cell, config_class=RNNConfig, section="rnn",
         build=lambda dims, config, cell=_cell: RecurrentForecaster(dims, config, cell),
         description=f"{_cell.upper()} encoder over the lookback, direct multi-step head",
-        loss_weighting="sqrt",
+        loss_weighting="sqrt", calibrate_median=True,
         search_space=rnn_search_space))

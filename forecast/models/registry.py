@@ -50,6 +50,9 @@ class ModelFamily:
     # the default of `model.loss_weighting` ("equal", "sqrt" or "scale"), measured in
     # docs/benchmarks.md ("Loss weighting across a panel")
     loss_weighting: Weighting = "equal"
+    # the default of `model.calibrate_median`, measured in docs/benchmarks.md ("Calibrating
+    # the median")
+    calibrate_median: bool = False
     description: str = ""
     # what `forecast tune` searches: (an Optuna trial, the config with the data's settings
     # resolved) -> {dotted config key: value}; the config lets a space fit the data and the

@@ -26,9 +26,11 @@ def rising_panel() -> pd.DataFrame:
     return frame
 
 
-def fitted(frame, calibrate_median: bool, name: str = "lstm") -> Forecaster:
+def fitted(frame, calibrate_median: bool | None, name: str = "lstm") -> Forecaster:
     values = tiny_config_values()
-    values["model"]["calibrate_median"] = calibrate_median
+    values["model"]["name"] = name
+    if calibrate_median is not None:
+        values["model"]["calibrate_median"] = calibrate_median
     values["trainer"].update(refit=False, max_epochs=3, patience=3)
     return Forecaster(name, build_config(values)).fit(frame)
 
@@ -63,6 +65,24 @@ def test_a_corrected_model_saves_and_loads_with_the_same_forecasts(tmp_path):
     assert loaded.config.model.calibrate_median is True
     assert_forecasts_close(loaded.forecast_split("test", frame).forecast,
                            model.forecast_split("test").forecast)
+
+
+def test_the_default_is_the_familys_and_a_set_value_wins():
+    """On for the recurrent families, off for the others (measured in docs/benchmarks.md)."""
+    assert build_config({}).model.calibrate_median is None
+    for name, default in (("lstm", True), ("gru", True), ("transformer", False),
+                          ("mlp", False), ("seasonal_naive", False)):
+        assert build_config({"model": {"name": name}}).model.median_calibrated is default
+        for value in (True, False):
+            settings = build_config({"model": {"name": name, "calibrate_median": value}}).model
+            assert settings.median_calibrated is value
+
+
+def test_a_recurrent_model_left_at_its_default_moves_its_median_and_a_transformer_does_not():
+    frame = rising_panel()
+    assert (fitted(frame, None, "gru").predictor.calibration.offsets[:, MIDDLE] > 0).all()
+    assert np.all(fitted(frame, None, "transformer").predictor.calibration.offsets[:, MIDDLE]
+                  == 0)
 
 
 def test_the_setting_is_validated_by_name():

@@ -36,9 +36,11 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
     assert gru.data.params["model.rnn.hidden_size"] == "8"
     # settings left to the family's default are logged as training used them
     assert (gru.data.params["model.loss_weighting"], gru.data.params["model.normalization"],
-            gru.data.params["model.loss"]) == ("sqrt", "revin", "pinball")
+            gru.data.params["model.loss"], gru.data.params["model.calibrate_median"]) == \
+        ("sqrt", "revin", "pinball", "True")
     transformer = next(c for c in children if c.data.tags["mlflow.runName"] == "transformer")
-    assert transformer.data.params["model.loss_weighting"] == "equal"
+    assert (transformer.data.params["model.loss_weighting"],
+            transformer.data.params["model.calibrate_median"]) == ("equal", "False")
     history = client.get_metric_history(gru.info.run_id, "val_loss")
     assert len(history) >= 1 and [m.step for m in history] == sorted(m.step for m in history)
     rates = client.get_metric_history(gru.info.run_id, "lr")  # each epoch's learning rate
