@@ -15,7 +15,7 @@ Offsets live in scaled units so one calibration fits every series of a panel. Wi
 deviation of its lookback's target, in scaled units), and applied times the spread of the
 window being forecast: an interval then widens when the series has become more volatile
 since training, where offsets fixed in training units kept their width (and lost coverage).
-With `median` (`model.calibrate_median`: the LSTM's and GRU's default) the median moves
+With `median` (`model.calibrate_median`: the LSTM's, GRU's and MLP's default) the median moves
 too, by the median of its errors on those windows per horizon step: a bias correction. A
 network trained on a flat past under-forecasts a series that has since risen, on validation
 and test alike; the correction measured on validation carries that knowledge to the

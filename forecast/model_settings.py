@@ -49,7 +49,8 @@ class ModelSettings(Section):
         None, description="conformal calibration also moves the median, per horizon step, by "
         "the median of its errors on the validation windows (a bias correction: a network "
         "that forecast too low there is raised by as much); false keeps the network's median; "
-        "None = the family's default (ModelFamily.calibrate_median: on for lstm and gru)")
+        "None = the family's default (ModelFamily.calibrate_median: on for lstm, gru and "
+        "mlp)")
     normalization: Method | None = Field(
         None, description="revin: per-series scaling, then each lookback window standardised "
         "by its own mean and spread; series: per-series scaling only; None = the family's "

@@ -68,10 +68,11 @@ def test_a_corrected_model_saves_and_loads_with_the_same_forecasts(tmp_path):
 
 
 def test_the_default_is_the_familys_and_a_set_value_wins():
-    """On for the recurrent families, off for the others (measured in docs/benchmarks.md)."""
+    """On for the LSTM, GRU and MLP, off for the Transformer and the baselines (measured in
+    docs/benchmarks.md)."""
     assert build_config({}).model.calibrate_median is None
     for name, default in (("lstm", True), ("gru", True), ("transformer", False),
-                          ("mlp", False), ("seasonal_naive", False)):
+                          ("mlp", True), ("seasonal_naive", False)):
         assert build_config({"model": {"name": name}}).model.median_calibrated is default
         for value in (True, False):
             settings = build_config({"model": {"name": name, "calibrate_median": value}}).model
