@@ -28,7 +28,6 @@ def rising_panel() -> pd.DataFrame:
 
 def fitted(frame, calibrate_median: bool | None, name: str = "lstm") -> Forecaster:
     values = tiny_config_values()
-    values["model"]["name"] = name
     if calibrate_median is not None:
         values["model"]["calibrate_median"] = calibrate_median
     values["trainer"].update(refit=False, max_epochs=3, patience=3)
