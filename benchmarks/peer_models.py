@@ -22,6 +22,7 @@ from peer_sets import BenchSet
 
 from forecast import Forecaster, load_config
 from forecast.data.calendar import calendar_features
+from forecast.data.defaults import EPOCH_WINDOWS
 from forecast.study.profiling import peak_rss_mb, reset_peak_rss
 from pipelines.presets import config_path
 
@@ -74,9 +75,12 @@ def settings(preset: str) -> dict[str, str]:
     config the preset trains with, so the text cannot drift from it)."""
     name = PRESET_CONFIG[preset]
     config = load_config(config_path(name))
+    step = config.data.window_step
+    vic_elec_step = (f"{step} steps apart" if step else
+                     f"spaced so that an epoch holds at most {EPOCH_WINDOWS:,} (the data's default)")
     ours = (f"the {name} config (max_epochs {config.trainer.max_epochs} with a cosine schedule, "
             f"early stopping on the validation part with patience {config.trainer.patience}; "
-            f"training windows {config.data.window_step} steps apart on vic_elec, about "
+            f"training windows {vic_elec_step} on vic_elec, about "
             f"{WINDOWS_PER_EPOCH:,} windows an epoch elsewhere)")
     refit = (", then again on everything before the test part for the epochs early stopping "
              "chose (`trainer.refit`; the conformal offsets stay the first fit's)"

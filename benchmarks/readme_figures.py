@@ -39,6 +39,90 @@ def peer_table() -> str:
     return "\n".join(lines)
 
 
+# Where it stands at today's defaults: per set, the result files holding our models at the
+# configuration a user gets with no settings (three seeds unless a row says otherwise), and
+# the files holding peers at their own defaults (NeuralForecast rows run with `--budget
+# defaults`; statsforecast and LightGBM have no other budget).
+STANDING_SETS = {
+    "tourism": ("304 quarterly series", ["peers_full_defaults_now"]),
+    "air_quality": ("3 daily", ["peers_full_defaults_now"]),
+    "robust": ("4 hourly, shifted", ["peers_full_defaults_now"]),
+    "pedestrian": ("3 hourly", ["peers_full_mlp_ensemble_pedestrian_all"]),
+    "panel": ("100 hourly", ["ensemble_baseline_panel"]),
+    "vic_elec": ("half-hourly", ["peers_full_defaults_now_vic_elec"]),
+}
+STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
+                  "peers_full_practitioners", "peers_full_practitioners_lgbm",
+                  "peers_full_practitioners_stats_ped", "peers_full_new_sets"]
+OUR_NAMES = {"ensemble_weighted": "weighted ensemble", "ensemble_median": "median ensemble"}
+PEER_NAMES = {"nhits": "NHITS", "patchtst": "PatchTST", "lightgbm": "LightGBM",
+              "autoets": "AutoETS", "mstl": "MSTL", "lstm": "NeuralForecast LSTM",
+              "gru": "NeuralForecast GRU"}
+
+
+def result_rows(name: str) -> list[dict]:
+    """A results file as peers.py rows (set, library, model, seed, mae); an
+    `ensemble_baseline.py` file gives its members and its weighted ensemble as ours."""
+    data = json.loads((RESULTS / f"{name}.json").read_text())
+    if isinstance(data, list):
+        return data
+    rows = []
+    for set_name, seeds in data["sets"].items():
+        for run in seeds:
+            models = {m: run[m] for m in data["models"]}
+            models["ensemble_weighted"] = run["with_baseline"]["mae"]
+            rows += [{"set": set_name, "library": "ours", "model": m, "seed": run["seed"],
+                      "mae": mae} for m, mae in models.items()]
+            rows.append({"set": set_name, "library": "baseline", "model": "seasonal_naive",
+                         "seed": run["seed"], "mae": run["seasonal_naive"]})
+    return rows
+
+
+def by_model(rows: list[dict]) -> dict[tuple, list[float]]:
+    """MAE per seed of each (library, model, budget): a peer run with and without our
+    calendar features is two entries."""
+    maes: dict[tuple, list[float]] = {}
+    for r in rows:
+        maes.setdefault((r["library"], r["model"], r.get("budget", "")), []).append(r["mae"])
+    return maes
+
+
+def spread_text(maes: list[float]) -> str:
+    digits = 0 if min(maes) >= 1000 else 2 if min(maes) < 100 else 1
+    mean = f"{sum(maes) / len(maes):,.{digits}f}"
+    if len(set(maes)) == 1:
+        return mean
+    seeds = "" if len(maes) == 3 else f"{len(maes)} seeds, "
+    return f"{mean} ({seeds}{min(maes):,.{digits}f}-{max(maes):,.{digits}f})"
+
+
+def at_defaults(row: dict) -> bool:
+    return row["library"] in ("statsforecast", "mlforecast") or row.get("budget_kind") == "defaults"
+
+
+def standing_table() -> str:
+    peers = [r for name in STANDING_PEERS for r in result_rows(name) if at_defaults(r)]
+    lines = ["| set | our best | best peer at its defaults | ours / peer | ours / seasonal naive |",
+             "|---|---|---|---|---|"]
+    for set_name, (what, files) in STANDING_SETS.items():
+        rows = [r for name in files for r in result_rows(name) if r["set"] == set_name]
+        ours = {k: v for k, v in by_model(rows).items() if k[0] == "ours"}
+        naive = next(r["mae"] for r in rows if r["model"] == "seasonal_naive")
+        (_, model, _), maes = min(ours.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+        theirs = by_model([r for r in peers if r["set"] == set_name])
+        (_, peer, _), peer_maes = min(theirs.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+        mean, peer_mean = sum(maes) / len(maes), sum(peer_maes) / len(peer_maes)
+        ratio = f"{mean / peer_mean:.2f}"
+        name = OUR_NAMES.get(model, model)
+        members = [m for (_, m, _) in ours if m not in OUR_NAMES]
+        if model in OUR_NAMES and len(members) < 4:  # compare trains all four families
+            name += f" of the {' and '.join(members)}"
+        lines.append(f"| {set_name} ({what}) | {name} {spread_text(maes)} "
+                     f"| {PEER_NAMES.get(peer, peer)} {spread_text(peer_maes)} | "
+                     f"{ratio if mean <= peer_mean else f'**{ratio}**'} | {mean / naive:.2f} |")
+    return "\n".join(lines)
+
+
 def serving_line() -> str:
     rows = json.loads((RESULTS / "serve_load.json").read_text())
 
@@ -82,8 +166,8 @@ def frequency_table() -> str:
     return table_markdown()
 
 
-BLOCKS = {"peers": peer_table, "serving": serving_line, "frequencies": frequency_table,
-          "stream": stream_line}
+BLOCKS = {"standing": standing_table, "peers": peer_table, "serving": serving_line,
+          "frequencies": frequency_table, "stream": stream_line}
 
 
 def render(text: str) -> str:
