@@ -53,11 +53,12 @@ STANDING_SETS = {
 }
 STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
                   "peers_full_practitioners", "peers_full_practitioners_lgbm",
-                  "peers_full_practitioners_stats_ped", "peers_full_new_sets"]
+                  "peers_full_practitioners_stats_ped", "peers_full_new_sets",
+                  "peers_full_darts_defaults_tourism"]
 OUR_NAMES = {"ensemble_weighted": "weighted ensemble", "ensemble_median": "median ensemble"}
-PEER_NAMES = {"nhits": "NHITS", "patchtst": "PatchTST", "lightgbm": "LightGBM",
-              "autoets": "AutoETS", "mstl": "MSTL", "lstm": "NeuralForecast LSTM",
-              "gru": "NeuralForecast GRU"}
+PEER_NAMES = {("neuralforecast", "nhits"): "NHITS", ("neuralforecast", "patchtst"): "PatchTST",
+              ("mlforecast", "lightgbm"): "LightGBM", ("statsforecast", "autoets"): "AutoETS",
+              ("statsforecast", "mstl"): "MSTL"}
 
 
 def result_rows(name: str) -> list[dict]:
@@ -110,7 +111,8 @@ def standing_table() -> str:
         naive = next(r["mae"] for r in rows if r["model"] == "seasonal_naive")
         (_, model, _), maes = min(ours.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
         theirs = by_model([r for r in peers if r["set"] == set_name])
-        (_, peer, _), peer_maes = min(theirs.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+        (library, peer, _), peer_maes = min(theirs.items(),
+                                            key=lambda kv: sum(kv[1]) / len(kv[1]))
         mean, peer_mean = sum(maes) / len(maes), sum(peer_maes) / len(peer_maes)
         ratio = f"{mean / peer_mean:.2f}"
         name = OUR_NAMES.get(model, model)
@@ -118,7 +120,7 @@ def standing_table() -> str:
         if model in OUR_NAMES and len(members) < 4:  # compare trains all four families
             name += f" of the {' and '.join(members)}"
         lines.append(f"| {set_name} ({what}) | {name} {spread_text(maes)} "
-                     f"| {PEER_NAMES.get(peer, peer)} {spread_text(peer_maes)} | "
+                     f"| {PEER_NAMES.get((library, peer), f'{library} {peer}')} {spread_text(peer_maes)} | "
                      f"{ratio if mean <= peer_mean else f'**{ratio}**'} | {mean / naive:.2f} |")
     return "\n".join(lines)
 
