@@ -48,7 +48,7 @@ STANDING_SETS = {
     "air_quality": ("3 daily", ["peers_full_defaults_now"]),
     "robust": ("4 hourly, shifted", ["peers_full_defaults_now"]),
     "pedestrian": ("3 hourly", ["peers_full_mlp_ensemble_pedestrian_all"]),
-    "panel": ("100 hourly", ["ensemble_baseline_panel"]),
+    "panel": ("100 hourly", ["ensemble_baseline_panel", "ensemble_baseline_panel_seed2"]),
     "vic_elec": ("half-hourly", ["peers_full_defaults_now_vic_elec"]),
 }
 STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
