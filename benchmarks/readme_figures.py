@@ -8,7 +8,9 @@ one place (benchmarks/results/*.json) and the README cannot drift from it.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -61,6 +63,7 @@ PEER_NAMES = {("neuralforecast", "nhits"): "NHITS", ("neuralforecast", "patchtst
               ("statsforecast", "mstl"): "MSTL"}
 
 
+@functools.cache  # a file can serve several sets
 def result_rows(name: str) -> list[dict]:
     """A results file as peers.py rows (set, library, model, seed, mae); an
     `ensemble_baseline.py` file gives its members and its weighted ensemble as ours."""
@@ -90,7 +93,7 @@ def by_model(rows: list[dict]) -> dict[tuple, list[float]]:
 
 def spread_text(maes: list[float]) -> str:
     digits = 0 if min(maes) >= 1000 else 2 if min(maes) < 100 else 1
-    mean = f"{sum(maes) / len(maes):,.{digits}f}"
+    mean = f"{statistics.fmean(maes):,.{digits}f}"
     if len(set(maes)) == 1:
         return mean
     seeds = "" if len(maes) == 3 else f"{len(maes)} seeds, "
@@ -109,11 +112,11 @@ def standing_table() -> str:
         rows = [r for name in files for r in result_rows(name) if r["set"] == set_name]
         ours = {k: v for k, v in by_model(rows).items() if k[0] == "ours"}
         naive = next(r["mae"] for r in rows if r["model"] == "seasonal_naive")
-        (_, model, _), maes = min(ours.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
+        (_, model, _), maes = min(ours.items(), key=lambda kv: statistics.fmean(kv[1]))
         theirs = by_model([r for r in peers if r["set"] == set_name])
         (library, peer, _), peer_maes = min(theirs.items(),
-                                            key=lambda kv: sum(kv[1]) / len(kv[1]))
-        mean, peer_mean = sum(maes) / len(maes), sum(peer_maes) / len(peer_maes)
+                                            key=lambda kv: statistics.fmean(kv[1]))
+        mean, peer_mean = statistics.fmean(maes), statistics.fmean(peer_maes)
         ratio = f"{mean / peer_mean:.2f}"
         name = OUR_NAMES.get(model, model)
         members = [m for (_, m, _) in ours if m not in OUR_NAMES]
