@@ -46,7 +46,7 @@ def peer_table() -> str:
 # the files holding peers at their own defaults (NeuralForecast rows run with `--budget
 # defaults`; statsforecast and LightGBM have no other budget).
 STANDING_SETS = {
-    "tourism": ("304 quarterly series", ["peers_full_defaults_now"]),
+    "tourism": ("304 quarterly series", ["peers_full_defaults_auto_tourism"]),
     "air_quality": ("3 daily", ["peers_full_defaults_now"]),
     "robust": ("4 hourly, shifted", ["peers_full_defaults_now"]),
     "pedestrian": ("3 hourly", ["peers_full_mlp_ensemble_pedestrian_all"]),

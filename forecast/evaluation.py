@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Subset
 
-from .calibration import Scale, window_scale
+from .calibration import MedianMode, Scale, window_scale
 from .data.panel import Panel, build_panel
 from .datamodule import PreparedData
 from .errors import ConfigError
@@ -70,11 +70,12 @@ def uncalibrated_windows(predictor: Predictor, dataset: Dataset, batch_size: int
 
 def calibrate(predictor: Predictor, prepared: PreparedData, conformal: bool,
               max_windows: int = MAX_CALIBRATION_WINDOWS, scale: Scale = "series",
-              median: bool = False) -> Predictor:
+              median: MedianMode = False) -> Predictor:
     """Measure the quantile offsets: a neural model on its validation windows (conformal;
-    with `median`, the median's bias there too), a baseline on its training part (empirical
-    residual quantiles; its median stays the yardstick's). A point model, or a neural model
-    with calibration `none`, is returned as it is.
+    with `median`, the median's bias there too, or with `auto` when it is large), a
+    baseline on its training part (empirical residual quantiles; its median stays the
+    yardstick's). A point model, or a neural model with calibration `none`, is returned as
+    it is.
 
     Every origin counts (stride 1): with a coarser stride each horizon step would only be
     seen at a few times of day, and its offset would miss the others. Above `max_windows`
@@ -95,7 +96,7 @@ def calibrate(predictor: Predictor, prepared: PreparedData, conformal: bool,
     method = "conformal" if neural else "empirical"
     calibration = dataclasses.replace(predictor.calibration, scale=scale)
     return predictor.with_calibration(calibration.fitted(method, base, actual, split, scales,
-                                                         median=median and neural))
+                                                         median=median if neural else False))
 
 
 def panel_for(predictor: ServedModel, prepared: PreparedData) -> Panel:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .calibration import MedianMode
 from .models import FamilyConfig, ModelFamily, get_family
 from .models.normalization import NO_INSTANCE_NORM, Method, Normalization
 from .models.registry import Weighting
@@ -45,12 +46,13 @@ class ModelSettings(Section):
         "series", description="the unit of the calibration offsets: series = the series' "
         "training spread (fixed widths); window = each lookback window's own spread, so an "
         "interval widens when the series grows more volatile after training")
-    calibrate_median: bool | None = Field(
+    calibrate_median: bool | Literal["auto"] | None = Field(
         None, description="conformal calibration also moves the median, per horizon step, by "
         "the median of its errors on the validation windows (a bias correction: a network "
         "that forecast too low there is raised by as much); false keeps the network's median; "
-        "None = the family's default (ModelFamily.calibrate_median: on for lstm, gru and "
-        "mlp)")
+        "auto moves it only when its bias is at least half its error there; None = the "
+        "family's default (ModelFamily.calibrate_median: true for lstm, gru and mlp, auto for "
+        "transformer)")
     normalization: Method | None = Field(
         None, description="revin: per-series scaling, then each lookback window standardised "
         "by its own mean and spread; series: per-series scaling only; None = the family's "
@@ -118,8 +120,9 @@ class ModelSettings(Section):
         return self.loss_weighting or self.family.loss_weighting
 
     @property
-    def median_calibrated(self) -> bool:
-        """Whether calibration moves the median: the setting, or the family's measured default."""
+    def median_calibrated(self) -> MedianMode:
+        """Whether calibration moves the median (true, false or auto): the setting, or the
+        family's measured default."""
         if self.calibrate_median is None:
             return self.family.calibrate_median
         return self.calibrate_median

@@ -104,6 +104,9 @@ def run_params(forecaster: Forecaster) -> dict[str, Any]:
     if isinstance(forecaster.predictor, Ensemble):
         return {**params, "ensemble": forecaster.predictor.describe()}
     params["model"].update(forecaster.config.model.resolved)
+    calibration = forecaster.predictor.calibration  # what `calibrate_median: auto` decided
+    params["calibration"] = {"median_bias": calibration.median_bias,
+                             "median_moved": calibration.median_moved}
     return params
 
 

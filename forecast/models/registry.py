@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
+from ..calibration import MedianMode
 from ..errors import ConfigError
 from .base import ModelDims
 from .normalization import Method
@@ -50,9 +51,9 @@ class ModelFamily:
     # the default of `model.loss_weighting` ("equal", "sqrt" or "scale"), measured in
     # docs/benchmarks.md ("Loss weighting across a panel")
     loss_weighting: Weighting = "equal"
-    # the default of `model.calibrate_median`, measured in docs/benchmarks.md ("Calibrating
-    # the median")
-    calibrate_median: bool = False
+    # the default of `model.calibrate_median` (true, false or "auto"), measured in
+    # docs/benchmarks.md ("Calibrating the median")
+    calibrate_median: MedianMode = False
     description: str = ""
     # what `forecast tune` searches: (an Optuna trial, the config with the data's settings
     # resolved) -> {dotted config key: value}; the config lets a space fit the data and the
@@ -69,7 +70,9 @@ def register(family: ModelFamily) -> ModelFamily:
     global _revision
     for field, value, allowed in (("normalization", family.normalization, get_args(Method)),
                                   ("loss_weighting", family.loss_weighting,
-                                   get_args(Weighting))):
+                                   get_args(Weighting)),
+                                  ("calibrate_median", family.calibrate_median,
+                                   (True, False, "auto"))):
         if value not in allowed:
             raise ConfigError(f"family '{family.name}': {field} {value!r} is not one of "
                               f"{', '.join(allowed)}")

@@ -40,7 +40,11 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
         ("sqrt", "revin", "pinball", "True")
     transformer = next(c for c in children if c.data.tags["mlflow.runName"] == "transformer")
     assert (transformer.data.params["model.loss_weighting"],
-            transformer.data.params["model.calibrate_median"]) == ("equal", "False")
+            transformer.data.params["model.calibrate_median"]) == ("equal", "auto")
+    # and what `auto` decided, from the share it measured (MEDIAN_BIAS_SHARE)
+    share = float(transformer.data.params["calibration.median_bias"])
+    assert transformer.data.params["calibration.median_moved"] == str(share >= 0.5)
+    assert gru.data.params["calibration.median_moved"] == "True"
     history = client.get_metric_history(gru.info.run_id, "val_loss")
     assert len(history) >= 1 and [m.step for m in history] == sorted(m.step for m in history)
     rates = client.get_metric_history(gru.info.run_id, "lr")  # each epoch's learning rate
