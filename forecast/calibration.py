@@ -22,7 +22,7 @@ and test alike; the correction measured on validation carries that knowledge to 
 forecasts (docs/benchmarks.md, "Calibrating the median"). Without it the median stays the
 network's. With `auto` (the Transformer's default) the median moves only when its bias is at
 least half its error on those windows (`MEDIAN_BIAS_SHARE`): removing a bias that small a
-share of the error gains little even when it carries over to new data (about 2% of the MAE
+share of the error gains little even when it carries over to new data (about 3% of the MAE
 at a share of a quarter, for Laplace errors), while one that does not carry costs as much;
 at a half the gain is over a tenth. Every calibration records the share it measured
 (`median_bias`).
