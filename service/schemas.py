@@ -4,7 +4,7 @@ response is built from the library's results."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -205,6 +205,9 @@ class MemberInfo(BaseModel):
     weight: float = Field(description="its weight in the ensemble's mean (equal for a median)")
     metrics: dict[str, float] = Field(description="its own test metrics")
     explains: bool = Field(description="whether explanations come from this member")
+    median_moved: bool = Field(description="whether its calibration moved its median")
+    median_bias: float | None = Field(description="its median's bias share on the validation "
+                                      "windows")
 
 
 class ModelInfo(BaseModel):
@@ -232,6 +235,13 @@ class ModelInfo(BaseModel):
     members: list[MemberInfo] = Field(
         default_factory=list, description="an ensemble's members (architecture "
         "ensemble_median or ensemble_weighted); empty for a single model")
+    median_moved: bool | None = Field(
+        None, description="whether calibration moved the median (model.calibrate_median as "
+        "it resolved; with auto, when median_bias reached 0.5); null for an ensemble, whose "
+        "members each say")
+    median_bias: float | None = Field(
+        None, description="the median's bias share on the validation windows, |mean error| / "
+        "mean |error| (0: balanced, 1: every error one-sided); null when not measured")
 
     @classmethod
     def of(cls, loaded: LoadedModel, offsets: dict[str, float] | None = None) -> ModelInfo:
@@ -246,14 +256,23 @@ class ModelInfo(BaseModel):
                    covariates={"past": list(spec.past_covariates),
                                "future": list(spec.future_covariates),
                                "static": list(spec.static_covariates)},
-                   adaptive_offsets=offsets or {}, members=members_of(predictor))
+                   adaptive_offsets=offsets or {}, members=members_of(predictor),
+                   **median_of(predictor))
+
+
+def median_of(model: Predictor | Ensemble) -> dict[str, Any]:
+    """What calibration did to a single model's median (an ensemble's members each say)."""
+    if isinstance(model, Ensemble):
+        return {}
+    return {"median_moved": model.calibration.median_moved,
+            "median_bias": model.calibration.median_bias}
 
 
 def members_of(model: Predictor | Ensemble) -> list[MemberInfo]:
     if not isinstance(model, Ensemble):
         return []
     return [MemberInfo(architecture=m.name, weight=w, metrics=dict(m.metrics),
-                       explains=m.name == model.explainer)
+                       explains=m.name == model.explainer, **median_of(m))
             for m, w in zip(model.members, model.weights, strict=True)]
 
 

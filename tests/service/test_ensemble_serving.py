@@ -97,6 +97,12 @@ def test_model_info_lists_the_members_and_explanations_name_theirs(ensemble_stac
     assert set(members) == {"gru", "transformer"}
     assert sum(m["weight"] for m in members.values()) == pytest.approx(1.0)
     assert all("mae" in m["metrics"] for m in members.values())
+    # each member says what calibration did to its median: the GRU's is moved (`true`), the
+    # Transformer's when its bias share reached 0.5 (`auto`); the ensemble itself does not say
+    assert members["gru"]["median_moved"] is True
+    transformer = members["transformer"]
+    assert transformer["median_moved"] is (transformer["median_bias"] >= 0.5)
+    assert info["median_moved"] is None and info["median_bias"] is None
     explainer = [name for name, m in members.items() if m["explains"]]
     assert len(explainer) == 1
     response = httpx.post(ensemble_stack["url"] + "/predict",

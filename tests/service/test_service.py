@@ -62,6 +62,8 @@ def test_quantiles_named_in_the_request_and_the_model_info(stack):
     info = httpx.get(stack["url"] + "/model", timeout=10).json()
     assert info["quantiles"] == [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
     assert info["calibration"] == "conformal" and info["calibrated"] is True
+    # the GRU calibrates its median by default (`true`); the share it measured comes along
+    assert info["median_moved"] is True and 0 <= info["median_bias"] <= 1
     response = post(stack, request_body(make_panel(), quantiles=[0.1, 0.9]))
     assert response.status_code == 200, response.text
     forecast = response.json()["forecasts"][0]
