@@ -89,6 +89,7 @@ def test_auto_moves_the_median_exactly_when_its_validation_bias_is_half_its_erro
     """The Transformer's default on the rising panel (its errors mostly one-sided) and on the
     same panel without the rise: the share each calibration records decides, and a moved
     median is the one `true` gives."""
+    autos = []
     for frame in (rising_panel(), make_panel(n_series=2)):
         auto = fitted(frame, None, "transformer").predictor.calibration
         forced = fitted(frame, True, "transformer").predictor.calibration
@@ -98,9 +99,9 @@ def test_auto_moves_the_median_exactly_when_its_validation_bias_is_half_its_erro
         expected = forced.offsets if moves else np.where(
             np.arange(forced.offsets.shape[1]) == MIDDLE, 0.0, forced.offsets)
         np.testing.assert_allclose(auto.offsets, expected, rtol=1e-6)
-    rising = fitted(rising_panel(), None, "transformer").predictor.calibration
+        autos.append(auto)
+    rising, level = autos
     assert rising.median_moved and rising.median_bias > MEDIAN_BIAS_SHARE
-    level = fitted(make_panel(n_series=2), None, "transformer").predictor.calibration
     assert not level.median_moved and level.median_bias < MEDIAN_BIAS_SHARE  # both branches
 
 
