@@ -81,14 +81,21 @@ def conformal_offsets(base: np.ndarray, actual: np.ndarray, quantiles: list[floa
     return offsets
 
 
+def median_column(quantiles: list[float] | tuple[float, ...]) -> int | None:
+    """The column calibration may move as the median: the 0.5 quantile's, if served (unlike
+    `metrics.point_index`, no middle column stands in for it)."""
+    return quantiles.index(0.5) if 0.5 in quantiles else None
+
+
 def median_bias_share(base: np.ndarray, actual: np.ndarray, quantiles: list[float]
                       ) -> float | None:
     """|mean error| / mean |error| of the median column of base (N, H, Q) against actual
     (N, H): 0 when its errors balance, 1 when every one has the same sign; None without a
     median (or without errors to measure)."""
-    if 0.5 not in quantiles:
+    column = median_column(quantiles)
+    if column is None:
         return None
-    residual = actual - base[..., quantiles.index(0.5)]
+    residual = actual - base[..., column]
     spread = float(np.abs(residual).mean()) if residual.size else 0.0
     return abs(float(residual.mean())) / spread if spread > 0 else None
 
@@ -133,9 +140,10 @@ class Calibration:
     @property
     def median_moved(self) -> bool:
         """Whether the offsets move the median (`model.calibrate_median`, as it resolved)."""
-        if self.offsets is None or 0.5 not in self.quantiles:
+        column = median_column(self.quantiles)
+        if self.offsets is None or column is None:
             return False
-        return bool(np.any(self.offsets[:, self.quantiles.index(0.5)] != 0))
+        return bool(np.any(self.offsets[:, column] != 0))
 
     def broadcast(self, raw: torch.Tensor) -> torch.Tensor:
         """The uncalibrated quantiles: the head's own (sorted), or the point in every column."""
