@@ -79,3 +79,10 @@ class SeriesEmbedding(nn.Module):
 
     def step_attention(self, batch: Batch):
         return self.inner.step_attention(self.with_embedding(batch))
+
+    def token_attention(self, batch: Batch):
+        """What `explain` reads from an attention family, through the embedding."""
+        return self.inner.token_attention(self.with_embedding(batch))
+
+    def token_spans(self):
+        return self.inner.token_spans()

@@ -11,9 +11,10 @@ from forecast.inference import SeriesInput
 from tests.conftest import HORIZON, LOOKBACK, tiny_config_values
 
 
-def explain(panel_frame, patch_len: int, top_k: int):
+def explain(panel_frame, patch_len: int, top_k: int, embedding: int = 0):
     values = tiny_config_values()
     values["model"]["name"] = "transformer"
+    values["model"]["series_embedding"] = embedding
     values["model"]["transformer"]["patch_len"] = patch_len
     model = Forecaster(config=build_config(values)).fit(panel_frame)
     group = panel_frame[panel_frame["unique_id"] == "s0"]
@@ -39,7 +40,8 @@ def test_a_patched_transformer_names_input_ranges(panel_frame, patch_len):
     assert sum(explanation.weight) == pytest.approx(1.0, rel=1e-5)
 
 
-def test_one_token_per_step_names_steps(panel_frame):
-    explanation, ds = explain(panel_frame, 0, top_k=5)
+@pytest.mark.parametrize("embedding", [0, 4])  # 4: the network is wrapped in SeriesEmbedding
+def test_one_token_per_step_names_steps(panel_frame, embedding):
+    explanation, ds = explain(panel_frame, 0, top_k=5, embedding=embedding)
     assert explanation.grain == "step" and explanation.end is None
     assert len(explanation.ds) == 5 and set(explanation.ds) <= set(ds[-LOOKBACK:])
