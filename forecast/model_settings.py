@@ -61,6 +61,11 @@ class ModelSettings(Section):
     series_embedding: int = Field(
         0, ge=0, le=256, description="size of a learned vector per training series added to "
         "the static features (0 = none); unseen series get a shared 'unknown' vector")
+    copies: int | None = Field(
+        None, ge=1, le=16, description="networks trained side by side from their own random "
+        "starts, each on its own loss, served as the mean of their quantiles (a deep "
+        "ensemble): lower error for that many times the training and forecasting work; None = "
+        "the family's default (ModelFamily.copies: 3 for mlp, 1 for the others)")
 
     @model_validator(mode="before")
     @classmethod
@@ -128,12 +133,21 @@ class ModelSettings(Section):
         return self.calibrate_median
 
     @property
+    def network_copies(self) -> int:
+        """How many networks training fits (`copies`, or the family's default); 1 for a
+        baseline, which has no network."""
+        if not self.family.neural:
+            return 1
+        return self.copies or self.family.copies
+
+    @property
     def resolved(self) -> dict[str, Any]:
         """The settings whose None means a default (the family's, or the quantiles'), as
         training used them: what a run should record."""
         return {"loss": self.training_loss, "loss_weighting": self.weighting,
                 "normalization": self.normalizer.method if self.family.neural else None,
-                "calibrate_median": self.median_calibrated if self.family.neural else None}
+                "calibrate_median": self.median_calibrated if self.family.neural else None,
+                "copies": self.network_copies if self.family.neural else None}
 
     @property
     def family(self) -> ModelFamily:

@@ -10,6 +10,7 @@ from torch import nn
 
 from .calibration import non_crossing
 from .metrics import pinball_loss, point_index
+from .models.base import Copies
 from .windows import Batch
 
 MIN_LR_FRACTION = 0.05  # both schedules end no lower than this share of the learning rate
@@ -69,7 +70,13 @@ class ForecastModule(pl.LightningModule):
         return (per_window * batch["scale"] ** self.scale_power / self.scale_unit).mean()
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss = self.loss(self(batch), batch)
+        """The batch's loss; for `model.copies`, the mean of each copy's own loss, so every
+        copy learns as if alone (no copy is trained to make up for another)."""
+        if isinstance(self.model, Copies):
+            loss = torch.stack([self.loss(non_crossing(out), batch)
+                                for out in self.model.each(batch)]).mean()
+        else:
+            loss = self.loss(self(batch), batch)
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=len(batch["target"]), sync_dist=True)
         return loss

@@ -39,7 +39,7 @@ from .inference import (
 )
 from .metrics import point_index
 from .models import FamilyConfig, ModelDims, get_family
-from .models.base import SeriesEmbedding
+from .models.base import Copies, SeriesEmbedding
 from .models.normalization import NO_INSTANCE_NORM, Normalization
 
 
@@ -68,10 +68,14 @@ def check_weights(build, dims: ModelDims, architecture: FamilyConfig,
 
 
 def build_network(name: str, dims: ModelDims, architecture: FamilyConfig, n_series: int = 0,
-                  embedding_dim: int = 0, normalization: Normalization = NO_INSTANCE_NORM
-                  ) -> nn.Module:
+                  embedding_dim: int = 0, normalization: Normalization = NO_INSTANCE_NORM,
+                  copies: int = 1) -> nn.Module:
     """The family's network inside its normalisation; with a series embedding, wrapped so its
-    vector joins the static features (the family sees `embedding_dim` more of them)."""
+    vector joins the static features (the family sees `embedding_dim` more of them); with
+    `copies` above 1, that many such networks, each built from its own random start."""
+    if copies > 1:
+        return Copies([build_network(name, dims, architecture, n_series, embedding_dim,
+                                     normalization) for _ in range(copies)])
     build = get_family(name).build
     if not embedding_dim:
         return normalization.wrap(build(dims, architecture))
@@ -175,6 +179,7 @@ class Predictor(ServedModel):
     series_ids: tuple[str, ...] = ()  # the rows of the series embedding, when there is one
     embedding_dim: int = 0
     normalization: Normalization = NO_INSTANCE_NORM
+    copies: int = 1  # networks whose mean is served (`model.copies`)
 
     @classmethod
     def build(cls, name: str, architecture: FamilyConfig, spec: FeatureSpec,
@@ -182,7 +187,7 @@ class Predictor(ServedModel):
               season: int, training_config: Mapping[str, Any] | None = None,
               point_head: bool = False, calibration: Calibration | None = None,
               series_ids: Sequence[str] = (), embedding_dim: int = 0,
-              normalization: Normalization = NO_INSTANCE_NORM) -> Predictor:
+              normalization: Normalization = NO_INSTANCE_NORM, copies: int = 1) -> Predictor:
         """A fresh (untrained) predictor of family `name` for this task. A point head emits
         one column and serves `quantiles` through its calibration."""
         quantiles = tuple(quantiles)
@@ -190,10 +195,10 @@ class Predictor(ServedModel):
         n_outputs = 1 if calibration.base == "point" else len(quantiles)
         dims = model_dims(spec, lookback, horizon, n_outputs, season)
         network = build_network(name, dims, architecture, len(series_ids), embedding_dim,
-                                normalization)
+                                normalization, copies)
         return cls(name, architecture, network, spec, scaler, dims, quantiles, calibration,
                    training_config=training_config or {}, series_ids=tuple(series_ids),
-                   embedding_dim=embedding_dim, normalization=normalization)
+                   embedding_dim=embedding_dim, normalization=normalization, copies=copies)
 
     def with_metrics(self, metrics: Mapping[str, float]) -> Predictor:
         return dataclasses.replace(self, metrics=dict(metrics))
@@ -239,6 +244,7 @@ class Predictor(ServedModel):
             "training_config": dict(self.training_config),
             **({"series_embedding": {"dim": self.embedding_dim, "ids": list(self.series_ids)}}
                if self.embedding_dim else {}),
+            **({"copies": self.copies} if self.copies > 1 else {}),
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -272,13 +278,17 @@ class Predictor(ServedModel):
         embedding = config.get("series_embedding") or {"dim": 0, "ids": []}
         ids, dim = tuple(map(str, embedding["ids"])), int(embedding["dim"])
         normalization = Normalization.from_json(config["normalization"])
-        check_weights(lambda d, a: build_network(family.name, d, a, len(ids), dim, normalization),
+        copies = config.get("copies", 1)  # one network: every model saved before copies
+        if not isinstance(copies, int) or isinstance(copies, bool) or not 1 <= copies <= 16:
+            raise ArtifactError(f"{directory}: copies {copies!r} is not a whole number in 1..16")
+        check_weights(lambda d, a: build_network(family.name, d, a, len(ids), dim, normalization,
+                                                 copies),
                       dims, architecture, weights, directory)
         predictor = cls.build(family.name, architecture, spec, SeriesScaler.from_json(scaler),
                               config["lookback"], config["horizon"], quantiles,
                               config["season"], config.get("training_config"),
                               calibration=calibration, series_ids=ids, embedding_dim=dim,
-                              normalization=normalization)
+                              normalization=normalization, copies=copies)
         predictor.network.load_state_dict(weights)
         predictor.network.eval()
         return predictor.with_metrics(config.get("metrics", {}))

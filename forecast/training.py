@@ -194,7 +194,8 @@ def warm_start_mismatches(init: Predictor, config: ForecastConfig, spec) -> list
              ("features", init.spec.feature_names, spec.feature_names),
              ("static covariates", list(init.spec.static_covariates),
               list(spec.static_covariates)),
-             ("model.quantiles", list(init.quantiles), list(model.quantiles))]
+             ("model.quantiles", list(init.quantiles), list(model.quantiles)),
+             ("model.copies", init.copies, model.network_copies)]
     if init.name == model.name and model.family.neural:
         pairs.append((f"model.{model.family.section}", init.architecture.model_dump(),
                       model.architecture.model_dump()))
@@ -252,7 +253,8 @@ def train(config: ForecastConfig, prepared: PreparedData,
                                 series_ids=[s.unique_id for s in prepared.panel.series]
                                 if settings.series_embedding else (),
                                 embedding_dim=settings.series_embedding,
-                                normalization=settings.normalizer)
+                                normalization=settings.normalizer,
+                                copies=settings.network_copies)
     if init is not None:
         check_warm_start(init, config, prepared.panel.spec)
         warm_start(predictor, init)

@@ -64,6 +64,16 @@ def continued_config(init: Predictor | Ensemble, data: str | None, overrides: li
     return build_config(apply_overrides(values, overrides))
 
 
+def member_config(config: ForecastConfig, member: Predictor) -> ForecastConfig:
+    """`config` for continuing `member`: its family, and as many network copies as it has
+    (a version saved before `model.copies` has one, where its family's default may now be
+    more) unless `--set model.copies=N` asked for a number, which must then match."""
+    named = config.with_model(member.name)
+    if config.model.copies is None and named.model.network_copies != member.copies:
+        named = named.with_values({"model.copies": member.copies})
+    return named
+
+
 def run_continue(config: ForecastConfig, prepared: PreparedData, init: Predictor | Ensemble,
                  init_uri: str) -> ContinueResult:
     """Train from `init` on `prepared` (checked already), log, register and gate. An
@@ -71,13 +81,14 @@ def run_continue(config: ForecastConfig, prepared: PreparedData, init: Predictor
     chosen anew on the new validation part)."""
     members = init.members if isinstance(init, Ensemble) else (init,)
     for member in members:  # before the tracking store
-        check_warm_start(member, config.with_model(member.name), prepared.panel.spec)
+        check_warm_start(member, member_config(config, member), prepared.panel.spec)
     client = connect()
     experiment_id = ensure_experiment(client, config.tracking.experiment)
     if isinstance(init, Ensemble):
         forecaster, bundle = continue_ensemble(config, prepared, init)
     else:
-        forecaster, bundle = train_model(config, prepared, with_backtest=True, init=init)
+        forecaster, bundle = train_model(member_config(config, init), prepared,
+                                         with_backtest=True, init=init)
     try:
         run_id = log_bundle(bundle, experiment_id, run_name=f"{forecaster.name} (continued)",
                             frame=prepared.frame)
@@ -97,7 +108,7 @@ def continue_ensemble(config: ForecastConfig, prepared: PreparedData, init: Ense
     """Each member trained on from its weights, then the ensemble formed again (a baseline
     member a candidate again, as when it was first formed)."""
     started = now_ms()
-    trained = [Forecaster(config=config.with_model(m.name)).fit(prepared=prepared, init=m)
+    trained = [Forecaster(config=member_config(config, m)).fit(prepared=prepared, init=m)
                for m in init.members]
     ensemble = fit_ensembles([f.predictor for f in trained], [init.method], prepared,
                              refit_validation(trained))[0]

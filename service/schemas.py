@@ -208,6 +208,8 @@ class MemberInfo(BaseModel):
     median_moved: bool = Field(description="whether its calibration moved its median")
     median_bias: float | None = Field(description="its median's bias share on the validation "
                                       "windows")
+    copies: int = Field(description="how many networks its forecast is the mean of "
+                        "(model.copies)")
 
 
 class ModelInfo(BaseModel):
@@ -242,6 +244,10 @@ class ModelInfo(BaseModel):
     median_bias: float | None = Field(
         None, description="the median's bias share on the validation windows, |mean error| / "
         "mean |error| (0: balanced, 1: every error one-sided); null when not measured")
+    copies: int | None = Field(
+        None, description="how many networks, trained side by side from their own random "
+        "starts, the forecast is the mean of (model.copies); null for an ensemble, whose "
+        "members each say")
 
     @classmethod
     def of(cls, loaded: LoadedModel, offsets: dict[str, float] | None = None) -> ModelInfo:
@@ -257,22 +263,23 @@ class ModelInfo(BaseModel):
                                "future": list(spec.future_covariates),
                                "static": list(spec.static_covariates)},
                    adaptive_offsets=offsets or {}, members=members_of(predictor),
-                   **median_of(predictor))
+                   **network_facts(predictor))
 
 
-def median_of(model: Predictor | Ensemble) -> dict[str, Any]:
-    """What calibration did to a single model's median (an ensemble's members each say)."""
+def network_facts(model: Predictor | Ensemble) -> dict[str, Any]:
+    """What calibration did to a single model's median, and how many network copies it
+    averages (an ensemble's members each say)."""
     if isinstance(model, Ensemble):
         return {}
     return {"median_moved": model.calibration.median_moved,
-            "median_bias": model.calibration.median_bias}
+            "median_bias": model.calibration.median_bias, "copies": model.copies}
 
 
 def members_of(model: Predictor | Ensemble) -> list[MemberInfo]:
     if not isinstance(model, Ensemble):
         return []
     return [MemberInfo(architecture=m.name, weight=w, metrics=dict(m.metrics),
-                       explains=m.name == model.explainer, **median_of(m))
+                       explains=m.name == model.explainer, **network_facts(m))
             for m, w in zip(model.members, model.weights, strict=True)]
 
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from ..calibration import non_crossing
+
 if TYPE_CHECKING:
     from ..windows import Batch
 
@@ -86,3 +88,33 @@ class SeriesEmbedding(nn.Module):
 
     def token_spans(self):
         return self.inner.token_spans()
+
+
+class Copies(nn.Module):
+    """`model.copies`: several networks of one architecture, each from its own random start,
+    trained side by side on the same batches, each on its own loss (`each`), and served as
+    the mean of their sorted quantiles (a deep ensemble). Networks that start apart end in
+    different minima and err differently, so their mean errs less than a typical one; the
+    pinball loss is convex, so the mean's loss is never above the copies' average."""
+
+    def __init__(self, networks: list[nn.Module]):
+        super().__init__()
+        self.copies = nn.ModuleList(networks)
+
+    def each(self, batch: Batch) -> list[torch.Tensor]:
+        """Every copy's own output (B, H, Q), for training each on its loss."""
+        return [network(batch) for network in self.copies]
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return torch.stack([non_crossing(out) for out in self.each(batch)]).mean(dim=0)
+
+    def step_attention(self, batch: Batch):
+        return sum(network.step_attention(batch) for network in self.copies) / len(self.copies)
+
+    def token_attention(self, batch: Batch):
+        """The copies' mean attention per token: they share the tokens (`token_spans`)."""
+        return sum(network.token_attention(batch) for network in self.copies) / len(self.copies)
+
+    def token_spans(self):
+        return self.copies[0].token_spans()
+

@@ -97,4 +97,4 @@ register(ModelFamily(
     name="mlp", config_class=MLPConfig, section="mlp", build=DenseForecaster,
     description="TiDE-style dense encoder over the whole flattened lookback, with a linear "
                 "skip from it: no recurrence, no attention",
-    calibrate_median=True, search_space=mlp_search_space))
+    calibrate_median=True, copies=3, search_space=mlp_search_space))

@@ -54,6 +54,9 @@ class ModelFamily:
     # the default of `model.calibrate_median` (true, false or "auto"), measured in
     # docs/benchmarks.md ("Calibrating the median")
     calibrate_median: MedianMode = False
+    # the default of `model.copies` (networks trained side by side, their quantiles averaged),
+    # measured in docs/benchmarks.md ("Copies of one network")
+    copies: int = 1
     description: str = ""
     # what `forecast tune` searches: (an Optuna trial, the config with the data's settings
     # resolved) -> {dotted config key: value}; the config lets a space fit the data and the
@@ -76,6 +79,8 @@ def register(family: ModelFamily) -> ModelFamily:
         if value not in allowed:
             raise ConfigError(f"family '{family.name}': {field} {value!r} is not one of "
                               f"{', '.join(allowed)}")
+    if not 1 <= family.copies <= 16:
+        raise ConfigError(f"family '{family.name}': copies {family.copies} is not within 1..16")
     for other in _FAMILIES.values():
         if (family.section and other.name != family.name and other.section == family.section
                 and other.config_class is not family.config_class):
