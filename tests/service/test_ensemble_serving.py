@@ -29,7 +29,8 @@ CUT = 300
 
 @pytest.fixture(scope="module")
 def ensemble_stack(tmp_path_factory):
-    """A weighted ensemble of gru and transformer as the champion, and the service."""
+    """A weighted ensemble of gru, transformer and mlp (three network copies: `model.copies`)
+    as the champion, and the service."""
     root = tmp_path_factory.mktemp("ensemble-stack")
     _, config = write_project(root / "project")
     previous = os.environ.get("MLFLOW_TRACKING_URI")  # the package's stack, when it runs
@@ -37,7 +38,7 @@ def ensemble_stack(tmp_path_factory):
     with mlflow_server(root / "store") as (uri, _):
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         mp.chdir(root / "project")
-        assert main(["compare", "--config", str(config), "--set", "models=[gru,transformer]",
+        assert main(["compare", "--config", str(config), "--set", "models=[gru,transformer,mlp]",
                      "--set", "ensembles=[weighted]", "--set", "tracking.experiment=ens"]) == 0
         client = MlflowClient(uri, uri)
         champion = client.get_model_version_by_alias("forecaster", "champion")
@@ -94,7 +95,10 @@ def test_model_info_lists_the_members_and_explanations_name_theirs(ensemble_stac
     info = httpx.get(ensemble_stack["url"] + "/model", timeout=10).json()
     assert info["architecture"] == "ensemble_weighted"
     members = {m["architecture"]: m for m in info["members"]}
-    assert set(members) == {"gru", "transformer"}
+    assert set(members) == {"gru", "transformer", "mlp"}
+    # the MLP's forecast is the mean of its three copies (its default); the others have one
+    assert [members[n]["copies"] for n in ("gru", "transformer", "mlp")] == [1, 1, 3]
+    assert info["copies"] is None
     assert sum(m["weight"] for m in members.values()) == pytest.approx(1.0)
     assert all("mae" in m["metrics"] for m in members.values())
     # each member says what calibration did to its median: the GRU's is moved (`true`), the

@@ -64,6 +64,7 @@ def test_quantiles_named_in_the_request_and_the_model_info(stack):
     assert info["calibration"] == "conformal" and info["calibrated"] is True
     # the GRU calibrates its median by default (`true`); the share it measured comes along
     assert info["median_moved"] is True and 0 <= info["median_bias"] <= 1
+    assert info["copies"] == 1  # one network: the GRU's default
     response = post(stack, request_body(make_panel(), quantiles=[0.1, 0.9]))
     assert response.status_code == 200, response.text
     forecast = response.json()["forecasts"][0]
