@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from rich.markup import escape
@@ -185,11 +186,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def end_distributed_worker(code: int) -> None:
+    """A worker rank of a distributed run (Lightning's DDP) ends here, without the
+    interpreter's teardown. Its work is done (rank 0 logs and registers), and that teardown can
+    abort in native code ("terminate called without an active exception"); Lightning then
+    kills rank 0 mid-logging with SIGKILL, leaving a half-logged run. Rank 0 exits normally."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized() or dist.get_rank() == 0:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not verbose_requested(getattr(args, "verbose", False)):
         silence_libraries()
+    code = run(args)
+    end_distributed_worker(code)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command, its expected failures as a message and an exit code (no traceback)."""
     try:
         return args.func(args)
     except ForecastError as err:
