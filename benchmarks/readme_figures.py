@@ -117,11 +117,11 @@ def standing_table() -> str:
              "|---|---|---|---|---|"]
     for set_name, (what, files) in STANDING_SETS.items():
         rows = [r for name in files for r in result_rows(name) if r["set"] == set_name]
-        latest = {(r["model"], r.get("seed")): r["mae"] for r in rows
-                  if r["library"] == "ours"}  # a later file's model and seed replaces one
-        ours: dict[tuple, list[float]] = {}
-        for (model, _), mae in latest.items():
-            ours.setdefault(("ours", model, ""), []).append(mae)
+        # a later file's figure of a model and seed replaces an earlier one's; our budget
+        # column differs between the scripts, not the model, so it is left out
+        latest = {(r["model"], r.get("seed")): {**r, "budget": ""} for r in rows
+                  if r["library"] == "ours"}
+        ours = by_model(list(latest.values()))
         naive = next(r["mae"] for r in rows if r["model"] == "seasonal_naive")
         (_, model, _), maes = min(ours.items(), key=lambda kv: statistics.fmean(kv[1]))
         theirs = by_model([r for r in peers if r["set"] == set_name])

@@ -192,7 +192,11 @@ def end_distributed_worker(code: int) -> None:
     abort in native code ("terminate called without an active exception"); Lightning then
     kills rank 0 mid-logging with SIGKILL, leaving a half-logged run. Rank 0 exits normally."""
     dist = sys.modules.get("torch.distributed")
-    if dist is None or not dist.is_available() or not dist.is_initialized() or dist.get_rank() == 0:
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return
+    from forecast.training import is_global_zero  # loaded already: this process trained
+
+    if is_global_zero():  # the rank that logs and registers, by the rule that decided it
         return
     sys.stdout.flush()
     sys.stderr.flush()
