@@ -38,6 +38,7 @@ from results_files import RESULTS, save_results  # noqa: E402
 def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], family: str,
             variant: str, seeds: list[int], naive_mae: float) -> dict:
     maes, mases, seconds, epochs, coverage = [], [], [], [], {"80": [], "90": []}
+    selections = []  # what a setting decided on validation (`seasonal_input: auto`), per seed
     for seed in seeds:
         start = time.perf_counter()
         run = run_ours(family, bench, "full", variant.split(","), seed)
@@ -48,9 +49,13 @@ def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], fami
         epochs.append(run.epochs)
         for level in coverage:  # the served intervals on the model's own test windows
             coverage[level].append(run.model.metrics[f"coverage_{level}"])
+        report = run.model.report
+        selections.append(report.seasonal_input.metrics()
+                          if report is not None and report.seasonal_input else {})
     return {"set": bench.name, "family": family, "variant": variant, "seeds": seeds,
             "mae": maes, "mase": mases, "seconds": seconds, "epochs": epochs,
             "coverage_80": coverage["80"], "coverage_90": coverage["90"],
+            "selections": selections,
             "mae_mean": float(np.mean(maes)), "mase_mean": float(np.mean(mases)),
             "vs_seasonal_naive": float(np.mean(maes)) / naive_mae}
 
@@ -129,7 +134,7 @@ def run_ab(variants: tuple[str, ...], sets: list[str], models: list[str],
                 print(f"{set_name} {family} {variant}: MAE {spread(row['mae'])}, "
                       f"{row['vs_seasonal_naive']:.3f} of seasonal naive, "
                       f"MASE {row['mase_mean']:.3f}, coverage 80% {coverages(row, '80')}, "
-                      f"epochs {row['epochs']}", flush=True)
+                      f"epochs {row['epochs']}", *row["selections"], flush=True)
                 save_results(output, {"variants": variants, "rows": rows,
                                       "seasonal_naive": naive}, markdown(rows, naive, variants))
     print(markdown(rows, naive, variants))

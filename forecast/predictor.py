@@ -190,7 +190,7 @@ class Predictor(ServedModel):
               normalization: Normalization = NO_INSTANCE_NORM, copies: int = 1) -> Predictor:
         """A fresh (untrained) predictor of family `name` for this task. A point head emits
         one column and serves `quantiles` through its calibration."""
-        quantiles = tuple(quantiles)
+        quantiles, architecture = tuple(quantiles), architecture.as_built()
         calibration = calibration or Calibration.identity(quantiles, point_head or not quantiles)
         n_outputs = 1 if calibration.base == "point" else len(quantiles)
         dims = model_dims(spec, lookback, horizon, n_outputs, season)

@@ -25,6 +25,7 @@ from .data.split import SplitBounds
 from .datamodule import PreparedData, WindowDataModule
 from .errors import ConfigError
 from .evaluation import calibrate, evaluate, forecast_split
+from .models import get_family
 from .module import ForecastModule
 from .predictor import Predictor
 
@@ -75,6 +76,30 @@ class LossHistory(Callback):
 
 
 @dataclass
+class SeasonalInputChoice:
+    """What `model.rnn.seasonal_input: auto` measured on the validation windows (MAE in the
+    data's units) and chose: the input is tried only when the plain network trails seasonal
+    naive there, and kept only when it does better than the plain network."""
+
+    without: float  # the plain network's validation MAE
+    seasonal_naive: float
+    with_input: float | None = None  # None: not tried (the plain network beat seasonal naive)
+
+    @property
+    def chosen(self) -> bool:
+        return self.with_input is not None and self.with_input < self.without
+
+    def metrics(self) -> dict[str, float]:
+        """Named as the run logs them."""
+        values = {"val_mae_without_seasonal_input": self.without,
+                  "val_mae_seasonal_naive": self.seasonal_naive,
+                  "seasonal_input_chosen": float(self.chosen)}
+        if self.with_input is not None:
+            values["val_mae_with_seasonal_input"] = self.with_input
+        return values
+
+
+@dataclass
 class TrainingReport:
     epochs_run: int
     best_val_loss: float
@@ -85,6 +110,8 @@ class TrainingReport:
     # trainer.refit: the first fit's calibrated forecasts (N, H, Q) of the validation windows
     # and their actuals (N, H), the out-of-sample ones an ensemble's weights are chosen on
     validation: tuple[np.ndarray, np.ndarray] | None = None
+    # model.rnn.seasonal_input: auto: the validation MAEs it compared and what it chose
+    seasonal_input: SeasonalInputChoice | None = None
 
     @property
     def kept_epoch(self) -> dict[str, float] | None:
@@ -187,6 +214,7 @@ def fit_module(module: pl.LightningModule, datamodule: pl.LightningDataModule,
 def warm_start_mismatches(init: Predictor, config: ForecastConfig, spec) -> list[str]:
     """What keeps `init`'s weights from fitting the network `config` builds for data of
     `spec`: another family, window, feature set, quantiles or architecture."""
+    config = settle_seasonal_input(config, init)
     data, model = config.data, config.model
     pairs = [("model family", init.name, model.name),
              ("data.lookback", init.lookback, data.lookback),
@@ -234,6 +262,41 @@ def warm_start(predictor: Predictor, init: Predictor) -> None:
     predictor.network.load_state_dict(target)
 
 
+SEASONAL_INPUT = "model.rnn.seasonal_input"
+
+
+@dataclass
+class FirstFit:
+    """One candidate's selecting fit: the config it was trained with, the trained predictor,
+    a copy of its initial weights for `trainer.refit`, and its report (None for baselines)."""
+
+    config: ForecastConfig
+    predictor: Predictor
+    refitted: Predictor | None
+    report: TrainingReport | None
+
+
+def seasonal_input_undecided(config: ForecastConfig) -> bool:
+    return getattr(config.model.architecture, "seasonal_input", None) == "auto"
+
+
+def settle_seasonal_input(config: ForecastConfig, init: Predictor | None = None
+                          ) -> ForecastConfig:
+    """`config` with an `auto` seasonal input settled where there is nothing to choose: the
+    version's own value when training continues from it (its weights fit only that network),
+    false where the input cannot apply (the `last` decoder, or no season inside the
+    lookback). Otherwise `auto` stays for `train` to decide."""
+    if not seasonal_input_undecided(config):
+        return config
+    if init is not None:
+        value = getattr(init.architecture, "seasonal_input", False) is True
+        return config.with_values({SEASONAL_INPUT: value})
+    architecture, data = config.model.architecture, config.data
+    if architecture.decoder != "aligned" or not 1 < data.season <= data.lookback:
+        return config.with_values({SEASONAL_INPUT: False})
+    return config
+
+
 def train(config: ForecastConfig, prepared: PreparedData,
           callbacks: list[Callback] | None = None, logger=False, init: Predictor | None = None
           ) -> tuple[Predictor, TrainingReport | None]:
@@ -242,6 +305,41 @@ def train(config: ForecastConfig, prepared: PreparedData,
 
     Baselines have nothing to learn: they get the scalers and no report.
     """
+    config = settle_seasonal_input(config, init)
+    if seasonal_input_undecided(config):
+        fit = first_fit(config.with_values({SEASONAL_INPUT: False}), prepared, callbacks,
+                        logger)
+        if fit.report is not None and fit.report.world_size == 1:  # ranks could disagree
+            fit = with_seasonal_input_if_better(config, prepared, fit)
+    else:
+        fit = first_fit(config, prepared, callbacks, logger, init)
+    config, predictor, refitted, report = fit.config, fit.predictor, fit.refitted, fit.report
+    settings = config.model
+    if refitted is not None:  # the callers' callbacks and logger watch the selecting fit only
+        refit = fit_network(refitted, config, prepared, WindowDataModule(
+            with_validation_in_training(prepared), config.data,
+            refitted.keys_for(prepared.panel)), None, False, epochs=report.best_epochs,
+            lr_replay=report.kept_rates if config.trainer.lr_schedule == "plateau" else None)
+        report.refit_epochs = refit.epochs_run
+        refitted.network.eval()
+    if not is_global_zero():  # a worker of a distributed run: rank 0 scores and reports
+        return refitted or predictor, report
+    # the offsets come from the first fit: the refit has seen the validation windows
+    predictor = calibrate(predictor, prepared, settings.calibration == "conformal",
+                          scale=settings.calibration_scale, median=settings.median_calibrated)
+    if refitted is not None:
+        windows = forecast_split(predictor, prepared, "val")
+        report.validation = (windows.forecast, windows.actual)
+        predictor = refitted.with_calibration(predictor.calibration)
+    return predictor.with_metrics(evaluate(predictor, prepared, "test")), report
+
+
+def first_fit(config: ForecastConfig, prepared: PreparedData,
+              callbacks: list[Callback] | None = None, logger=False,
+              init: Predictor | None = None) -> FirstFit:
+    """Build the configured network (from `init`'s weights when given) and train it with
+    early stopping on the validation windows; with `trainer.refit`, also keep a copy of its
+    initial weights for the second fit."""
     data, settings = config.data, config.model
     # seeded before the network is built: its initial weights follow trainer.seed too, so the
     # same config and data give the same model in any process, first fit or tenth
@@ -265,23 +363,35 @@ def train(config: ForecastConfig, prepared: PreparedData,
         report = fit_network(predictor, config, prepared, WindowDataModule(
             prepared, data, predictor.keys_for(prepared.panel)), callbacks, logger)
     predictor.network.eval()
-    if refitted is not None:  # the callers' callbacks and logger watch the selecting fit only
-        refit = fit_network(refitted, config, prepared, WindowDataModule(
-            with_validation_in_training(prepared), data, refitted.keys_for(prepared.panel)),
-            None, False, epochs=report.best_epochs, lr_replay=report.kept_rates
-            if config.trainer.lr_schedule == "plateau" else None)
-        report.refit_epochs = refit.epochs_run
-        refitted.network.eval()
-    if not is_global_zero():  # a worker of a distributed run: rank 0 scores and reports
-        return refitted or predictor, report
-    # the offsets come from the first fit: the refit has seen the validation windows
-    predictor = calibrate(predictor, prepared, settings.calibration == "conformal",
-                          scale=settings.calibration_scale, median=settings.median_calibrated)
-    if refitted is not None:
-        windows = forecast_split(predictor, prepared, "val")
-        report.validation = (windows.forecast, windows.actual)
-        predictor = refitted.with_calibration(predictor.calibration)
-    return predictor.with_metrics(evaluate(predictor, prepared, "test")), report
+    return FirstFit(config, predictor, refitted, report)
+
+
+def seasonal_naive(config: ForecastConfig, prepared: PreparedData) -> Predictor:
+    """The yardstick `auto` holds a recurrent network to: last season's values."""
+    family = get_family("seasonal_naive")
+    data = config.data
+    return Predictor.build(family.name, family.config_class(), prepared.panel.spec,
+                           prepared.panel.scaler, data.lookback, data.horizon,
+                           config.model.quantiles, data.season, point_head=True)
+
+
+def with_seasonal_input_if_better(config: ForecastConfig, prepared: PreparedData,
+                                  plain: FirstFit) -> FirstFit:
+    """`model.rnn.seasonal_input: auto` after the plain network's fit: where it trails
+    seasonal naive on the validation windows (a season the hidden state does not carry), fit
+    the network with the seasonal input from the same seed and keep whichever scores better
+    there. Both are the selecting fits, out of sample on validation."""
+    without = evaluate(plain.predictor, prepared, "val")["mae"]
+    choice = SeasonalInputChoice(without, evaluate(seasonal_naive(config, prepared), prepared,
+                                                   "val")["mae"])
+    chosen = plain
+    if choice.without > choice.seasonal_naive:
+        candidate = first_fit(config.with_values({SEASONAL_INPUT: True}), prepared)
+        choice.with_input = evaluate(candidate.predictor, prepared, "val")["mae"]
+        if choice.chosen:
+            chosen = candidate
+    chosen.report.seasonal_input = choice
+    return chosen
 
 
 def fit_network(predictor: Predictor, config: ForecastConfig, prepared: PreparedData,

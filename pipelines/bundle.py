@@ -80,6 +80,9 @@ def write_bundle(forecaster: Forecaster, root: Path | None = None,
         "history": report.history if report else [],
         "epoch_seconds": report.epoch_seconds if report else [],
         "refit_epochs": report.refit_epochs if report else None,  # trainer.refit's second fit
+        # model.rnn.seasonal_input: auto: the validation MAEs it compared, and its choice
+        "selection": report.seasonal_input.metrics() if report and report.seasonal_input
+        else {},
         "backtest": backtest or [],
         "params": flatten(run_params(forecaster)),
         "tags": {"forecast.version": __version__, "git.commit": git_commit() or "none",
@@ -104,6 +107,9 @@ def run_params(forecaster: Forecaster) -> dict[str, Any]:
     if isinstance(forecaster.predictor, Ensemble):
         return {**params, "ensemble": forecaster.predictor.describe()}
     params["model"].update(forecaster.config.model.resolved)
+    section = forecaster.config.model.family.section
+    if section:  # what training built (an `auto` seasonal input settled)
+        params["model"][section] = forecaster.predictor.architecture.model_dump()
     calibration = forecaster.predictor.calibration  # what `calibrate_median: auto` decided
     params["calibration"] = {"median_bias": calibration.median_bias,
                              "median_moved": calibration.median_moved}

@@ -45,6 +45,7 @@ def log_bundle(directory: Path, experiment_id: str, run_name: str | None = None,
                     for i, v in enumerate(run["epoch_seconds"])]
         if run.get("refit_epochs"):  # bundles written before trainer.refit have no such key
             metrics.append(Metric("refit_epochs", float(run["refit_epochs"]), now, 0))
+        metrics += [Metric(k, float(v), now, 0) for k, v in run.get("selection", {}).items()]
         for row in run["backtest"]:
             metrics += [Metric(f"backtest_{k}", float(v), now, int(row["window"]))
                         for k, v in row.items() if k not in ("window", "cutoff")]

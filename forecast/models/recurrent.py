@@ -31,18 +31,33 @@ class RNNConfig(FamilyConfig):
         False, description="forecast a correction to the value one season back (`data.season`; "
         "the last value when the season is longer than the lookback): the network starts from "
         "seasonal naive instead of from nothing")
-    seasonal_input: bool = Field(
-        False, description="the aligned decoder's step j also reads the target one season "
+    seasonal_input: bool | Literal["auto"] = Field(
+        "auto", description="the aligned decoder's step j also reads the target one season "
         "back (`data.season`, when it fits the lookback; else the last value) as an input it "
         "learns to weigh, as DeepAR reads its lags, so a weekly pattern need not survive a "
-        "week of hidden state; off by default: measured, it helps some sets and costs others")
+        "week of hidden state; auto: training fits the network without it and, only when that "
+        "one's validation MAE trails seasonal naive's, once more with it, keeping the one "
+        "better on validation (a trained model holds true or false; a distributed run, whose "
+        "ranks would have to agree, trains the plain one)")
 
     @model_validator(mode="after")
     def _lag_needs_step_decoder(self) -> RNNConfig:
-        if self.seasonal_input and self.decoder != "aligned":
+        if self.seasonal_input is True and self.decoder != "aligned":
             raise ValueError("seasonal_input is read by the aligned decoder; set decoder: "
                              "aligned or seasonal_input: false")
         return self
+
+    def as_built(self) -> RNNConfig:
+        """`auto` undecided builds the plain network (models saved before the setting, too)."""
+        if self.seasonal_input == "auto":
+            return self.model_copy(update={"seasonal_input": False})
+        return self
+
+    @property
+    def reads_season(self) -> bool:
+        """Whether the network takes the seasonal input: an unsettled `auto` builds the plain
+        network, the first candidate training fits."""
+        return self.seasonal_input is True
 
 
 class RecurrentForecaster(nn.Module):
@@ -67,21 +82,21 @@ class RecurrentForecaster(nn.Module):
             positions = (torch.arange(dims.horizon) + dims.lookback - dims.horizon).clamp_min(0)
             self.register_buffer("positions", positions, persistent=False)
             self.step_decoder = nn.Sequential(
-                nn.Linear(config.hidden_size + dims.n_future + int(config.seasonal_input),
+                nn.Linear(config.hidden_size + dims.n_future + int(config.reads_season),
                           config.hidden_size),
                 nn.GELU(),
                 nn.Linear(config.hidden_size, dims.n_outputs))
-        if config.seasonal_skip or config.seasonal_input:
+        if config.seasonal_skip or config.reads_season:
             self.register_buffer("season_back", season_back(dims), persistent=False)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         outputs, _ = self.rnn(batch["past"])  # (B, L, F) -> (B, L, hidden)
         out = self.head(outputs[:, -1], batch["future"], batch["static"])  # (B, H, Q)
-        if self.config.seasonal_skip or self.config.seasonal_input:
+        if self.config.seasonal_skip or self.config.reads_season:
             last_season = batch["past"][:, self.season_back, :1]  # (B, H, 1) target, a season back
         if self.config.decoder == "aligned":
             inputs = [outputs[:, self.positions], batch["future"]]  # (B, H, hidden), (B, H, Fk)
-            if self.config.seasonal_input:
+            if self.config.reads_season:
                 inputs.append(last_season)
             out = out + self.step_decoder(torch.cat(inputs, dim=-1))
         if self.config.seasonal_skip:  # every output column corrects the value a season back

@@ -30,6 +30,11 @@ class FamilyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def as_built(self) -> FamilyConfig:
+        """The settings of the network these build: a setting that training decides (an
+        `auto`) reads as what an undecided build makes. What a predictor holds and saves."""
+        return self
+
 
 @dataclass(frozen=True)
 class ModelFamily:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from forecast import ConfigError, Forecaster, build_config
 from forecast.models import ModelDims, build_model
 from forecast.models.normalization import Normalization
 from forecast.models.recurrent import season_back
+from forecast.training import settle_seasonal_input, warm_start_mismatches
 from tests.conftest import tiny_config_values
 from tests.floats import assert_forecasts_close
 from tests.forecast.test_forecaster import split_history
@@ -130,3 +132,88 @@ def test_the_seasonal_input_needs_the_aligned_decoder():
     values["model"]["rnn"].update(seasonal_input=True, decoder="last")
     with pytest.raises(ConfigError, match="seasonal_input is read by the aligned decoder"):
         build_config(values)
+
+
+# ---- seasonal_input: auto, decided on the validation windows -------------------------------
+def auto_values(**trainer) -> dict:
+    values = tiny_config_values()
+    values["model"]["rnn"]["seasonal_input"] = "auto"
+    values["trainer"].update(trainer)
+    return values
+
+
+def hourly_frame(y: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    ds = pd.date_range("2024-01-01", periods=len(y), freq="h")
+    return pd.DataFrame({"unique_id": "s", "ds": ds, "y": y,
+                         "temp": rng.normal(20, 1, len(y)), "holiday": 0.0})
+
+
+def noise_frame(length: int = 400) -> pd.DataFrame:
+    """Independent noise around a level: last season's value is a worse guess than the
+    level, so a network that learns the level beats seasonal naive."""
+    rng = np.random.default_rng(3)
+    return hourly_frame(50 + rng.normal(0, 5, length), rng)
+
+
+def daily_frame(length: int = 400) -> pd.DataFrame:
+    """A daily cycle with little noise: last day's value is nearly exact, which a network
+    trained for a few batches is not."""
+    rng = np.random.default_rng(4)
+    t = np.arange(length)
+    return hourly_frame(100 + 30 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.5, length), rng)
+
+
+def test_auto_tries_the_input_where_the_network_trails_seasonal_naive_and_keeps_the_better(
+        tmp_path):
+    """A network trained for two short epochs on a strongly daily series trails last day's
+    values on validation, so the input is tried; the model kept is the one that scored
+    better there, and it is the very model the explicit setting trains (same seed)."""
+    frame = daily_frame()
+    forecaster = Forecaster("gru", build_config(auto_values())).fit(frame)
+    choice = forecaster.report.seasonal_input
+    assert choice.without > choice.seasonal_naive > 0
+    assert choice.with_input is not None
+    assert choice.chosen == (choice.with_input < choice.without)
+    assert forecaster.predictor.architecture.seasonal_input is choice.chosen
+    assert forecaster.predictor.training_config["model"]["rnn"]["seasonal_input"] \
+        is choice.chosen
+    values = auto_values()
+    values["model"]["rnn"]["seasonal_input"] = choice.chosen
+    explicit = Forecaster("gru", build_config(values)).fit(frame)
+    history, future, _ = split_history(frame, 300)
+    assert_forecasts_close(forecaster.predict(history, future_df=future)["mean"].to_numpy(),
+                           explicit.predict(history, future_df=future)["mean"].to_numpy())
+    forecaster.save(tmp_path / "m")
+    assert Forecaster.load(tmp_path / "m").predictor.architecture.seasonal_input \
+        is choice.chosen
+
+
+def test_auto_fits_once_where_the_network_beats_seasonal_naive():
+    frame = noise_frame()
+    forecaster = Forecaster("lstm", build_config(auto_values(
+        max_epochs=6, patience=6, limit_train_batches=1.0))).fit(frame)
+    choice = forecaster.report.seasonal_input
+    assert choice.without < choice.seasonal_naive
+    assert choice.with_input is None and not choice.chosen
+    assert forecaster.predictor.architecture.seasonal_input is False
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"model.rnn.decoder": "last"}, "the last decoder reads no input per step"),
+    ({"data.season": 1}, "no season"),
+    ({"data.season": 48}, "the season is longer than the lookback")])
+def test_auto_settles_to_false_where_the_input_cannot_apply(change, reason):
+    config = build_config(auto_values()).with_values(change)
+    assert settle_seasonal_input(config).model.rnn.seasonal_input is False, reason
+
+
+def test_auto_takes_the_version_s_own_value_when_training_continues(panel_frame):
+    values = tiny_config_values()
+    values["model"]["rnn"]["seasonal_input"] = True
+    version = Forecaster("lstm", build_config(values)).fit(panel_frame).predictor
+    config = build_config(auto_values())
+    assert settle_seasonal_input(config, version).model.rnn.seasonal_input is True
+    assert warm_start_mismatches(version, config, version.spec) == []
+    continued = Forecaster("lstm", config).fit(panel_frame, init=version)
+    assert continued.predictor.architecture.seasonal_input is True
+    assert continued.report.seasonal_input is None  # nothing was chosen

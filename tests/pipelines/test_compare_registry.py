@@ -20,7 +20,9 @@ def client(tracking_server, monkeypatch):
 
 
 def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
-    assert main(["compare", "--config", str(project), "--set", "tracking.experiment=cmp"]) == 0
+    # the recurrent families' default seasonal input (the tiny config pins it off)
+    assert main(["compare", "--config", str(project), "--set", "tracking.experiment=cmp",
+                 "--set", "model.rnn.seasonal_input=auto"]) == 0
     experiment = client.get_experiment_by_name("cmp")
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
@@ -45,6 +47,14 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
     share = float(transformer.data.params["calibration.median_bias"])
     assert transformer.data.params["calibration.median_moved"] == str(share >= 0.5)
     assert gru.data.params["calibration.median_moved"] == "True"
+    # what `seasonal_input: auto` compared on validation, and the network it kept
+    naive, plain = (gru.data.metrics[k] for k in ("val_mae_seasonal_naive",
+                                                 "val_mae_without_seasonal_input"))
+    tried = "val_mae_with_seasonal_input" in gru.data.metrics
+    assert tried == (plain > naive)
+    kept = tried and gru.data.metrics["val_mae_with_seasonal_input"] < plain
+    assert gru.data.metrics["seasonal_input_chosen"] == float(kept)
+    assert gru.data.params["model.rnn.seasonal_input"] == str(kept)
     history = client.get_metric_history(gru.info.run_id, "val_loss")
     assert len(history) >= 1 and [m.step for m in history] == sorted(m.step for m in history)
     rates = client.get_metric_history(gru.info.run_id, "lr")  # each epoch's learning rate
