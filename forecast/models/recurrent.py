@@ -53,12 +53,6 @@ class RNNConfig(FamilyConfig):
             return self.model_copy(update={"seasonal_input": False})
         return self
 
-    @property
-    def reads_season(self) -> bool:
-        """Whether the network takes the seasonal input: an unsettled `auto` builds the plain
-        network, the first candidate training fits."""
-        return self.seasonal_input is True
-
 
 class RecurrentForecaster(nn.Module):
     """Sequential encoder: hidden state h_t = f(h_{t-1}, x_t). The head reads h_L; with the
@@ -67,6 +61,7 @@ class RecurrentForecaster(nn.Module):
 
     def __init__(self, dims: ModelDims, config: RNNConfig, cell: str):
         super().__init__()
+        config = config.as_built()  # an undecided `auto` builds the plain network
         self.dims, self.config = dims, config
         rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
         self.rnn = rnn_class(
@@ -82,21 +77,21 @@ class RecurrentForecaster(nn.Module):
             positions = (torch.arange(dims.horizon) + dims.lookback - dims.horizon).clamp_min(0)
             self.register_buffer("positions", positions, persistent=False)
             self.step_decoder = nn.Sequential(
-                nn.Linear(config.hidden_size + dims.n_future + int(config.reads_season),
+                nn.Linear(config.hidden_size + dims.n_future + int(config.seasonal_input),
                           config.hidden_size),
                 nn.GELU(),
                 nn.Linear(config.hidden_size, dims.n_outputs))
-        if config.seasonal_skip or config.reads_season:
+        if config.seasonal_skip or config.seasonal_input:
             self.register_buffer("season_back", season_back(dims), persistent=False)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         outputs, _ = self.rnn(batch["past"])  # (B, L, F) -> (B, L, hidden)
         out = self.head(outputs[:, -1], batch["future"], batch["static"])  # (B, H, Q)
-        if self.config.seasonal_skip or self.config.reads_season:
+        if self.config.seasonal_skip or self.config.seasonal_input:
             last_season = batch["past"][:, self.season_back, :1]  # (B, H, 1) target, a season back
         if self.config.decoder == "aligned":
             inputs = [outputs[:, self.positions], batch["future"]]  # (B, H, hidden), (B, H, Fk)
-            if self.config.reads_season:
+            if self.config.seasonal_input:
                 inputs.append(last_season)
             out = out + self.step_decoder(torch.cat(inputs, dim=-1))
         if self.config.seasonal_skip:  # every output column corrects the value a season back
