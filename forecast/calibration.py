@@ -54,12 +54,13 @@ def window_scale(past_y: torch.Tensor) -> torch.Tensor:
     return past_y.std(dim=1, correction=0).clamp(min=MIN_WINDOW_SCALE)
 
 
-def conformal_level(q: float, n: int) -> float:
-    """The finite-sample level of the one-sided conformal quantile: ceil((n+1)q)/n above the
-    median, floor((n+1)q)/n below, so each bound errs on the side of covering."""
-    if q >= 0.5:
-        return min(1.0, math.ceil((n + 1) * q) / n)
-    return max(0.0, math.floor((n + 1) * q) / n)
+def conformal_rank(q: float, n: int) -> int:
+    """The rank (1-based, in ascending order) of the calibration residual that bounds quantile
+    `q` of a new one, split conformal's: ceil((n+1)q) above the median, floor((n+1)q) below,
+    so each bound errs on the side of covering, by under 1/(n+1). Where that rank falls off
+    the n residuals (an interval wider than n windows can measure), the extreme one."""
+    rank = math.ceil((n + 1) * q) if q >= 0.5 else math.floor((n + 1) * q)
+    return min(max(rank, 1), n)
 
 
 def conformal_offsets(base: np.ndarray, actual: np.ndarray, quantiles: list[float],
@@ -69,15 +70,14 @@ def conformal_offsets(base: np.ndarray, actual: np.ndarray, quantiles: list[floa
     The median's offset is the median of its errors when `median`, else 0 (left alone)."""
     n = base.shape[0]
     residual = actual[..., None] - base  # (N, H, Q)
+    ranked = np.sort(residual, axis=0)
     offsets = np.zeros(base.shape[1:], dtype=np.float64)
     for j, q in enumerate(quantiles):
         if q == 0.5:
             if median:
                 offsets[:, j] = np.median(residual[..., j], axis=0)
             continue
-        method = "higher" if q > 0.5 else "lower"
-        offsets[:, j] = np.quantile(residual[..., j], conformal_level(q, n), axis=0,
-                                    method=method)
+        offsets[:, j] = ranked[conformal_rank(q, n) - 1, :, j]
     return offsets
 
 

@@ -52,6 +52,24 @@ def test_conformal_offsets_give_nominal_coverage_over_many_draws():
     assert raw[LEVELS.index(0.9)] - raw[LEVELS.index(0.1)] < 0.6  # far off before
 
 
+@pytest.mark.parametrize("n_cal", [19, 49])
+def test_few_windows_give_split_conformal_coverage_exactly(n_cal):
+    """With n exchangeable residuals the bound at rank ceil((n+1)q) holds a new value below
+    it with probability ceil((n+1)q)/(n+1): 0.90 at q=0.9 for these n. A bound one rank
+    higher (the largest of 19 residuals) would hold 0.95, and a test with many windows
+    cannot tell the two apart."""
+    rng, levels = np.random.default_rng(3), [0.1, 0.5, 0.9]
+    base = np.zeros((n_cal, 1, len(levels)))
+    hits = []
+    for _ in range(4000):
+        offsets = conformal_offsets(base, rng.standard_normal((n_cal, 1)), levels)
+        fresh = rng.standard_normal((100, 1))
+        hits.append(quantile_hits(fresh, np.zeros((100, 1, len(levels))) + offsets))
+    below_lower, _, below_upper = np.mean(hits, axis=0)
+    assert below_upper == pytest.approx(0.90, abs=0.006)
+    assert below_lower == pytest.approx(0.10, abs=0.006)
+
+
 def test_a_calibrated_median_removes_a_bias_and_leaves_the_other_offsets_alone():
     rng, n_cal, hits, raw_hits = np.random.default_rng(2), 400, [], []
     middle = LEVELS.index(0.5)
