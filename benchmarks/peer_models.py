@@ -98,6 +98,7 @@ class Run:
     epochs: int | None = None
     model: Forecaster | None = None  # ours: the fitted forecaster (an ensemble's member)
     budget: str = ""  # what the library was given, stated per row
+    weights: dict[str, float] | None = None  # ours, an ensemble: each candidate's weight
 
 
 def measured(fit_and_forecast: Callable[[], tuple[pd.DataFrame, Callable[[], object]]],
@@ -202,14 +203,18 @@ def run_our_ensemble(method: str, members: dict[str, Run], bench: BenchSet) -> R
     baselines = [n for n in family_names() if not get_family(n).neural
                  and config.ensemble_baselines and method == "weighted"]  # the median's never
 
+    chosen: dict[str, float] = {}
+
     def fit_and_forecast():
         predictors = [f.predictor for f in trained] + [
             Forecaster(name, config).fit(prepared=prepared).predictor for name in baselines]
         ensemble = fit_ensembles(predictors, [method], prepared, refit_validation(trained))[0]
+        chosen.update(zip(ensemble.member_names, ensemble.weights, strict=True))
         forecaster = Forecaster.from_predictor(ensemble, prepared)
         return scored_forecasts(forecaster, bench)
 
     run = measured(fit_and_forecast)
+    run.weights = chosen if method == "weighted" else None
     run.fit_seconds += sum(r.fit_seconds for r in members.values())
     run.peak_mb = max(run.peak_mb, *(r.peak_mb for r in members.values()))
     run.budget = f"its members' ({', '.join(members)})"

@@ -101,7 +101,8 @@ def scored(row: dict, bench: BenchSet, result: Run, truth: pd.DataFrame,
            scales: dict[str, float]) -> dict:
     return {**row, **score(bench, result.forecasts, truth, scales),
             "fit_seconds": result.fit_seconds, "peak_mb": result.peak_mb,
-            "latency_ms": result.latency_ms, "epochs": result.epochs, "budget": result.budget}
+            "latency_ms": result.latency_ms, "epochs": result.epochs, "budget": result.budget,
+            **({"weights": result.weights} if result.weights else {})}
 
 
 def equal_time(family: str, ours: dict[str, Run]) -> float | None:
@@ -345,6 +346,21 @@ def comparisons(rows: list[dict], budgets: list[str]) -> str:
     return "\n".join(parts)
 
 
+def weights_table(rows: list[dict]) -> str:
+    """Per set and seed, the weights the weighted ensemble chose on validation (a candidate
+    absent from a seed's ensemble weighs 0); empty when no row holds any."""
+    chosen = [r for r in rows if r.get("weights")]
+    if not chosen:
+        return ""
+    names = list(dict.fromkeys(n for r in chosen for n in r["weights"]))
+    lines = [f"| set | seed | {' | '.join(names)} |", "|---|---|" + "---|" * len(names)]
+    for r in chosen:
+        lines.append(f"| {r['set']} | {r.get('seed', 0)} | "
+                     + " | ".join(f"{r['weights'].get(n, 0.0):.2f}" for n in names) + " |")
+    return ("## The weighted ensemble's weights, chosen on validation\n\n"
+            + "\n".join(lines) + "\n\n")
+
+
 def markdown(preset: str, sets: list[str], rows: list[dict], seconds: float,
              budgets: list[str] = ("fixed",)) -> str:
     differ = "\n".join(f"- **{k}**: {v}" for k, v in settings(preset).items())
@@ -354,7 +370,8 @@ def markdown(preset: str, sets: list[str], rows: list[dict], seconds: float,
             f"{sets_table(sets, preset)}\n\n## Settings that differ\n\n{differ}\n\n"
             f"Neural rows are the mean over the seeds, with the range (min-max) beside it; "
             f"statistical models, LightGBM and seasonal naive are deterministic (one run).\n\n"
-            f"## Results\n\n{results_table(rows)}\n\n{comparisons(rows, list(budgets))}")
+            f"## Results\n\n{results_table(rows)}\n\n{weights_table(rows)}"
+            f"{comparisons(rows, list(budgets))}")
 
 
 def log_to_mlflow(preset: str, rows: list[dict], files: list[Path]) -> None:
