@@ -27,6 +27,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from peer_sets import SETS, load_set  # noqa: E402
 from results_files import save_results  # noqa: E402
 
 from forecast import Forecaster  # noqa: E402
+from forecast.calibration import Scale  # noqa: E402
 from forecast.evaluation import forecast_split, score, served_adaptively  # noqa: E402
 from forecast.monitoring.adaptive import DEFAULT_RATE  # noqa: E402
 
@@ -108,8 +110,8 @@ def main() -> None:
     parser.add_argument("--rates", nargs="+", type=float, default=[DEFAULT_RATE],
                         help="the adaptive offsets' steps per scored point to replay, each on "
                              "the same forecasts (the service's FORECAST_ADAPTIVE_RATE)")
-    parser.add_argument("--scales", nargs="+", default=["series", "window"],
-                        choices=["series", "window"],
+    parser.add_argument("--scales", nargs="+", default=list(get_args(Scale)),
+                        choices=get_args(Scale),
                         help="the offsets' units to train and score, one training each")
     parser.add_argument("--output", default="interval_scale")
     args = parser.parse_args()
