@@ -1,5 +1,5 @@
-"""Intervals that follow the local spread: the same network (one seed) trained with offsets
-in the series' training units (`model.calibration_scale: series`, the default) and in
+"""Intervals that follow the local spread: one network per seed and scale, trained with
+offsets in the series' training units (`model.calibration_scale: series`, the default) or in
 units of each window's own spread (`window`), scored on the test part of each set; and the
 first as the service serves it (`series, adaptive RATE`, one row per `--rates`): test windows
 in time order, the adaptive offsets learning from each window's actuals before the next
@@ -10,8 +10,10 @@ code with a shift after training (`shifted`: a new level and spread from the val
 on; `robust`: the same, with series scaled apart; `late_shift`: a higher level and 1.5-2.5x
 the spread in the test part only, after the calibration was measured), and the peer
 benchmark's quarterly (`tourism`) and daily (`air_quality`) sets. Every row is the
-mean over `--seeds` with the range (min-max) beside it. The median is never moved (only
-re-sorted where a shifted quantile would cross it), so the MAE barely differs. Where a set
+mean over `--seeds` with the range (min-max) beside it. The adaptive offsets never move
+the median (only re-sort it where a shifted quantile would cross it), so an adaptive row has
+its static row's MAE; training's calibration may move it (`model.calibrate_median`), by
+different amounts in the two units. Where a set
 has one test window per series (tourism) the adaptive offsets have nothing to learn from
 before it is served, and that row equals the first.
 
