@@ -52,7 +52,7 @@ STANDING_SETS = {
     "pedestrian": ("3 hourly", ["peers_full_auto_pedestrian"]),
     "panel": ("100 hourly", ["ensemble_baseline_panel", "ensemble_baseline_panel_seed2",
                              "mlp_copies_panel_vic"]),
-    "vic_elec": ("half-hourly", ["peers_full_defaults_now_vic_elec", "mlp_copies_panel_vic"]),
+    "vic_elec": ("half-hourly", ["peers_full_defaults_all_vic_elec"]),
 }
 STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
                   "peers_full_practitioners", "peers_full_practitioners_lgbm",
