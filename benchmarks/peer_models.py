@@ -99,6 +99,8 @@ class Run:
     model: Forecaster | None = None  # ours: the fitted forecaster (an ensemble's member)
     budget: str = ""  # what the library was given, stated per row
     weights: dict[str, float] | None = None  # ours, an ensemble: each candidate's weight
+    # ours, an LSTM or GRU whose seasonal input was `auto`: what it measured and chose
+    seasonal_input: dict[str, float] | None = None
 
 
 def measured(fit_and_forecast: Callable[[], tuple[pd.DataFrame, Callable[[], object]]],
@@ -178,12 +180,15 @@ def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = (), see
 
     def fit_and_forecast():
         forecaster = Forecaster(name, config).fit(bench.frame)
-        state["epochs"] = forecaster.report.epochs_run if forecaster.report else None
+        report = forecaster.report
+        state["epochs"] = report.epochs_run if report else None
+        state["choice"] = report.seasonal_input.metrics() if report and report.seasonal_input \
+            else None
         state["model"] = forecaster
         return scored_forecasts(forecaster, bench)
 
     run = measured(fit_and_forecast)
-    run.epochs, run.model = state["epochs"], state["model"]
+    run.epochs, run.model, run.seasonal_input = state["epochs"], state["model"], state["choice"]
     refit = ", then refit on training + validation" if config.trainer.refit else ""
     run.budget = (f"{config.trainer.max_epochs} epochs at most, early stopping "
                   f"(patience {config.trainer.patience}){refit}")

@@ -102,7 +102,8 @@ def scored(row: dict, bench: BenchSet, result: Run, truth: pd.DataFrame,
     return {**row, **score(bench, result.forecasts, truth, scales),
             "fit_seconds": result.fit_seconds, "peak_mb": result.peak_mb,
             "latency_ms": result.latency_ms, "epochs": result.epochs, "budget": result.budget,
-            **({"weights": result.weights} if result.weights else {})}
+            **({"weights": result.weights} if result.weights else {}),
+            **({"seasonal_input": result.seasonal_input} if result.seasonal_input else {})}
 
 
 def equal_time(family: str, ours: dict[str, Run]) -> float | None:
@@ -361,6 +362,26 @@ def weights_table(rows: list[dict]) -> str:
             + "\n".join(lines) + "\n\n")
 
 
+def seasonal_input_table(rows: list[dict]) -> str:
+    """Per set, family and seed, what `model.rnn.seasonal_input: auto` compared on the
+    validation windows and chose; empty when no row holds it."""
+    decided = [r for r in rows if r.get("seasonal_input")]
+    if not decided:
+        return ""
+    lines = ["| set | family | seed | validation MAE: plain | seasonal naive | with the input "
+             "| chosen |", "|---|---|---|---|---|---|---|"]
+    for r in decided:
+        c = r["seasonal_input"]
+        tried = c.get("val_mae_with_seasonal_input")
+        lines.append(f"| {r['set']} | {r['model']} | {r.get('seed', 0)} | "
+                     f"{c['val_mae_without_seasonal_input']:,.1f} | "
+                     f"{c['val_mae_seasonal_naive']:,.1f} | "
+                     f"{'not tried' if tried is None else f'{tried:,.1f}'} | "
+                     f"{'the input' if c['seasonal_input_chosen'] else 'plain'} |")
+    return ("## The seasonal input's `auto`, decided on validation\n\n"
+            + "\n".join(lines) + "\n\n")
+
+
 def markdown(preset: str, sets: list[str], rows: list[dict], seconds: float,
              budgets: list[str] = ("fixed",)) -> str:
     differ = "\n".join(f"- **{k}**: {v}" for k, v in settings(preset).items())
@@ -371,6 +392,7 @@ def markdown(preset: str, sets: list[str], rows: list[dict], seconds: float,
             f"Neural rows are the mean over the seeds, with the range (min-max) beside it; "
             f"statistical models, LightGBM and seasonal naive are deterministic (one run).\n\n"
             f"## Results\n\n{results_table(rows)}\n\n{weights_table(rows)}"
+            f"{seasonal_input_table(rows)}"
             f"{comparisons(rows, list(budgets))}")
 
 
