@@ -179,16 +179,14 @@ def run_ours(name: str, bench: BenchSet, preset: str, extra: list[str] = (), see
     state = {}
 
     def fit_and_forecast():
-        forecaster = Forecaster(name, config).fit(bench.frame)
-        report = forecaster.report
-        state["epochs"] = report.epochs_run if report else None
-        state["choice"] = report.seasonal_input.metrics() if report and report.seasonal_input \
-            else None
-        state["model"] = forecaster
-        return scored_forecasts(forecaster, bench)
+        state["model"] = Forecaster(name, config).fit(bench.frame)
+        return scored_forecasts(state["model"], bench)
 
     run = measured(fit_and_forecast)
-    run.epochs, run.model, run.seasonal_input = state["epochs"], state["model"], state["choice"]
+    run.model, report = state["model"], state["model"].report
+    run.epochs = report.epochs_run if report else None
+    run.seasonal_input = report.seasonal_input.metrics() if report and report.seasonal_input \
+        else None
     refit = ", then refit on training + validation" if config.trainer.refit else ""
     run.budget = (f"{config.trainer.max_epochs} epochs at most, early stopping "
                   f"(patience {config.trainer.patience}){refit}")
