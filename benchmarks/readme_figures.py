@@ -50,8 +50,7 @@ STANDING_SETS = {
     "air_quality": ("3 daily", ["peers_full_copies_now"]),
     "robust": ("4 hourly, shifted", ["peers_full_copies_now"]),
     "pedestrian": ("3 hourly", ["peers_full_auto_pedestrian"]),
-    "panel": ("100 hourly", ["ensemble_baseline_panel", "ensemble_baseline_panel_seed2",
-                             "mlp_copies_panel_vic"]),
+    "panel": ("100 hourly", ["peers_full_defaults_all_panel"]),
     "vic_elec": ("half-hourly", ["peers_full_defaults_all_vic_elec"]),
 }
 STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
