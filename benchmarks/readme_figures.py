@@ -41,17 +41,17 @@ def peer_table() -> str:
     return "\n".join(lines)
 
 
-# Where it stands at today's defaults: per set, the result files holding our models at the
-# configuration a user gets with no settings (three seeds unless a row says otherwise), and
-# the files holding peers at their own defaults (NeuralForecast rows run with `--budget
+# Where it stands at today's defaults: per set, the `peers.py` run of all four families and
+# their ensembles at the configuration a user gets with no settings (three seeds unless a row
+# says otherwise), and the files holding peers at their own defaults (NeuralForecast rows run with `--budget
 # defaults`; statsforecast and LightGBM have no other budget).
 STANDING_SETS = {
-    "tourism": ("304 quarterly series", ["peers_full_copies_now"]),
-    "air_quality": ("3 daily", ["peers_full_copies_now"]),
-    "robust": ("4 hourly, shifted", ["peers_full_copies_now"]),
-    "pedestrian": ("3 hourly", ["peers_full_auto_pedestrian"]),
-    "panel": ("100 hourly", ["peers_full_defaults_all_panel"]),
-    "vic_elec": ("half-hourly", ["peers_full_defaults_all_vic_elec"]),
+    "tourism": ("304 quarterly series", "peers_full_copies_now"),
+    "air_quality": ("3 daily", "peers_full_copies_now"),
+    "robust": ("4 hourly, shifted", "peers_full_copies_now"),
+    "pedestrian": ("3 hourly", "peers_full_auto_pedestrian"),
+    "panel": ("100 hourly", "peers_full_defaults_all_panel"),
+    "vic_elec": ("half-hourly", "peers_full_defaults_all_vic_elec"),
 }
 STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
                   "peers_full_practitioners", "peers_full_practitioners_lgbm",
@@ -65,27 +65,8 @@ PEER_NAMES = {("neuralforecast", "nhits"): "NHITS", ("neuralforecast", "patchtst
 
 @functools.cache  # a file can serve several sets
 def result_rows(name: str) -> list[dict]:
-    """A results file as peers.py rows (set, library, model, seed, mae); an
-    `ensemble_baseline.py` file gives its members and its weighted ensemble as ours."""
-    data = json.loads((RESULTS / f"{name}.json").read_text())
-    if isinstance(data, list):
-        return data
-    if "variants" in data:  # a `setting_ab.py` file: its families at its last variant
-        return [{"set": row["set"], "library": "ours", "model": row["family"], "seed": seed,
-                 "mae": mae} for row in data["rows"] if row["variant"] == data["variants"][-1]
-                for seed, mae in zip(row["seeds"], row["mae"], strict=True)] + [
-                {"set": set_name, "library": "baseline", "model": "seasonal_naive", "mae":
-                 naive["mae"]} for set_name, naive in data["seasonal_naive"].items()]
-    rows = []
-    for set_name, seeds in data["sets"].items():
-        for run in seeds:
-            models = {m: run[m] for m in data["models"]}
-            models["ensemble_weighted"] = run["with_baseline"]["mae"]
-            rows += [{"set": set_name, "library": "ours", "model": m, "seed": run["seed"],
-                      "mae": mae} for m, mae in models.items()]
-            rows.append({"set": set_name, "library": "baseline", "model": "seasonal_naive",
-                         "seed": run["seed"], "mae": run["seasonal_naive"]})
-    return rows
+    """A `peers.py` results file's rows (set, library, model, seed, mae, ...)."""
+    return json.loads((RESULTS / f"{name}.json").read_text())
 
 
 def by_model(rows: list[dict]) -> dict[tuple, list[float]]:
@@ -114,13 +95,9 @@ def standing_table() -> str:
     peers = [r for name in STANDING_PEERS for r in result_rows(name) if at_defaults(r)]
     lines = ["| set | our best | best peer at its defaults | ours / peer | ours / seasonal naive |",
              "|---|---|---|---|---|"]
-    for set_name, (what, files) in STANDING_SETS.items():
-        rows = [r for name in files for r in result_rows(name) if r["set"] == set_name]
-        # a later file's figure of a model and seed replaces an earlier one's; our budget
-        # column differs between the scripts, not the model, so it is left out
-        latest = {(r["model"], r.get("seed")): {**r, "budget": ""} for r in rows
-                  if r["library"] == "ours"}
-        ours = by_model(list(latest.values()))
+    for set_name, (what, name) in STANDING_SETS.items():
+        rows = [r for r in result_rows(name) if r["set"] == set_name]
+        ours = by_model([r for r in rows if r["library"] == "ours"])
         naive = next(r["mae"] for r in rows if r["model"] == "seasonal_naive")
         (_, model, _), maes = min(ours.items(), key=lambda kv: statistics.fmean(kv[1]))
         theirs = by_model([r for r in peers if r["set"] == set_name])
