@@ -18,6 +18,7 @@ from forecast.study.profiling import matched_model
 from forecast.study.synthetic import DependencyData, dependency_length, make_dependency_batch
 from forecast.training import fit_module
 
+from ..tables import read_saved_table
 from .settings import DependencySettings, StudySettings
 
 TABLE, GRADIENTS = "study_dependency.csv", "study_gradients.csv"
@@ -80,6 +81,6 @@ def run(settings: StudySettings, progress) -> DependencyResult:
 
 
 def load(folder: Path, settings: StudySettings) -> DependencyResult:
-    gradients = pd.read_csv(folder / GRADIENTS, index_col="distance")
-    return DependencyResult(pd.read_csv(folder / TABLE),
+    gradients = read_saved_table(folder / GRADIENTS, index_col="distance")
+    return DependencyResult(read_saved_table(folder / TABLE),
                             {c: gradients[c].to_numpy() for c in gradients.columns})

@@ -12,6 +12,7 @@ import pandas as pd
 from forecast import Forecaster, load_config
 
 from ..presets import config_path
+from ..tables import read_saved_table
 from .settings import StudySettings
 
 TABLE, META = "study_real.csv", "study_real.json"
@@ -54,4 +55,4 @@ def run(settings: StudySettings, progress) -> RealResult:
 
 def load(folder: Path, settings: StudySettings) -> RealResult:
     meta = json.loads((folder / META).read_text())
-    return RealResult(pd.read_csv(folder / TABLE), meta["yardstick_mae"], meta["freq"])
+    return RealResult(read_saved_table(folder / TABLE), meta["yardstick_mae"], meta["freq"])

@@ -18,6 +18,7 @@ from forecast.study.profiling import (
     thread_speedup,
 )
 
+from ..tables import read_saved_table
 from .settings import StudySettings
 
 TABLE, EXPONENTS = "study_speed.csv", "study_exponents.json"
@@ -67,4 +68,4 @@ def run(settings: StudySettings, progress) -> SpeedResult:
 
 
 def load(folder: Path, settings: StudySettings) -> SpeedResult:
-    return SpeedResult(pd.read_csv(folder / TABLE), json.loads((folder / EXPONENTS).read_text()))
+    return SpeedResult(read_saved_table(folder / TABLE), json.loads((folder / EXPONENTS).read_text()))
