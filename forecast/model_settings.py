@@ -65,7 +65,7 @@ class ModelSettings(Section):
         None, ge=1, le=16, description="networks trained side by side from their own random "
         "starts, each on its own loss, served as the mean of their quantiles (a deep "
         "ensemble): lower error for that many times the training and forecasting work; None = "
-        "the family's default (ModelFamily.copies: 3 for mlp, 1 for the others)")
+        "the family's default (ModelFamily.copies: 3 for mlp and transformer, 1 for lstm and gru)")
 
     @model_validator(mode="before")
     @classmethod

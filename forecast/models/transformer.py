@@ -173,6 +173,6 @@ def transformer_search_space(trial, config) -> dict[str, Any]:
 
 register(ModelFamily(
     name="transformer", config_class=TransformerConfig, section="transformer",
-    build=TransformerForecaster, attention=True, calibrate_median="auto",
+    build=TransformerForecaster, attention=True, calibrate_median="auto", copies=3,
     description="encoder-only self-attention, PatchTST-style patches",
     search_space=transformer_search_space))

@@ -32,8 +32,12 @@ class RealResult:
 
 
 def fit(config: str, overrides: list[str]) -> Forecaster:
-    """Train on the preset or file `config` through the library, quietly."""
-    values = load_config(config_path(config), ["trainer.enable_progress_bar=false", *overrides])
+    """Train on the preset or file `config` through the library, quietly. One network per
+    family (`model.copies=1`, unless the study's overrides ask for more): the study compares
+    a recurrent network with an attention one, in error and in time, and a family's default
+    copies would make that a comparison of ensembles of different sizes."""
+    values = load_config(config_path(config), ["trainer.enable_progress_bar=false",
+                                               "model.copies=1", *overrides])
     return Forecaster(config=values).fit()
 
 

@@ -145,6 +145,8 @@ def write_report(r: StudyResult, out: Path, title_note: str) -> Path:
         "Gradient of the forecast with respect to inputs d steps back, at initialisation:", "",
         f"![gradients]({figures['gradients'].name})", "",
         "## 3. vic_elec accuracy against lookback", "",
+        "One network of each family (`model.copies=1`, whatever the family's default): the "
+        "comparison is one recurrent network against one attention network.", "",
         f"seasonal_naive (season 336) test MAE: {r.real.yardstick:.1f}", "", _md(r.real.table),
         "", f"![real]({figures['real'].name})", "",
         "## 4. Attention on vic_elec", "",

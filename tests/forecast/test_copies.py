@@ -95,6 +95,7 @@ def test_a_model_whose_copies_do_not_match_its_weights_is_refused(tmp_path, pane
 def test_one_copy_is_the_plain_network_and_the_family_default_applies():
     assert config(copies=1).model.network_copies == 1
     assert config(copies=None).model.network_copies == 3  # the mlp's default
+    assert config("transformer", copies=None).model.network_copies == 3
     assert config("lstm", copies=None).model.network_copies == 1
     assert config("seasonal_naive", copies=4).model.network_copies == 1  # no network
     assert config("lstm", copies=None).model.resolved["copies"] == 1
