@@ -49,7 +49,7 @@ STANDING_SETS = {
     "tourism": ("304 quarterly series", "peers_full_copies_now"),
     "air_quality": ("3 daily", "peers_full_copies_now"),
     "robust": ("4 hourly, shifted", "peers_full_copies_now"),
-    "pedestrian": ("3 hourly", "peers_full_auto_pedestrian"),
+    "pedestrian": ("3 hourly", "peers_full_copies3_pedestrian"),
     "panel": ("100 hourly", "peers_full_defaults_all_panel"),
     "vic_elec": ("half-hourly", "peers_full_defaults_all_vic_elec"),
 }
