@@ -56,7 +56,7 @@ STANDING_SETS = {
 STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
                   "peers_full_practitioners", "peers_full_practitioners_lgbm",
                   "peers_full_practitioners_stats_ped", "peers_full_new_sets",
-                  "peers_full_darts_defaults_tourism"]
+                  "peers_full_darts_defaults_tourism", "peers_full_gpu_defaults"]
 OUR_NAMES = {"ensemble_weighted": "weighted ensemble", "ensemble_median": "median ensemble"}
 PEER_NAMES = {("neuralforecast", "nhits"): "NHITS", ("neuralforecast", "patchtst"): "PatchTST",
               ("mlforecast", "lightgbm"): "LightGBM", ("statsforecast", "autoets"): "AutoETS",
