@@ -120,10 +120,10 @@ def serving_line() -> str:
 
     def at(server: str, concurrency: int) -> dict:
         return next(r for r in rows if r["model"] == "transformer" and r["server"] == server
-                    and r["concurrency"] == concurrency)
+                    and r["concurrency"] == concurrency and r["copies_default"])
 
     one, many, mlflow = at("bentoml-w1", 1), at("bentoml-w1", 32), at("mlflow", 32)
-    return (f"Serving the transformer (three copies) on the same 2 cores "
+    return (f"Serving the transformer (its default {one['copies']} copies) on the same 2 cores "
             f"(`python benchmarks/serve_load.py`): "
             f"p50 {one['p50_ms']:.1f} ms at concurrency 1; at concurrency 32, "
             f"{many['rps']:.0f} requests/s with p99 {many['p99_ms']:.0f} ms, "

@@ -156,7 +156,7 @@ def main() -> None:
     store = f"sqlite:///{workdir / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = store
     os.chdir(workdir)
-    version = register("transformer", workdir)
+    version, _ = register("transformer", workdir)
     env = {"MLFLOW_TRACKING_URI": store, "FORECAST_MODEL_ALIAS": "bench-transformer",
            "FORECAST_CACHE_DIR": str(workdir / "cache"), "FORECAST_API_KEY": API_KEY}
     saved = RESULTS / "reliability.json"

@@ -7,6 +7,8 @@ Weights are trained for a few batches only: serving cost depends on the architec
 how well it was trained.
 
 Run: .venv/bin/python benchmarks/serve_load.py [--seconds 8] [--models transformer lstm]
+[--copies 1 3] (`--copies`: the transformer also at these numbers of copies, so their cost is
+measured in the same run; every row records the copies it served).
 Writes benchmarks/results/serve_load.json and .md. Service settings (FORECAST_MAX_BATCH_SIZE,
 FORECAST_TORCH_THREADS, ...) are taken from this script's environment.
 """
@@ -42,8 +44,12 @@ from tests.servers import free_port, start, stop, wait_http  # noqa: E402
 LEVELS = (1, 8, 32, 64)
 
 
-def register(name: str, workdir: Path) -> str:
-    """Train briefly, log as pyfunc, register; the alias `bench-<name>` points at it."""
+def register(name: str, workdir: Path, copies: int | None = None, alias: str | None = None
+             ) -> tuple[str, int]:
+    """Train briefly, log as pyfunc, register; the alias `bench-<alias>` (`alias`: `name`
+    unless given) points at it.
+    Returns the version and the number of networks it holds (`copies`: the family's default
+    when None)."""
     import mlflow
 
     from pipelines.bundle import write_bundle
@@ -53,16 +59,17 @@ def register(name: str, workdir: Path) -> str:
 
     config = load_config(ROOT / "pipelines/configs/default.yaml", [
         f"model.name={name}", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
-        "trainer.limit_val_batches=2", "trainer.enable_progress_bar=false"])
+        "trainer.limit_val_batches=2", "trainer.enable_progress_bar=false",
+        *([f"model.copies={copies}"] if copies else [])])
     forecaster = Forecaster(config=config).fit()
     bundle = write_bundle(forecaster, root=workdir / "runs")
     client = connect()
     run_id = log_bundle(bundle, ensure_experiment(client, "bench"))
     uri, model_id = log_pyfunc(run_id, bundle / "model")
     version = register_version(client, "forecaster", uri, run_id, model_id)
-    set_alias(client, "forecaster", f"bench-{name}", version)
+    set_alias(client, "forecaster", f"bench-{alias or name}", version)
     mlflow.end_run()
-    return version
+    return version, config.model.network_copies
 
 
 def request_frames():
@@ -118,12 +125,12 @@ async def load(url: str, body: bytes, concurrency: int, seconds: float,
             "statuses": {str(k): v for k, v in statuses.items()}}
 
 
-def forward_floor(name: str, history, ahead, repeats: int = 30) -> dict:
+def forward_floor(alias: str, history, ahead, repeats: int = 30) -> dict:
     import mlflow
 
     from pipelines.registry import download_model_dir
 
-    model = Predictor.load(download_model_dir(f"models:/forecaster@bench-{name}"))
+    model = Predictor.load(download_model_dir(f"models:/forecaster@bench-{alias}"))
     torch.set_num_threads(2)
     future = ahead.drop(columns=["y"])
     items = list(series_inputs(model, history, future))
@@ -146,6 +153,8 @@ def main() -> None:
     parser.add_argument("--levels", nargs="*", type=int, default=list(LEVELS))
     parser.add_argument("--workers", nargs="*", type=int, default=[1, 2],
                         help="FORECAST_WORKERS settings of the BentoML service to measure")
+    parser.add_argument("--copies", nargs="*", type=int, default=[],
+                        help="the transformer also at these numbers of copies (model.copies)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     store = f"sqlite:///{workdir / 'mlflow.db'}"
@@ -153,26 +162,29 @@ def main() -> None:
     os.chdir(workdir)
     bento_body, pyfunc_body, history, ahead = request_frames()
     rows = []
-    for name in args.models:
-        version = register(name, workdir)
-        floor = forward_floor(name, history, ahead)
-        print(f"{name} v{version}: {floor}", flush=True)
+    variants = [(name, None) for name in args.models]
+    variants += [("transformer", n) for n in args.copies]
+    for name, copies_asked in variants:
+        alias = name if copies_asked is None else f"{name}-c{copies_asked}"
+        version, copies = register(name, workdir, copies_asked, alias)
+        floor = forward_floor(alias, history, ahead)
+        print(f"{alias} v{version}, {copies} copies: {floor}", flush=True)
         bentoml_cmd = [sys.executable, "-m", "bentoml", "serve", "service.service:Forecaster",
                        "--host", "127.0.0.1"]
         servers = {
             f"bentoml-w{w}": (bentoml_cmd, "/predict", bento_body,
-                              {"FORECAST_MODEL_ALIAS": f"bench-{name}", "FORECAST_WORKERS": str(w),
+                              {"FORECAST_MODEL_ALIAS": f"bench-{alias}", "FORECAST_WORKERS": str(w),
                                "FORECAST_CACHE_DIR": str(workdir / "cache")}, "/readyz")
             for w in args.workers
         }
         servers["mlflow"] = ([str(Path(sys.executable).with_name("mlflow")), "models", "serve",
-                              "-m", f"models:/forecaster@bench-{name}", "--env-manager", "local",
+                              "-m", f"models:/forecaster@bench-{alias}", "--env-manager", "local",
                               "--host", "127.0.0.1", "-w", "1"], "/invocations", pyfunc_body,
                              {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
                              "/ping")
         for server, (cmd, path, body, env, probe) in servers.items():
             port = free_port()
-            proc = start([*cmd, "--port", str(port)], workdir / f"{server}-{name}.log",
+            proc = start([*cmd, "--port", str(port)], workdir / f"{server}-{alias}.log",
                          env={"MLFLOW_TRACKING_URI": store, **env}, cwd=ROOT)
             base = f"http://127.0.0.1:{port}"
             try:
@@ -182,7 +194,9 @@ def main() -> None:
                 encoded = json.dumps(body).encode()
                 for level in args.levels:
                     result = uvloop.run(load(base + path, encoded, level, args.seconds))
-                    rows.append({"model": name, "server": server, **result, **floor})
+                    rows.append({"model": name, "copies": copies,
+                                 "copies_default": copies_asked is None, "server": server,
+                                 **result, **floor})
                     print(json.dumps(rows[-1]), flush=True)
             finally:
                 stop(proc)
@@ -191,20 +205,21 @@ def main() -> None:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| model | server | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors "
-             "| client CPU ms/request |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | copies | server | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors "
+             "| client CPU ms/request |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['server']} | {r['concurrency']} | {r['rps']:.0f} | "
+        lines.append(f"| {r['model']} | {r.get('copies', '')} | {r['server']} | "
+                     f"{r['concurrency']} | {r['rps']:.0f} | "
                      f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | "
                      f"{r['errors']} | {r['client_cpu_ms']:.2f} |")
     lines.append("")
-    for model in sorted({r["model"] for r in rows}):
-        first = next(r for r in rows if r["model"] == model)
-        lines.append(f"- `{model}` in-process forward: batch 1 {first['forward_batch1_ms']:.2f} ms, "
-                     f"batch 64 {first['forward_batch64_ms']:.2f} ms")
+    for model, copies in dict.fromkeys((r["model"], r.get("copies")) for r in rows):
+        same = [r for r in rows if r["model"] == model and r.get("copies") == copies]
+        lines.append(f"- `{model}`, {copies} copies, in-process forward: batch 1 "
+                     f"{same[0]['forward_batch1_ms']:.2f} ms, "
+                     f"batch 64 {same[0]['forward_batch64_ms']:.2f} ms")
         for level in sorted({r["concurrency"] for r in rows}):
-            pair = {r["server"]: r for r in rows if r["model"] == model
-                    and r["concurrency"] == level}
+            pair = {r["server"]: r for r in same if r["concurrency"] == level}
             for server in sorted(k for k in pair if k.startswith("bentoml")):
                 if "mlflow" in pair and pair["mlflow"]["rps"] > 0:
                     lines.append(f"  - concurrency {level}: {server}/mlflow throughput ratio "
