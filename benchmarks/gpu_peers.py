@@ -6,7 +6,7 @@ Three steps; the middle one runs on the GPU machine and needs only pandas, torch
 neuralforecast, not this project:
 
   python benchmarks/gpu_peers.py export [--sets ...] [--data .gpu_data]
-  python benchmarks/gpu_peers.py fit --data .gpu_data --out DIR [--workers 8] [--deadline 480]
+  python benchmarks/gpu_peers.py fit --data .gpu_data --out DIR [--workers 8] [--deadline 480] > log
   python benchmarks/gpu_peers.py score --forecasts DIR [DIR ...] [--output peers_full_gpu_defaults]
 
 `export` writes each set's frame (with the calendar features ours computes, as columns) and
@@ -23,6 +23,7 @@ import argparse
 import importlib.abc
 import importlib.machinery
 import json
+import os
 import sys
 import time
 import types
@@ -139,9 +140,9 @@ def jobs(seeds: list[int]) -> list[dict]:
     wanted = [(s, "patchtst", None) for s in PATCHTST_SETS]
     wanted += [(s, m, "calendar") for s in RNN_SETS for m in ("gru", "lstm")]
     wanted += [(s, m, "data") for s in RNN_SETS for m in ("gru", "lstm")]
+    every = [(s, m, inputs, seed) for s, m, inputs in wanted for seed in seeds]
     return [{"id": i, "set": s, "model": m, "inputs": inputs, "seed": seed}
-            for i, (s, m, inputs, seed) in enumerate(
-                (s, m, inputs, seed) for s, m, inputs in wanted for seed in seeds)]
+            for i, (s, m, inputs, seed) in enumerate(every)]
 
 
 def fit(data: Path, out: Path, workers: int, deadline: float, seeds: list[int],
@@ -174,10 +175,8 @@ def fit(data: Path, out: Path, workers: int, deadline: float, seeds: list[int],
             (out / "jobs.json").write_text(json.dumps(done, indent=1))
     print(f"{len([d for d in done if 'error' not in d])} of {len(todo)} jobs in "
           f"{time.perf_counter() - started:.0f} s", flush=True)
-    if running:  # past the deadline: leave the unfinished ones behind
-        import os
-
-        os._exit(0)
+    if running:  # past the deadline: leave the unfinished ones behind (they hold stdout open,
+        os._exit(0)  # so send the output to a file, not a pipe)
     pool.shutdown()
 
 
