@@ -107,21 +107,16 @@ def fit_one(job: dict, data: str, accelerator: str = "gpu", max_steps: int | Non
     plumbing), forecasting every test window of one set."""
     import torch
     from neuralforecast import NeuralForecast
-    from neuralforecast import models as nf_models
+    from nf_network import nf_network
 
     task = json.loads((Path(data) / "tasks.json").read_text())[job["set"]]
     frame = pd.read_parquet(Path(data) / f"{job['set']}.parquet")
     name = NETWORKS[job["model"]]
     calendar = task["calendar"] if job["inputs"] == "calendar" else []
     frame = frame.drop(columns=[c for c in task["calendar"] if c not in calendar])
-    exog = {} if name == "PatchTST" else {
-        "hist_exog_list": task["past"] or None,
-        "futr_exog_list": (task["future"] + calendar) or None}
-    network = getattr(nf_models, name)(
-        h=task["horizon"], input_size=task["lookback"], random_seed=job["seed"] + 1,
-        enable_progress_bar=False, logger=False, enable_checkpointing=False,
-        enable_model_summary=False, accelerator=accelerator, **exog,
-        **({"max_steps": max_steps} if max_steps else {}))
+    network = nf_network(name, task["horizon"], task["lookback"], job["seed"], task["past"],
+                         task["future"] + calendar, accelerator,
+                         **({"max_steps": max_steps} if max_steps else {}))
     start = time.perf_counter()
     out = NeuralForecast(models=[network], freq=task["freq"]).cross_validation(
         df=frame, n_windows=task["test_size"] // task["horizon"], step_size=task["horizon"],
@@ -191,6 +186,9 @@ def score(forecast_dirs: list[Path], output: str) -> None:
 
     done = [j for d in forecast_dirs for j in json.loads((d / "jobs.json").read_text())]
     forecasts = pd.concat(pd.read_parquet(d / "forecasts.parquet") for d in forecast_dirs)
+    sets = {job["set"] for job in done}
+    truth = {s: load_set(s, "full").truth() for s in sets}
+    scales = {s: peers.mase_scales(load_set(s, "full")) for s in sets}
     rows = []
     for job in done:
         row = {"set": job["set"], "library": "neuralforecast", "model": job["model"],
@@ -199,20 +197,19 @@ def score(forecast_dirs: list[Path], output: str) -> None:
         if "error" in job:
             rows.append({**row, "error": job["error"]})
             continue
-        bench = load_set(job["set"], "full")
         mine = forecasts[forecasts["job"] == job["id"]].drop(columns="job")
-        rows.append({**row, **peers.score(bench, mine, bench.truth(), peers.mase_scales(bench)),
+        rows.append({**row, **peers.score(load_set(job["set"], "full"), mine, truth[job["set"]],
+                                          scales[job["set"]]),
                      "fit_seconds": job["fit_seconds"], "peak_mb": 0.0, "latency_ms": 0.0,
                      "epochs": None, "device": job["device"],
                      "budget": budget_text(f"{job['budget']} on an {job['device']}",
                                            job["inputs"] == "data")})
-    standing = [r for name in {n for _, n in STANDING_SETS.values()}
-                for r in result_rows(name)
-                if r["set"] in {row["set"] for row in rows}
+    runs = sorted({name for _, name in STANDING_SETS.values()})
+    standing = [r for name in runs for r in result_rows(name) if r["set"] in sets
                 and (r["library"] == "ours" or r["model"] == "seasonal_naive")]
     text = ("# NeuralForecast at its defaults on a GPU, beside ours at today's defaults\n\n"
             f"`python benchmarks/gpu_peers.py` (export, fit, score); ours from the standing "
-            f"runs ({', '.join(sorted({n for _, n in STANDING_SETS.values()}))}).\n\n"
+            f"runs ({', '.join(runs)}).\n\n"
             "## Ours against the same family's peer at its defaults\n\n"
             "The last column sets our 2-core CPU's seconds against the GPU's, several fits "
             "sharing it: it says nothing about either library's speed.\n\n"
@@ -237,7 +234,8 @@ def main() -> None:
     ft.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ft.add_argument("--sets", nargs="*", default=None, help="only these sets")
     ft.add_argument("--jobs", nargs="*", type=int, default=None,
-                    help="only these job ids (a second run finishing what a first left)")
+                    help="only these job ids (a second run finishing what a first left; "
+                         "the ids depend on --seeds, so give the same)")
     ft.add_argument("--accelerator", default="gpu")
     ft.add_argument("--max-steps", type=int, default=None,
                     help="a smoke run of the plumbing only: the figures need the defaults")

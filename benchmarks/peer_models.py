@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+from nf_network import EXOG_FREE, nf_network
 from peer_sets import BenchSet
 
 from forecast import Forecaster, load_config
@@ -29,7 +30,6 @@ from pipelines.presets import config_path
 PEER_STEPS = {"full": 300, "quick": 10}  # optimiser steps of the peers (see SETTINGS)
 PEER_BATCH = 32  # windows per step, NeuralForecast and Darts alike
 PRESET_CONFIG = {"full": "default", "quick": "quick"}  # our config per preset
-EXOG_FREE = ("PatchTST",)  # NeuralForecast models that take no exogenous inputs
 NO_CALENDAR = ", no calendar features"  # the budget text of a peer given the data's covariates
 
 
@@ -271,22 +271,16 @@ def run_neuralforecast(model: str, bench: BenchSet, preset: str, seed: int = 0,
     inputs as ours), or only the data's own covariates (what NeuralForecast adds by
     default: none). Neither wins everywhere; docs/benchmarks.md shows both."""
     from neuralforecast import NeuralForecast
-    from neuralforecast import models as nf_models
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     given = neural_budget(preset, budget, seconds)
     fixed = given.get("windows_batch_size") == PEER_BATCH
     calendar_names = bench.calendar if calendar_features else []
     frame, calendar = with_calendar(bench.frame, calendar_names)
-    exog = {} if model in EXOG_FREE else {
-        "hist_exog_list": bench.past_covariates or None,
-        "futr_exog_list": (bench.future_covariates + calendar) or None}
-    if model not in EXOG_FREE and fixed:
-        exog["scaler_type"] = "robust"  # the fixed budget's; otherwise each model's default
-    network = getattr(nf_models, model)(
-        h=bench.horizon, input_size=bench.lookback, random_seed=seed + 1,
-        enable_progress_bar=False, logger=False, enable_checkpointing=False,
-        enable_model_summary=False, accelerator="cpu", **given, **exog)
+    extra = ({"scaler_type": "robust"}  # the fixed budget's; otherwise each model's default
+             if model not in EXOG_FREE and fixed else {})
+    network = nf_network(model, bench.horizon, bench.lookback, seed, bench.past_covariates,
+                         bench.future_covariates + calendar, **given, **extra)
     nf = NeuralForecast(models=[network], freq=bench.freq)
     stated = (f"{network.max_steps} steps x {network.windows_batch_size} windows"
               if "max_time" not in given else
