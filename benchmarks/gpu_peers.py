@@ -91,13 +91,13 @@ class _AbsentPackages(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
-def _prepare_worker() -> None:
+def _prepare_worker(threads: int) -> None:
     import logging
 
     import torch
 
     sys.meta_path.insert(0, _AbsentPackages())
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 
 
@@ -142,13 +142,16 @@ def jobs(seeds: list[int]) -> list[dict]:
 
 def fit(data: Path, out: Path, workers: int, deadline: float, seeds: list[int],
         only: list[str] | None, accelerator: str, max_steps: int | None,
-        ids: list[int] | None = None) -> None:
+        ids: list[int] | None = None, threads: int = 2) -> None:
+    """Every wanted job, `workers` at a time; given `ids`, in their order (the ones that
+    matter most first, since a deadline may stop the rest)."""
     started = time.perf_counter()
-    todo = [j for j in jobs(seeds) if (not only or j["set"] in only)
-            and (not ids or j["id"] in ids)]
+    todo = [j for j in jobs(seeds) if not only or j["set"] in only]
+    if ids:
+        todo = sorted((j for j in todo if j["id"] in ids), key=lambda j: ids.index(j["id"]))
     out.mkdir(parents=True, exist_ok=True)
     done, forecasts = [], []
-    pool = ProcessPoolExecutor(workers, initializer=_prepare_worker)
+    pool = ProcessPoolExecutor(workers, initializer=_prepare_worker, initargs=(threads,))
     running = {pool.submit(fit_one, job, str(data), accelerator, max_steps): job for job in todo}
     while running:
         left = deadline - (time.perf_counter() - started)
@@ -234,8 +237,9 @@ def main() -> None:
     ft.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ft.add_argument("--sets", nargs="*", default=None, help="only these sets")
     ft.add_argument("--jobs", nargs="*", type=int, default=None,
-                    help="only these job ids (a second run finishing what a first left; "
-                         "the ids depend on --seeds, so give the same)")
+                    help="only these job ids, run in the order given (a second run finishing "
+                         "what a first left; the ids depend on --seeds, so give the same)")
+    ft.add_argument("--threads", type=int, default=2, help="torch threads in each worker")
     ft.add_argument("--accelerator", default="gpu")
     ft.add_argument("--max-steps", type=int, default=None,
                     help="a smoke run of the plumbing only: the figures need the defaults")
@@ -248,7 +252,7 @@ def main() -> None:
         export(args.sets, args.data)
     elif args.step == "fit":
         fit(args.data, args.out, args.workers, args.deadline, args.seeds, args.sets,
-            args.accelerator, args.max_steps, args.jobs)
+            args.accelerator, args.max_steps, args.jobs, args.threads)
     else:
         score(args.forecasts, args.output)
 

@@ -60,7 +60,8 @@ STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
 OUR_NAMES = {"ensemble_weighted": "weighted ensemble", "ensemble_median": "median ensemble"}
 PEER_NAMES = {("neuralforecast", "nhits"): "NHITS", ("neuralforecast", "patchtst"): "PatchTST",
               ("mlforecast", "lightgbm"): "LightGBM", ("statsforecast", "autoets"): "AutoETS",
-              ("statsforecast", "mstl"): "MSTL"}
+              ("statsforecast", "mstl"): "MSTL", ("neuralforecast", "lstm"): "NeuralForecast LSTM",
+              ("neuralforecast", "gru"): "NeuralForecast GRU"}
 
 
 @functools.cache  # a file can serve several sets
