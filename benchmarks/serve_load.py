@@ -125,6 +125,33 @@ async def load(url: str, body: bytes, concurrency: int, seconds: float,
             "statuses": {str(k): v for k, v in statuses.items()}}
 
 
+def bentoml_command() -> list[str]:
+    return [sys.executable, "-m", "bentoml", "serve", "service.service:Forecaster",
+            "--host", "127.0.0.1"]
+
+
+def measure(cmd: list[str], path: str, body: dict, env: dict, probe: str, levels: list[int],
+            seconds: float, log: Path, labels: dict) -> list[dict]:
+    """Start one server on a free port, check one request, load it at each concurrency in
+    turn, stop it: one row per level, `labels` added to each."""
+    port = free_port()
+    proc = start([*cmd, "--port", str(port)], log, env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    rows = []
+    try:
+        wait_http(base + probe, timeout=180, proc=proc)  # /readyz: 503 until loaded
+        check = httpx.post(base + path, json=body, timeout=60)
+        assert check.status_code == 200, check.text[:500]
+        encoded = json.dumps(body).encode()
+        for level in levels:
+            result = uvloop.run(load(base + path, encoded, level, seconds))
+            rows.append({**labels, **result})
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        stop(proc)
+    return rows
+
+
 def forward_floor(alias: str, history, ahead, repeats: int = 30) -> dict:
     import mlflow
 
@@ -169,10 +196,8 @@ def main() -> None:
         version, copies = register(name, workdir, copies_asked, alias)
         floor = forward_floor(alias, history, ahead)
         print(f"{alias} v{version}, {copies} copies: {floor}", flush=True)
-        bentoml_cmd = [sys.executable, "-m", "bentoml", "serve", "service.service:Forecaster",
-                       "--host", "127.0.0.1"]
         servers = {
-            f"bentoml-w{w}": (bentoml_cmd, "/predict", bento_body,
+            f"bentoml-w{w}": (bentoml_command(), "/predict", bento_body,
                               {"FORECAST_MODEL_ALIAS": f"bench-{alias}", "FORECAST_WORKERS": str(w),
                                "FORECAST_CACHE_DIR": str(workdir / "cache")}, "/readyz")
             for w in args.workers
@@ -183,23 +208,10 @@ def main() -> None:
                              {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
                              "/ping")
         for server, (cmd, path, body, env, probe) in servers.items():
-            port = free_port()
-            proc = start([*cmd, "--port", str(port)], workdir / f"{server}-{alias}.log",
-                         env={"MLFLOW_TRACKING_URI": store, **env}, cwd=ROOT)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                wait_http(base + probe, timeout=180, proc=proc)  # /readyz: 503 until loaded
-                check = httpx.post(base + path, json=body, timeout=60)
-                assert check.status_code == 200, check.text[:500]
-                encoded = json.dumps(body).encode()
-                for level in args.levels:
-                    result = uvloop.run(load(base + path, encoded, level, args.seconds))
-                    rows.append({"model": name, "copies": copies,
-                                 "copies_default": copies_asked is None, "server": server,
-                                 **result, **floor})
-                    print(json.dumps(rows[-1]), flush=True)
-            finally:
-                stop(proc)
+            rows += measure(cmd, path, body, {"MLFLOW_TRACKING_URI": store, **env}, probe,
+                            args.levels, args.seconds, workdir / f"{server}-{alias}.log",
+                            {"model": name, "copies": copies,
+                             "copies_default": copies_asked is None, "server": server, **floor})
     save_results("serve_load", rows, markdown(rows))
     print(markdown(rows))
 
