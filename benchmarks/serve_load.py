@@ -125,6 +125,16 @@ async def load(url: str, body: bytes, concurrency: int, seconds: float,
             "statuses": {str(k): v for k, v in statuses.items()}}
 
 
+def scratch_store(prefix: str) -> tuple[Path, str]:
+    """A fresh folder to work in, with its own MLflow store (for this process and the
+    servers it starts), so a benchmark never touches the user's runs or registry."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    store = f"sqlite:///{workdir / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = store
+    os.chdir(workdir)
+    return workdir, store
+
+
 def bentoml_command() -> list[str]:
     return [sys.executable, "-m", "bentoml", "serve", "service.service:Forecaster",
             "--host", "127.0.0.1"]
@@ -183,10 +193,7 @@ def main() -> None:
     parser.add_argument("--copies", nargs="*", type=int, default=[],
                         help="the transformer also at these numbers of copies (model.copies)")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="serve-bench-"))
-    store = f"sqlite:///{workdir / 'mlflow.db'}"
-    os.environ["MLFLOW_TRACKING_URI"] = store
-    os.chdir(workdir)
+    workdir, store = scratch_store("serve-bench-")
     bento_body, pyfunc_body, history, ahead = request_frames()
     rows = []
     variants = [(name, None) for name in args.models]

@@ -13,12 +13,9 @@ Writes benchmarks/results/<output>.json and .md.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
-from pathlib import Path
 
 from results_files import save_results
-from serve_load import bentoml_command, measure, register, request_frames
+from serve_load import bentoml_command, measure, register, request_frames, scratch_store
 
 
 def markdown(rows: list[dict], levels: list[int]) -> str:
@@ -46,10 +43,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--output", default="serve_sweep")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="serve-sweep-"))
-    store = f"sqlite:///{workdir / 'mlflow.db'}"
-    os.environ["MLFLOW_TRACKING_URI"] = store
-    os.chdir(workdir)
+    workdir, store = scratch_store("serve-sweep-")
     body = request_frames()[0]
     rows = []
     for name in args.models:
