@@ -140,6 +140,13 @@ def bentoml_command() -> list[str]:
             "--host", "127.0.0.1"]
 
 
+def bentoml_env(alias: str, workers: int, workdir: Path, **settings: str) -> dict:
+    """The service's environment for the model registered as `bench-<alias>`; `settings`
+    are further FORECAST_* variables (batch size, threads) for a sweep."""
+    return {"FORECAST_MODEL_ALIAS": f"bench-{alias}", "FORECAST_WORKERS": str(workers),
+            "FORECAST_CACHE_DIR": str(workdir / "cache"), **settings}
+
+
 def measure(cmd: list[str], path: str, body: dict, env: dict, probe: str, levels: list[int],
             seconds: float, log: Path, labels: dict) -> list[dict]:
     """Start one server on a free port, check one request, load it at each concurrency in
@@ -205,8 +212,7 @@ def main() -> None:
         print(f"{alias} v{version}, {copies} copies: {floor}", flush=True)
         servers = {
             f"bentoml-w{w}": (bentoml_command(), "/predict", bento_body,
-                              {"FORECAST_MODEL_ALIAS": f"bench-{alias}", "FORECAST_WORKERS": str(w),
-                               "FORECAST_CACHE_DIR": str(workdir / "cache")}, "/readyz")
+                              bentoml_env(alias, w, workdir), "/readyz")
             for w in args.workers
         }
         servers["mlflow"] = ([str(Path(sys.executable).with_name("mlflow")), "models", "serve",

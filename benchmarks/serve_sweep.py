@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from results_files import save_results
-from serve_load import bentoml_command, measure, register, request_frames, scratch_store
+from serve_load import bentoml_command, bentoml_env, measure, register, request_frames, scratch_store
 
 
 def markdown(rows: list[dict], levels: list[int]) -> str:
@@ -50,10 +50,9 @@ def main() -> None:
         _, copies = register(name, workdir)
         for batch in args.batches:
             for threads in args.threads:
-                env = {"MLFLOW_TRACKING_URI": store, "FORECAST_MODEL_ALIAS": f"bench-{name}",
-                       "FORECAST_WORKERS": "1", "FORECAST_MAX_BATCH_SIZE": str(batch),
-                       "FORECAST_TORCH_THREADS": str(threads),
-                       "FORECAST_CACHE_DIR": str(workdir / "cache")}
+                env = {"MLFLOW_TRACKING_URI": store, **bentoml_env(
+                    name, 1, workdir, FORECAST_MAX_BATCH_SIZE=str(batch),
+                    FORECAST_TORCH_THREADS=str(threads))}
                 rows += measure(bentoml_command(), "/predict", body, env, "/readyz",
                                 args.levels, args.seconds,
                                 workdir / f"{name}-b{batch}-t{threads}.log",
