@@ -55,7 +55,10 @@ class DataSettings(_Section):
     static_covariates: list[str] = Field(default_factory=list)
     calendar: list[Literal["hour", "dayofweek", "month", "dayofyear", "minute"]] | None = Field(
         None, description="features derived from ds; null = from the frequency")
-    fill: Literal["error", "ffill", "interpolate"] = "error"
+    fill: Literal["error", "ffill", "interpolate"] = Field(
+        "error", description="empty y inside a series and timestamps missing from its grid: "
+        "stop (error), or add and fill them; empty y before a series' first value or after "
+        "its last is dropped either way")
     val_size: int | None = Field(None, ge=1, description="steps in the validation part; null = "
                                  "whole horizons fitted to the series' length")
     test_size: int | None = Field(None, ge=1, description="steps in the test part; null = "

@@ -30,6 +30,7 @@ class PreparedData:
     settings: DataSettings | None = None  # resolved: every task key set
     task: TaskSettings | None = None  # what was resolved, and which values came from the data
     refused: dict[str, str] = field(default_factory=dict)  # series left out, with the reason
+    notes: list[str] = field(default_factory=list)  # what validation repaired, one line each
 
 
 def feature_spec(settings: DataSettings, freq: str) -> FeatureSpec:
@@ -39,6 +40,7 @@ def feature_spec(settings: DataSettings, freq: str) -> FeatureSpec:
         future_covariates=tuple(settings.future_covariates or ()),
         static_covariates=tuple(settings.static_covariates),
         calendar=tuple(settings.calendar or ()),
+        fill=settings.fill,
     )
 
 
@@ -59,11 +61,11 @@ def _covariate_columns(values: dict) -> list[str]:
             *values["static_covariates"]]
 
 
-def _validate(long: pd.DataFrame, values: dict, freq: str | None, fill: str
+def _validate(long: pd.DataFrame, values: dict, freq: str | None, fill: str, notes: list[str]
               ) -> tuple[pd.DataFrame, str]:
     """validate_frame, with a missing covariate naming the setting that asks for it."""
     try:
-        return validate_frame(long, _covariate_columns(values), freq, fill)
+        return validate_frame(long, _covariate_columns(values), freq, fill, notes=notes)
     except MissingColumnError as err:
         key = next((k for k in ("past_covariates", "future_covariates", "static_covariates")
                     if err.column in values[k]), None)
@@ -108,7 +110,8 @@ def _prepare_long(settings: DataSettings, long: pd.DataFrame, freq: str | None,
                   demo: bool = False) -> PreparedData:
     """Validate, resolve the settings, split and scale one long frame (statistics from each
     series' training part only)."""
-    clean, freq = _validate(long, given_values(settings, demo), freq, settings.fill)
+    notes: list[str] = []
+    clean, freq = _validate(long, given_values(settings, demo), freq, settings.fill, notes)
     resolved, task = resolve_settings(settings, DataProfile(freq, lengths) if lengths
                                       else DataProfile.of(clean, freq), patch_len, demo)
     clean, refused = _refuse_short(clean, task, freq)
@@ -121,7 +124,7 @@ def _prepare_long(settings: DataSettings, long: pd.DataFrame, freq: str | None,
     fit_until = {uid: b.train_end for uid, b in bounds.items()}
     panel = build_panel(clean, spec, fit_until=fit_until, season=task.season)
     return PreparedData(clean, panel, [bounds[s.unique_id] for s in panel.series], resolved,
-                        task, refused)
+                        task, refused, notes)
 
 
 def prepare_data(settings: DataSettings, frame: pd.DataFrame | None = None,
@@ -186,6 +189,7 @@ def _prepare_pieces(settings: DataSettings, patch_len: int | None) -> PreparedDa
     whole: PanelAccumulator | None = None
     bounds: list[SplitBounds] = []
     refused: dict[str, str] = {}
+    notes: list[str] = []
     first: PreparedData | None = None
     for piece in parquet_pieces(settings.path, columns, id_column, min(
             settings.in_memory_rows, 1_000_000)):  # rows per piece: bounds validation's copies
@@ -198,9 +202,10 @@ def _prepare_pieces(settings: DataSettings, patch_len: int | None) -> PreparedDa
         whole.add(part.panel)
         bounds += part.bounds
         refused.update(part.refused)
+        notes += part.notes
     if whole is None or first is None:
         raise DataValidationError(f"{settings.path} has no rows; expected at least one series")
-    return PreparedData(None, whole.panel(), bounds, first.settings, first.task, refused)
+    return PreparedData(None, whole.panel(), bounds, first.settings, first.task, refused, notes)
 
 
 class WindowDataModule(pl.LightningDataModule):

@@ -59,6 +59,14 @@ class FrequencyError(SeriesError):
         super().__init__(unique_id, f"series '{unique_id}': {detail}", "ds")
 
 
+class MissingTimestampsError(FrequencyError):
+    def __init__(self, unique_id: str, freq: str, count: int, first: object):
+        self.count = count
+        super().__init__(unique_id, f"{count} timestamps of its '{freq}' grid are missing "
+                         f"(first {first}); set data.fill to 'interpolate' or 'ffill' to add "
+                         "and fill them, or add the rows")
+
+
 class NonFiniteValueError(SeriesError):
     def __init__(self, column: str, unique_id: str, count: int, first_ds: object):
         field = "y" if column == "y" else f"covariates.{column}"

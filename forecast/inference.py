@@ -11,7 +11,8 @@ import torch
 from .data.calendar import calendar_features
 from .data.panel import FeatureSpec
 from .data.scaling import SeriesScaler, SeriesStats
-from .data.timegrid import first_off_grid, in_nanoseconds, regular_index
+from .data.timegrid import first_off_grid, fixed_step_ns, in_nanoseconds, regular_index
+from .data.validation import fill_values, grid_between
 from .errors import (
     DataValidationError,
     FrequencyError,
@@ -110,6 +111,36 @@ def check_values(item: SeriesInput, spec: FeatureSpec, scaler: SeriesScaler, loo
         if stats.x_mean:
             check_range(name, uid, x[:, j], stats.x_mean[j], stats.x_std[j])
     return stats, x_all
+
+
+MAX_FILLED_SHARE = 10  # a history is filled to at most this many times its own length
+
+
+def fill_missing_steps(item: SeriesInput, freq: str, policy: str) -> SeriesInput:
+    """A history with some timestamps missing from its grid (a holiday among business days),
+    put on the whole grid and filled as training filled its data (`data.fill`). Anything
+    else (no gap, a timestamp off the grid, a grid far longer than the history) is returned
+    as it is, for `check_series` to accept or name."""
+    ds, n = item.ds, len(item.y)
+    if policy == "error" or len(ds) != n or n < 2 or first_off_grid(ds, freq) is None \
+            or any(len(v) < n for v in item.covariates.values()):
+        return item
+    step = fixed_step_ns(freq)
+    if step is not None and (ds[-1].value - ds[0].value) // step >= MAX_FILLED_SHARE * n:
+        return item
+    grid = grid_between(ds[0], ds[-1], freq)
+    at = grid.get_indexer(ds)
+    if len(grid) > MAX_FILLED_SHARE * n or (at < 0).any():
+        return item
+
+    def spread(values: np.ndarray) -> np.ndarray:
+        full = np.full(len(grid), np.nan)
+        full[at] = values[:n]
+        return np.concatenate([fill_values(pd.Series(full), policy).to_numpy(), values[n:]])
+
+    return SeriesInput(item.unique_id, grid, spread(np.asarray(item.y, dtype=np.float64)),
+                       {k: spread(np.asarray(v, dtype=np.float64)) for k, v in
+                        item.covariates.items()}, item.static)
 
 
 def check_series(item: SeriesInput, spec: FeatureSpec, lookback: int, horizon: int) -> None:

@@ -34,6 +34,7 @@ from .inference import (
     build_batch,
     check_series,
     check_values,
+    fill_missing_steps,
     future_index,
     to_original_scale,
 )
@@ -123,7 +124,9 @@ class ServedModel:
         return horizon
 
     def check(self, item: SeriesInput) -> CheckedSeries:
-        """Raise the contract's named exception for anything that makes a forecast meaningless."""
+        """Raise the contract's named exception for anything that makes a forecast meaningless;
+        a model trained with `data.fill` fills a history's missing timestamps the same way."""
+        item = fill_missing_steps(item, self.spec.freq, self.spec.fill)
         check_series(item, self.spec, self.lookback, self.horizon)
         stats, x_all = check_values(item, self.spec, self.scaler, self.lookback, self.horizon,
                                     self.dims.season)

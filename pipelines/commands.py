@@ -54,6 +54,8 @@ def _prepare(config):
         warnings.simplefilter("ignore", SeriesRefusedWarning)  # listed below instead
         config, prepared = prepare(config)
     progress(resolution_line(config, prepared))
+    for note in prepared.notes:
+        progress(f"[data] {note}")
     for reason in list(prepared.refused.values())[:10]:
         errors.print(f"[yellow]warning:[/] left out {escape(reason)}", soft_wrap=True)
     if len(prepared.refused) > 10:

@@ -21,7 +21,8 @@ class SeriesReport:
     start: pd.Timestamp
     end: pd.Timestamp
     missing_timestamps: int  # on the frequency's grid between start and end
-    non_finite_y: int
+    non_finite_y: int  # between the first and the last value
+    empty_ends: int = 0  # empty y before the first value or after the last: dropped
 
 
 @dataclass
@@ -48,6 +49,11 @@ class DataReport:
         lines.append(f"non-finite y: {len(bad)} series" + (
             ": " + ", ".join(f"{s.unique_id} ({s.non_finite_y})" for s in bad[:10])
             if bad else ""))
+        ends = [s for s in self.series if s.empty_ends]
+        if ends:
+            lines.append(f"empty y before the first or after the last value: {len(ends)} "
+                         "series, dropped when training: " + ", ".join(
+                             f"{s.unique_id} ({s.empty_ends})" for s in ends[:10]))
         if self.covariate_candidates:
             lines.append("columns that could be covariates: " + ", ".join(
                 f"{c} ({kind})" for c, kind in self.covariate_candidates.items()))
@@ -76,6 +82,15 @@ def _missing(ds: pd.Series, freq: str | None) -> int:
         warnings.simplefilter("ignore")
         grid = pd.date_range(ds.iloc[0], ds.iloc[-1], freq=freq)
     return int(max(0, len(grid.difference(pd.DatetimeIndex(ds)))))
+
+
+def _empty_inside_and_at_ends(y: pd.Series, present: pd.Series) -> tuple[int, int]:
+    """Non-finite y between a series' first and last value, and empty y outside them."""
+    kept = np.flatnonzero(present.to_numpy())
+    if not len(kept):
+        return 0, len(y)
+    inside = y.iloc[kept[0]:kept[-1] + 1]
+    return int(inside.isna().sum()), len(y) - len(inside)
 
 
 def _candidates(frame: pd.DataFrame) -> dict[str, str]:
@@ -108,6 +123,7 @@ def inspect_frame(frame: pd.DataFrame) -> DataReport:
         row = frame.loc[text].iloc[0]
         problems.append(f"column 'y' has {int(text.sum())} values that are not numbers, e.g. "
                         f"{row['y']!r} in series '{row['unique_id']}' at {row['ds']}")
+    present = frame["y"].notna()  # what validation keeps: each series from its first value
     frame["y"] = y.replace([np.inf, -np.inf], np.nan)
     dupes = frame.duplicated(["unique_id", "ds"]).sum()
     if dupes:
@@ -117,11 +133,11 @@ def inspect_frame(frame: pd.DataFrame) -> DataReport:
         problems.append("no series has evenly spaced timestamps; set data.freq or fill the gaps")
     series = [SeriesReport(str(uid), len(group), group["ds"].iloc[0], group["ds"].iloc[-1],
                            _missing(group["ds"].drop_duplicates(), freq),
-                           int(group["y"].isna().sum()))
+                           *_empty_inside_and_at_ends(group["y"], present[group.index]))
               for uid, group in frame.groupby("unique_id", sort=False)]
     if any(s.missing_timestamps for s in series):
-        problems.append("some series have missing timestamps: add the rows (y may be empty, "
-                        "with data.fill: interpolate)")
+        problems.append("some series have missing timestamps: set data.fill to interpolate "
+                        "or ffill (the rows are added and filled), or add them")
     if any(s.non_finite_y for s in series):
         problems.append("some series have empty or non-finite y: clean them or set data.fill "
                         "to ffill or interpolate")

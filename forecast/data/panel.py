@@ -23,6 +23,7 @@ class FeatureSpec:
     future_covariates: tuple[str, ...] = ()
     static_covariates: tuple[str, ...] = ()
     calendar: tuple[str, ...] = ()
+    fill: str = "error"  # data.fill: how missing timestamps of a history are filled, if at all
 
     @property
     def covariates(self) -> tuple[str, ...]:
@@ -137,8 +138,8 @@ class PanelAccumulator:
 
     def add(self, part: Panel) -> None:
         n = len(part.values)
-        if self.used + n > len(self.values):
-            raise ValueError(f"panel parts hold more than the {len(self.values)} rows planned")
+        if self.used + n > len(self.values):  # rows added for missing timestamps (data.fill)
+            self._grow(max(self.used + n, len(self.values) + len(self.values) // 4))
         self.values[self.used:self.used + n] = part.values
         for s, offset in zip(part.series, part.offsets, strict=True):
             start = self.used + int(offset)
@@ -146,6 +147,13 @@ class PanelAccumulator:
         self.series += part.series
         self.scaler.stats.update(part.scaler.stats)
         self.used += n
+
+    def _grow(self, capacity: int) -> None:
+        values = np.empty((capacity, self.values.shape[1]), dtype=np.float32)
+        values[:self.used] = self.values[:self.used]
+        for s, start in zip(self.series, _offsets(self.series), strict=True):
+            s.values = values[int(start):int(start) + len(s.values)]
+        self.values = values
 
     def panel(self) -> Panel:
         return Panel(self.spec, self.series, self.scaler, self.values[:self.used],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from ..errors import (
     DuplicateTimestampError,
     FrequencyError,
     MissingColumnError,
+    MissingTimestampsError,
     NonFiniteValueError,
     TimestampParseError,
 )
@@ -40,43 +42,116 @@ def parse_timestamps(values: pd.Series, column: str = "ds") -> pd.Series:
 
 
 def infer_freq(ds: pd.Series | pd.DatetimeIndex, unique_id: str = "series") -> str:
-    """The regular frequency of one series, as a pandas offset alias."""
+    """The regular frequency of one series, as a pandas offset alias; a series with some
+    timestamps missing (holidays of business days, a lost hour) has the frequency of its
+    grid."""
     index = pd.DatetimeIndex(ds)
     if len(index) < 3:
         raise FrequencyError(unique_id, "needs at least 3 timestamps to infer a frequency")
-    with warnings.catch_warnings():  # pandas 3 warns that a BaseOffset will be returned later
-        warnings.simplefilter("ignore")
-        inferred = pd.infer_freq(index)
-    freq = getattr(inferred, "freqstr", inferred)
+    freq = _pandas_freq(index) or _grid_freq(index)
     if freq is None:
         steps = pd.Series(index[1:] - index[:-1]).value_counts()
         detail = ", ".join(f"{step} x{count}" for step, count in steps.head(3).items())
         raise FrequencyError(
             unique_id,
-            f"timestamps are not evenly spaced (gaps seen: {detail}); expected a regular "
-            "frequency: fill the missing timestamps or set data.freq",
+            f"timestamps are not evenly spaced (gaps seen: {detail}) and no regular grid "
+            "holds them all; expected a regular frequency: set data.freq",
         )
     return freq
 
 
-def _check_regular(ds: pd.Series, freq: str, unique_id: str) -> None:
-    off = first_off_grid(pd.DatetimeIndex(ds), freq)
-    if off is not None:
-        at, expected = off
+def _pandas_freq(index: pd.DatetimeIndex) -> str | None:
+    with warnings.catch_warnings():  # pandas 3 warns that a BaseOffset will be returned later
+        warnings.simplefilter("ignore")
+        inferred = pd.infer_freq(index)
+    return getattr(inferred, "freqstr", inferred)
+
+
+def _grid_freq(index: pd.DatetimeIndex, run: int = 7, runs: int = 64) -> str | None:
+    """The frequency of timestamps with some missing: pandas' inference on up to `runs`
+    stretches of `run` consecutive timestamps (7: a week of business days spans a weekend),
+    the most common answer whose grid holds every timestamp."""
+    run = min(run, len(index))
+    starts = np.unique(np.linspace(0, len(index) - run, min(runs, len(index) - run + 1),
+                                   dtype=int))
+    votes = Counter(f for f in (_pandas_freq(index[i:i + run]) for i in starts) if f)
+    for freq, _ in votes.most_common():
+        if index.isin(grid_between(index[0], index[-1], freq)).all():
+            return freq
+    return None
+
+
+def grid_between(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> pd.DatetimeIndex:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.date_range(first, last, freq=freq)
+
+
+def _missing_from_grid(ds: pd.Series, freq: str, unique_id: str) -> pd.DatetimeIndex | None:
+    """None when `ds` is the whole grid of `freq` from its first timestamp; else that grid
+    (`ds` misses some of it). FrequencyError names a timestamp that is off the grid."""
+    index = pd.DatetimeIndex(ds)
+    if first_off_grid(index, freq) is None:
+        return None
+    grid = grid_between(index[0], index[-1], freq)
+    off = np.flatnonzero(~index.isin(grid))
+    if len(off):
         raise FrequencyError(
             unique_id,
-            f"timestamps do not follow the frequency '{freq}': expected {expected} at "
-            f"position {at}, found {ds.iloc[at]}",
+            f"timestamps do not follow the frequency '{freq}': {index[off[0]]} (position "
+            f"{off[0]}) is not on its grid from {index[0]}",
         )
+    return grid
 
 
-def _fill(values: pd.Series, policy: str) -> pd.Series:
+def _add_missing_rows(group: pd.DataFrame, grid: pd.DatetimeIndex) -> pd.DataFrame:
+    """`group` on every timestamp of `grid`, the added rows empty (to be filled)."""
+    out = group.set_index("ds").reindex(grid).rename_axis("ds").reset_index()
+    out["unique_id"] = group["unique_id"].iloc[0]
+    return out[group.columns]
+
+
+def _trim_empty_ends(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Drop each series' rows before its first y and after its last: a series that starts
+    late or ends early (a wide table melted to long) is not missing data."""
+    present = frame["y"].notna()
+    uid = frame["unique_id"]
+    started = present.groupby(uid).cummax()
+    not_ended = present[::-1].groupby(uid[::-1]).cummax()[::-1]
+    keep = started & not_ended
+    if keep.all():
+        return frame
+    dropped = (~keep).groupby(uid).sum()
+    dropped = dropped[dropped > 0]
+    sizes = uid.value_counts()
+    empty = [str(u) for u in dropped.index if dropped[u] == sizes[u]]
+    if empty:
+        notes.append(f"left out {len(empty)} series with no y value: {_names(empty)}")
+    ends = dropped.drop(index=empty)
+    if len(ends):
+        notes.append(f"dropped {int(ends.sum())} rows with empty y before the first or after "
+                     f"the last value of {len(ends)} series: "
+                     + _names([f"{u} ({n})" for u, n in ends.items()]))
+    if len(empty) == uid.nunique():
+        raise DataValidationError("column 'y' has no values; expected numbers", "y")
+    return frame.loc[keep].reset_index(drop=True)
+
+
+def _names(items: list[str], shown: int = 5) -> str:
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown
+                                        else "")
+
+
+def fill_values(values: pd.Series, policy: str) -> pd.Series:
+    """Empty values of one series filled by `policy` ('ffill' or 'interpolate'); the ends by
+    the nearest value."""
     if policy == "ffill":
         return values.ffill().bfill()
     return values.interpolate(limit_direction="both")
 
 
-def _check_finite(frame: pd.DataFrame, column: str, policy: str) -> pd.DataFrame:
+def _check_finite(frame: pd.DataFrame, column: str, policy: str, notes: list[str]
+                  ) -> pd.DataFrame:
     numeric = pd.to_numeric(frame[column], errors="coerce")
     if numeric.isna().sum() > frame[column].isna().sum():
         text = numeric.isna() & frame[column].notna()
@@ -92,7 +167,11 @@ def _check_finite(frame: pd.DataFrame, column: str, policy: str) -> pd.DataFrame
             first = frame.loc[bad].iloc[0]
             count = int(bad[frame["unique_id"] == first["unique_id"]].sum())
             raise NonFiniteValueError(column, first["unique_id"], count, first["ds"])
-        numeric = numeric.groupby(frame["unique_id"]).transform(lambda s: _fill(s, policy))
+        numeric = numeric.groupby(frame["unique_id"]).transform(lambda s: fill_values(s, policy))
+        counts = bad.groupby(frame["unique_id"]).sum()
+        counts = counts[counts > 0]
+        notes.append(f"filled {int(bad.sum())} empty values of '{column}' in {len(counts)} "
+                     f"series ({policy}): " + _names([f"{u} ({n})" for u, n in counts.items()]))
         if numeric.isna().any():
             uid = frame.loc[numeric.isna(), "unique_id"].iloc[0]
             raise NonFiniteValueError(column, uid, int(numeric.isna().sum()), "all")
@@ -106,8 +185,12 @@ def validate_frame(
     freq: str | None = None,
     fill: str = "error",
     require_y: bool = True,
+    notes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """Return the frame sorted by (unique_id, ds) with clean dtypes, and its frequency."""
+    """Return the frame sorted by (unique_id, ds) with clean dtypes, and its frequency. What
+    was repaired (empty ends dropped; with `fill`, missing timestamps added and empty values
+    filled) is appended to `notes`, one line each."""
+    notes = [] if notes is None else notes
     required = [c for c in REQUIRED_COLUMNS if require_y or c != "y"]
     for column in [*required, *covariates]:
         if column not in frame.columns:
@@ -124,13 +207,28 @@ def validate_frame(
         first = out.loc[dupes].iloc[0]
         count = int(out.loc[dupes & (out["unique_id"] == first["unique_id"])].shape[0])
         raise DuplicateTimestampError(first["unique_id"], first["ds"], count)
+    if require_y:
+        out = _trim_empty_ends(out, notes)
 
     resolved = freq
+    grids: dict[str, pd.DatetimeIndex] = {}
     for uid, group in out.groupby("unique_id", sort=False):
         series_freq = resolved or infer_freq(group["ds"], str(uid))
-        _check_regular(group["ds"].reset_index(drop=True), series_freq, str(uid))
+        grid = _missing_from_grid(group["ds"].reset_index(drop=True), series_freq, str(uid))
+        if grid is not None:
+            if fill == "error":
+                absent = grid.difference(pd.DatetimeIndex(group["ds"]))
+                raise MissingTimestampsError(str(uid), series_freq, len(absent), absent[0])
+            grids[str(uid)] = grid
         resolved = resolved or series_freq
+    if grids:
+        added = {u: len(g) - int((out["unique_id"] == u).sum()) for u, g in grids.items()}
+        notes.append(f"added {sum(added.values())} missing timestamps to {len(added)} series: "
+                     + _names([f"{u} ({n})" for u, n in added.items()]))
+        out = pd.concat([_add_missing_rows(group, grids[uid]) if uid in grids else group
+                         for uid, group in out.groupby("unique_id", sort=False)],
+                        ignore_index=True)
 
     for column in ([*covariates, "y"] if require_y else covariates):
-        out = _check_finite(out, column, fill)
+        out = _check_finite(out, column, fill, notes)
     return out, str(resolved)

@@ -33,6 +33,21 @@ def test_pieces_give_the_same_panel_as_one_frame(tmp_path):
     assert all(np.shares_memory(s.values, pieces.panel.values) for s in pieces.panel.series)
 
 
+def test_pieces_with_missing_timestamps_fill_like_one_frame(tmp_path):
+    """Rows added for missing timestamps outgrow the rows the file holds: the panel grows."""
+    frame = make_panel(n_series=7, seed=2)
+    gappy = frame.drop(index=frame.groupby("unique_id").head(300).index[50::3])
+    path = tmp_path / "gappy.parquet"
+    gappy.to_parquet(path, index=False)
+    whole = prepare_data(parquet_config(path, fill="interpolate").data)
+    pieces = prepare_data(parquet_config(path, fill="interpolate", in_memory_rows=100).data)
+    assert len(pieces.panel.values) == len(frame) > len(gappy)
+    np.testing.assert_array_equal(pieces.panel.values, whole.panel.values)
+    assert all(np.shares_memory(s.values, pieces.panel.values) for s in pieces.panel.series)
+    assert pieces.notes[0].startswith("added ") and len(pieces.notes) >= 7 * 2
+    assert pieces.panel.spec.fill == "interpolate"
+
+
 def test_a_model_trains_and_is_scored_from_pieces(tmp_path):
     path = tmp_path / "panel.parquet"
     make_panel(n_series=5, seed=4).to_parquet(path, index=False)

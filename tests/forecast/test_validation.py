@@ -12,10 +12,12 @@ from forecast.config import DataSettings
 from forecast.data.validation import infer_freq, validate_frame
 from forecast.datamodule import SeriesRefusedWarning, prepare_data
 from forecast.errors import (
+    DataValidationError,
     DuplicateTimestampError,
     FrequencyError,
     MissingColumnError,
     MissingFutureCovariateError,
+    MissingTimestampsError,
     NonFiniteValueError,
     SeriesTooShortError,
     TimestampParseError,
@@ -75,6 +77,76 @@ def test_fill_policy_repairs_gaps_in_values():
     clean, _ = validate_frame(frame, fill="interpolate")
     expected = (frame.loc[4, "y"] + frame.loc[6, "y"]) / 2
     assert clean.loc[5, "y"] == pytest.approx(expected)
+
+
+def trading_days(n_series: int = 2) -> pd.DataFrame:
+    """Business days without three holidays (2024-01-01, -15, -02-19), a price and a volume."""
+    days = pd.bdate_range("2024-01-02", periods=80)
+    days = days[~days.isin(pd.to_datetime(["2024-01-15", "2024-02-19"]))]
+    rng = np.random.default_rng(3)
+    return pd.concat([pd.DataFrame({
+        "unique_id": f"t{i}", "ds": days, "y": 100 + i + rng.normal(0, 1, len(days)).cumsum(),
+        "volume": rng.uniform(1, 2, len(days))}) for i in range(n_series)], ignore_index=True)
+
+
+def test_business_days_with_holidays_are_business_daily_with_the_holidays_named():
+    frame = trading_days()
+    assert infer_freq(frame.loc[frame["unique_id"] == "t0", "ds"]) == "B"
+    with pytest.raises(MissingTimestampsError, match=r"'t0': 2 timestamps of its 'B' grid are "
+                       r"missing \(first 2024-01-15.*data.fill") as caught:
+        validate_frame(frame, ["volume"])
+    assert caught.value.field == "ds" and isinstance(caught.value, FrequencyError)
+
+
+@pytest.mark.parametrize("policy", ["interpolate", "ffill"])
+def test_fill_adds_the_missing_timestamps_and_fills_every_column(policy):
+    frame = trading_days()
+    notes: list[str] = []
+    clean, freq = validate_frame(frame, ["volume"], fill=policy, notes=notes)
+    assert freq == "B" and len(clean) == len(frame) + 4
+    t0 = clean[clean["unique_id"] == "t0"].set_index("ds")
+    assert t0.index.equals(pd.bdate_range("2024-01-02", t0.index[-1]))
+    before, holiday, after = t0.loc["2024-01-12":"2024-01-16", "y"]
+    expected = (before + after) / 2 if policy == "interpolate" else before
+    assert holiday == pytest.approx(expected, rel=1e-12)
+    assert np.isfinite(clean["volume"]).all()
+    assert notes[0] == "added 4 missing timestamps to 2 series: t0 (2), t1 (2)"
+    assert notes[1].startswith(f"filled 4 empty values of 'volume' in 2 series ({policy})")
+
+
+def test_a_missing_month_is_found_on_the_monthly_grid():
+    ds = pd.date_range("2020-01-01", periods=30, freq="MS").delete(11)
+    frame = pd.DataFrame({"unique_id": "m", "ds": ds, "y": np.arange(29.0)})
+    with pytest.raises(MissingTimestampsError, match="'MS' grid.*first 2020-12-01"):
+        validate_frame(frame)
+    clean, freq = validate_frame(frame, fill="interpolate")
+    assert freq == "MS" and len(clean) == 30 and clean["y"].iloc[11] == pytest.approx(10.5)
+
+
+def test_a_timestamp_off_the_grid_is_named():
+    frame = make_panel(n_series=1, length=30)
+    frame.loc[7, "ds"] += pd.Timedelta(minutes=30)
+    with pytest.raises(FrequencyError, match="2024-01-01 07:30:00 \\(position 7\\) is not on its"):
+        validate_frame(frame, freq="h", fill="interpolate")
+
+
+def test_empty_ends_are_dropped_and_a_series_with_no_value_is_left_out():
+    frame = make_panel(n_series=3, length=30)
+    frame.loc[[0, 1, 28, 29], "y"] = np.nan  # s0 starts late and ends early
+    frame.loc[frame["unique_id"] == "s2", "y"] = np.nan  # s2 has no value at all
+    notes: list[str] = []
+    clean, freq = validate_frame(frame, notes=notes)  # fill stays "error": nothing inside
+    assert freq == "h" and sorted(clean["unique_id"].unique()) == ["s0", "s1"]
+    s0 = clean[clean["unique_id"] == "s0"]
+    assert len(s0) == 26 and s0["ds"].iloc[0] == frame.loc[2, "ds"]
+    assert notes == ["left out 1 series with no y value: s2",
+                     "dropped 4 rows with empty y before the first or after the last value "
+                     "of 1 series: s0 (4)"]
+    frame.loc[15, "y"] = np.nan  # inside s0: still the fill policy's to decide
+    with pytest.raises(NonFiniteValueError, match="'y' of series 's0'"):
+        validate_frame(frame)
+    with pytest.raises(DataValidationError, match="column 'y' has no values"):
+        validate_frame(frame.assign(y=np.nan))
 
 
 def test_non_finite_covariate_is_named():

@@ -54,3 +54,33 @@ def test_quantiles_from_a_point_model_are_refused_with_the_reason():
         validate_request(predictor, settings(), [series_in()], None, [0.5])
     assert info.value.status == 422 and info.value.field == "quantiles"
     assert "point forecasts only" in str(info.value)
+
+
+def test_a_model_trained_with_fill_fills_a_history_missing_timestamps(tmp_path):
+    """Business days with a holiday, or an hour a sensor lost: the model fills the history as
+    training filled its data (`data.fill`), and one trained without it refuses the gap."""
+    strict = Predictor.load(GOLDEN / "gru-format2")
+    filling = dataclasses.replace(strict, spec=dataclasses.replace(strict.spec,
+                                                                   fill="interpolate"))
+    filling.save(tmp_path / "filling")
+    assert Predictor.load(tmp_path / "filling").spec.fill == "interpolate"
+    assert strict.spec.fill == "error"  # saved before the setting existed
+    whole = series_in(61)
+    gappy = whole.model_copy(update={
+        "ds": whole.ds[:55] + whole.ds[56:], "y": whole.y[:55] + whole.y[56:],
+        "covariates": {"temp": [20.0] * 60, "holiday": [0.0] * 66}})
+    with pytest.raises(RequestError) as info:
+        validate_request(strict, settings(), [gappy], None, None)
+    assert info.value.status == 422 and info.value.field == "series[0].ds"
+    repaired = whole.model_copy(update={"y": [*whole.y[:55], (whole.y[54] + whole.y[56]) / 2,
+                                              *whole.y[56:]]})
+    got, want = (filling.forecast(validate_request(filling, settings(), [s], None, None).checked)
+                 for s in (gappy, repaired))
+    assert list(got[0].ds) == list(want[0].ds)
+    np.testing.assert_allclose(got[0].values, want[0].values, rtol=1e-5,
+                               atol=1e-6 * np.abs(want[0].values).max())
+    stray = whole.model_copy(update={"ds": [*whole.ds[:55], "2024-01-03T07:30:00",
+                                            *whole.ds[56:]]})
+    with pytest.raises(RequestError, match="frequency 'h'") as info:  # off the grid: no fill
+        validate_request(filling, settings(), [stray], None, None)
+    assert info.value.field == "series[0].ds"
