@@ -11,6 +11,7 @@ from forecast import load_model
 from forecast.config import TrackingSettings
 from forecast.datamodule import PreparedData
 from forecast.evaluation import evaluate
+from forecast.predictor import ServedModel
 
 from .registry import download_model_dir, register_version, set_alias, version_by_alias
 
@@ -69,13 +70,48 @@ class GatingRule:
                                    f"{old_tie:.4f}")
 
 
+class ChampionNotComparable(Exception):
+    """The champion was trained for other data: no test window of this data can score it."""
+
+    def __init__(self, version: str, why: str):
+        self.version, self.why = version, why
+        super().__init__(why)
+
+
+def not_comparable(champion: ServedModel, prepared: PreparedData) -> str | None:
+    """Why the champion cannot be scored on the challenger's test windows (another
+    frequency or horizon, columns this data lacks, a lookback longer than the history
+    before its test part); None when it can."""
+    spec, data = champion.spec, prepared.panel.spec
+    if spec.freq != data.freq:
+        return f"its frequency is '{spec.freq}', this data's '{data.freq}'"
+    horizon = prepared.settings.horizon if prepared.settings else champion.horizon
+    if champion.horizon != horizon:
+        return f"its horizon is {champion.horizon} steps, this data's {horizon}"
+    needed = [*spec.covariates, *spec.static_covariates]
+    available = (list(prepared.frame.columns) if prepared.frame is not None
+                 else [*data.covariates, *data.static_covariates])
+    missing = [c for c in needed if c not in available]
+    if missing:
+        return f"it needs the columns {missing}, which this data has not"
+    history = min(b.val_end for b in prepared.bounds)
+    if champion.lookback > history:
+        return (f"its lookback of {champion.lookback} steps is longer than the {history} "
+                "before this data's test part")
+    return None
+
+
 def score_champion(client: MlflowClient, name: str, alias: str, prepared: PreparedData
                    ) -> tuple[str | None, dict[str, float] | None]:
-    """The champion's version and its scores on the challenger's test windows."""
+    """The champion's version and its scores on the challenger's test windows;
+    ChampionNotComparable when it was trained for other data."""
     current = version_by_alias(client, name, alias)
     if current is None:
         return None, None
     champion = load_model(download_model_dir(f"models:/{name}/{current.version}"))
+    why = not_comparable(champion, prepared)
+    if why is not None:
+        raise ChampionNotComparable(current.version, why)
     return current.version, evaluate(champion, prepared)
 
 
@@ -107,8 +143,17 @@ def current_version(client: MlflowClient, name: str, alias: str) -> str | None:
 
 def gate(client: MlflowClient, name: str, alias: str, rule: GatingRule,
          challenger: dict[str, float], prepared: PreparedData) -> PromotionDecision:
-    """The decision against the version holding `alias` now, before the challenger has one."""
-    champion, champion_scores = score_champion(client, name, alias, prepared)
+    """The decision against the version holding `alias` now, before the challenger has one.
+    A champion trained for other data keeps the alias: a model for another data set, or
+    the wrong file, must not take over what the service answers without a person's say."""
+    try:
+        champion, champion_scores = score_champion(client, name, alias, prepared)
+    except ChampionNotComparable as other:
+        return PromotionDecision(
+            None, False, f"{alias} v{other.version} was trained for other data ({other.why}): "
+            f"not compared, {alias} kept; `forecast promote --version N` moves it, or "
+            f"`--set tracking.registered_model=NAME` keeps a model per data set",
+            challenger[rule.metric], None, other.version)
     if champion_scores is None:
         promoted, reason = True, f"no current {alias}"
     else:
