@@ -26,6 +26,8 @@ def parse_timestamps(values: pd.Series, column: str = "ds") -> pd.Series:
     """Parse to naive timestamps; timezone-aware inputs are converted to UTC first."""
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
+    elif (periods := _period_labels(values)) is not None:
+        parsed = periods
     else:
         try:
             parsed = pd.to_datetime(values, utc=True, format="ISO8601")
@@ -39,6 +41,32 @@ def parse_timestamps(values: pd.Series, column: str = "ds") -> pd.Series:
     if parsed.isna().any():
         raise TimestampParseError(column, "NaT/empty")
     return parsed.astype("datetime64[ns]")
+
+
+# Period labels as R's tsibble writes them (yearmonth, yearquarter, yearweek), which
+# ISO-8601 has no spelling for: each at the start of its period.
+PERIOD_LABELS = (
+    (r"\d{4} [A-Z][a-z]{2}", lambda v: pd.to_datetime(v, format="%Y %b")),
+    (r"\d{4} Q[1-4]", lambda v: pd.PeriodIndex(v.str.replace(" ", ""), freq="Q")
+     .to_timestamp()),
+    (r"\d{4} W\d{2}", lambda v: pd.to_datetime(v.str.replace(" W", "-W") + "-1",
+                                               format="%G-W%V-%u")),
+)
+
+
+def _period_labels(values: pd.Series) -> pd.Series | None:
+    """Timestamps of labels like '1982 Apr', '2005 Q1' or '1991 W06' when every value is one
+    of a kind; None otherwise."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return None
+    text = values.astype(str)
+    for pattern, parse in PERIOD_LABELS:
+        if text.str.fullmatch(pattern).all():
+            try:
+                return pd.Series(pd.DatetimeIndex(parse(text)), index=values.index)
+            except (ValueError, TypeError):
+                return None
+    return None
 
 
 def infer_freq(ds: pd.Series | pd.DatetimeIndex, unique_id: str = "series") -> str:
@@ -150,8 +178,9 @@ def fill_values(values: pd.Series, policy: str) -> pd.Series:
     return values.interpolate(limit_direction="both")
 
 
-def _check_finite(frame: pd.DataFrame, column: str, policy: str, notes: list[str]
-                  ) -> pd.DataFrame:
+def _check_finite(frame: pd.DataFrame, column: str, policy: str,
+                  notes: list[str] | None = None) -> pd.DataFrame:
+    notes = [] if notes is None else notes
     numeric = pd.to_numeric(frame[column], errors="coerce")
     if numeric.isna().sum() > frame[column].isna().sum():
         text = numeric.isna() & frame[column].notna()
@@ -223,7 +252,9 @@ def validate_frame(
         resolved = resolved or series_freq
     if grids:
         added = {u: len(g) - int((out["unique_id"] == u).sum()) for u, g in grids.items()}
-        notes.append(f"added {sum(added.values())} missing timestamps to {len(added)} series: "
+        share = sum(added.values()) / (len(out) + sum(added.values()))
+        notes.append(f"added {sum(added.values())} missing timestamps ({share:.0%} of the "
+                     f"rows now) to {len(added)} series: "
                      + _names([f"{u} ({n})" for u, n in added.items()]))
         out = pd.concat([_add_missing_rows(group, grids[uid]) if uid in grids else group
                          for uid, group in out.groupby("unique_id", sort=False)],

@@ -40,6 +40,24 @@ def test_unparsable_timestamp_names_column_and_value():
         validate_frame(frame)
 
 
+@pytest.mark.parametrize("labels, start, freq", [
+    (["1982 Apr", "1982 May", "1982 Jun", "1982 Jul"], "1982-04-01", "MS"),
+    (["2005 Q1", "2005 Q2", "2005 Q3", "2005 Q4"], "2005-01-01", "QS-OCT"),
+    (["1991 W06", "1991 W07", "1991 W08", "1991 W09"], "1991-02-04", "W-MON"),
+])
+def test_period_labels_as_r_writes_them_are_the_periods_starts(labels, start, freq):
+    frame = pd.DataFrame({"unique_id": "a", "ds": labels, "y": [1.0, 2.0, 3.0, 4.0]})
+    clean, found = validate_frame(frame)
+    assert clean["ds"].iloc[0] == pd.Timestamp(start) and found == freq
+
+
+def test_a_label_of_another_kind_is_named():
+    frame = pd.DataFrame({"unique_id": "a", "ds": ["1982 Apr", "1982 May", "1982 Q3"],
+                          "y": [1.0, 2.0, 3.0]})
+    with pytest.raises(TimestampParseError, match="'ds'"):
+        validate_frame(frame)
+
+
 def test_duplicate_rows_name_series_and_timestamp():
     frame = make_panel(n_series=2, length=10)
     frame = pd.concat([frame, frame.iloc[[12]]], ignore_index=True)
@@ -110,7 +128,8 @@ def test_fill_adds_the_missing_timestamps_and_fills_every_column(policy):
     expected = (before + after) / 2 if policy == "interpolate" else before
     assert holiday == pytest.approx(expected, rel=1e-12)
     assert np.isfinite(clean["volume"]).all()
-    assert notes[0] == "added 4 missing timestamps to 2 series: t0 (2), t1 (2)"
+    assert notes[0] == "added 4 missing timestamps (2% of the rows now) to 2 series: t0 (2), " \
+        "t1 (2)"
     assert notes[1].startswith(f"filled 4 empty values of 'volume' in 2 series ({policy})")
 
 
