@@ -30,11 +30,11 @@ class MissingColumnError(DataValidationError):
 
 
 class TimestampParseError(DataValidationError):
-    def __init__(self, column: str, example: str):
+    def __init__(self, column: str, example: str, hint: str = ""):
         self.column = column
         super().__init__(
             f"column '{column}' has values that are not timestamps (e.g. {example!r}); "
-            "expected ISO-8601 dates or datetimes", "ds"
+            "expected ISO-8601 dates or datetimes" + (f"; {hint}" if hint else ""), "ds"
         )
 
 

@@ -29,6 +29,10 @@ def parse_timestamps(values: pd.Series, column: str = "ds") -> pd.Series:
     elif (periods := _period_labels(values)) is not None:
         parsed = periods
     else:
+        if pd.api.types.is_numeric_dtype(values):
+            if not _are_years(values):
+                raise TimestampParseError(column, str(values.iloc[0]), STEPS_HINT)
+            values = values.astype("int64").astype(str)  # 1875: the year, read as 1875-01-01
         try:
             parsed = pd.to_datetime(values, utc=True, format="ISO8601")
         except (ValueError, TypeError):
@@ -52,6 +56,17 @@ PERIOD_LABELS = (
     (r"\d{4} W\d{2}", lambda v: pd.to_datetime(v.str.replace(" W", "-W") + "-1",
                                                format="%G-W%V-%u")),
 )
+
+
+STEPS_HINT = ("numbers are steps, not times: give each step its timestamp at the data's "
+              "frequency, e.g. pandas.date_range('2000-01-01', periods=n, freq='D')")
+
+
+def _are_years(values: pd.Series) -> bool:
+    """Whole numbers that can only be years (a 'Year' column): 1678-2261, pandas' range."""
+    finite = values.notna().all() and np.isfinite(values).all()
+    return bool(finite and (values % 1 == 0).all() and values.min() >= 1678
+                and values.max() <= 2261)
 
 
 def _period_labels(values: pd.Series) -> pd.Series | None:

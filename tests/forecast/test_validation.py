@@ -51,6 +51,19 @@ def test_period_labels_as_r_writes_them_are_the_periods_starts(labels, start, fr
     assert clean["ds"].iloc[0] == pd.Timestamp(start) and found == freq
 
 
+def test_step_numbers_are_refused_with_the_way_to_timestamps():
+    frame = pd.DataFrame({"unique_id": "a", "ds": [0, 1, 2, 3], "y": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(TimestampParseError, match="'0'.*numbers are steps, not times.*"
+                       "date_range"):
+        validate_frame(frame)
+
+
+def test_whole_numbers_that_can_only_be_years_are_years():
+    frame = pd.DataFrame({"unique_id": "a", "ds": [1875, 1876, 1877, 1878], "y": 1.0})
+    clean, freq = validate_frame(frame)
+    assert clean["ds"].iloc[0] == pd.Timestamp("1875-01-01") and freq == "YS-JAN"
+
+
 def test_a_label_of_another_kind_is_named():
     frame = pd.DataFrame({"unique_id": "a", "ds": ["1982 Apr", "1982 May", "1982 Q3"],
                           "y": [1.0, 2.0, 3.0]})
