@@ -125,7 +125,7 @@ def fill_missing_steps(item: SeriesInput, freq: str, policy: str) -> SeriesInput
     if policy == "error" or len(ds) != n or n < 2 or first_off_grid(ds, freq) is None \
             or any(len(v) < n for v in item.covariates.values()):
         return item
-    step = fixed_step_ns(freq)
+    step = fixed_step_ns(freq)  # a fixed step counts the grid before it is built
     if step is not None and (ds[-1].value - ds[0].value) // step >= MAX_FILLED_SHARE * n:
         return item
     grid = grid_between(ds[0], ds[-1], freq)
