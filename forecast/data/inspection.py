@@ -4,14 +4,13 @@ It reports what validation would refuse instead of stopping at the first problem
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataValidationError, FrequencyError
-from .validation import infer_freq, parse_timestamps
+from .validation import grid_between, infer_freq, parse_timestamps
 
 
 @dataclass(frozen=True)
@@ -78,9 +77,7 @@ def _series_freq(frame: pd.DataFrame) -> str | None:
 def _missing(ds: pd.Series, freq: str | None) -> int:
     if freq is None or len(ds) < 2:
         return 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        grid = pd.date_range(ds.iloc[0], ds.iloc[-1], freq=freq)
+    grid = grid_between(ds.iloc[0], ds.iloc[-1], freq)
     return int(max(0, len(grid.difference(pd.DatetimeIndex(ds)))))
 
 

@@ -256,6 +256,7 @@ def validate_frame(
 
     resolved = freq
     grids: dict[str, pd.DatetimeIndex] = {}
+    added: dict[str, int] = {}  # rows each gappy series gains on its grid
     for uid, group in out.groupby("unique_id", sort=False):
         series_freq = resolved or infer_freq(group["ds"], str(uid))
         grid = _missing_from_grid(group["ds"].reset_index(drop=True), series_freq, str(uid))
@@ -263,10 +264,9 @@ def validate_frame(
             if fill == "error":
                 absent = grid.difference(pd.DatetimeIndex(group["ds"]))
                 raise MissingTimestampsError(str(uid), series_freq, len(absent), absent[0])
-            grids[str(uid)] = grid
+            grids[str(uid)], added[str(uid)] = grid, len(grid) - len(group)
         resolved = resolved or series_freq
     if grids:
-        added = {u: len(g) - int((out["unique_id"] == u).sum()) for u, g in grids.items()}
         share = sum(added.values()) / (len(out) + sum(added.values()))
         notes.append(f"added {sum(added.values())} missing timestamps ({share:.0%} of the "
                      f"rows now) to {len(added)} series: "
