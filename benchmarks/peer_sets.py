@@ -57,6 +57,16 @@ class BenchSet:
         frame = frame.groupby("unique_id").tail(keep).reset_index(drop=True)
         return dataclasses.replace(self, frame=frame, val_size=unit, test_size=unit)
 
+    def ending_earlier(self, steps: int) -> BenchSet:
+        """The same set with the last `steps` of every series dropped: its test origins move
+        by that many steps against anything anchored at the series' start (a file that ends a
+        month earlier), the task unchanged."""
+        if steps <= 0:
+            return self
+        from_end = self.frame.groupby("unique_id").cumcount(ascending=False)
+        return dataclasses.replace(self, name=f"{self.name}, {steps} step(s) earlier",
+                                   frame=self.frame[from_end >= steps].reset_index(drop=True))
+
     def train_windows(self) -> int:
         """Training windows one step apart, summed over series (sizes the window step)."""
         lengths = self.frame.groupby("unique_id").size().to_numpy()

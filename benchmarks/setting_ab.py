@@ -8,7 +8,7 @@ Run: .venv/bin/python benchmarks/setting_ab.py --setting model.loss_weighting
      --values equal scale --output OUTPUT [--sets tourism robust ...]
   or .venv/bin/python benchmarks/setting_ab.py --variants trainer.max_epochs=20
      trainer.max_epochs=50,trainer.patience=6 --output OUTPUT [--sets ...]
-     [--models lstm gru transformer] [--seeds 0 1 2]
+     [--models lstm gru transformer] [--seeds 0 1 2] [--end-earlier STEPS]
   or .venv/bin/python benchmarks/setting_ab.py --merge refit refit_panel sqrt_weighting
      --variants trainer.refit=true model.loss_weighting=sqrt --output OUTPUT
      (no training: the two variants' rows from earlier runs' result files, compared)
@@ -38,6 +38,7 @@ from results_files import RESULTS, save_results  # noqa: E402
 def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], family: str,
             variant: str, seeds: list[int], naive_mae: float) -> dict:
     maes, mases, seconds, epochs, coverage = [], [], [], [], {"80": [], "90": []}
+    every_origin = []  # the MAE of a forecast from every step of the test part
     selections = []  # what a setting decided on validation (`seasonal_input: auto`), per seed
     for seed in seeds:
         start = time.perf_counter()
@@ -47,6 +48,7 @@ def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], fami
         mases.append(scored["mase"])
         seconds.append(time.perf_counter() - start)
         epochs.append(run.epochs)
+        every_origin.append(every_origin_mae(run.model))
         for level in coverage:  # the served intervals on the model's own test windows
             coverage[level].append(run.model.metrics[f"coverage_{level}"])
         report = run.model.report
@@ -55,9 +57,20 @@ def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], fami
     return {"set": bench.name, "family": family, "variant": variant, "seeds": seeds,
             "mae": maes, "mase": mases, "seconds": seconds, "epochs": epochs,
             "coverage_80": coverage["80"], "coverage_90": coverage["90"],
-            "selections": selections,
+            "selections": selections, "mae_every_origin": every_origin,
             "mae_mean": float(np.mean(maes)), "mase_mean": float(np.mean(mases)),
             "vs_seasonal_naive": float(np.mean(maes)) / naive_mae}
+
+
+def every_origin_mae(model) -> float:
+    """MAE of the served median from every origin of the test part (one step apart), not only
+    the benchmark's origins one horizon apart, which all fall on one phase of the day or year:
+    what a service meets, asked at any hour."""
+    from forecast.evaluation import forecast_windows, split_windows
+
+    predictor = model.predictor
+    windows = forecast_windows(predictor, split_windows(predictor, model.prepared, "test", 1))
+    return float(np.abs(windows.actual - windows.forecast[..., predictor.point]).mean())
 
 
 def figure(value: float) -> str:
@@ -86,8 +99,9 @@ def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, ...]
         return single_markdown(rows, naive, variants[0])
     a, b = variants
     lines = ["| set | family | MAE, A | MAE, B | B / A | ranges apart | MASE A / B | "
-             "coverage 80% A / B | coverage 90% A / B | seasonal naive MAE (MASE) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "coverage 80% A / B | coverage 90% A / B | every-origin MAE A / B (B / A) | "
+             "seasonal naive MAE (MASE) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     keyed = {(r["set"], r["family"], r["variant"]): r for r in rows}
     for (set_name, family, value), first in keyed.items():
         second = keyed.get((set_name, family, b))
@@ -100,8 +114,17 @@ def markdown(rows: list[dict], naive: dict[str, dict], variants: tuple[str, ...]
             f"{first['mase_mean']:.3f} / {second['mase_mean']:.3f} | "
             f"{coverages(first, '80')} / {coverages(second, '80')} | "
             f"{coverages(first, '90')} / {coverages(second, '90')} | "
+            f"{every_origin(first, second)} | "
             f"{figure(naive[set_name]['mae'])} ({naive[set_name]['mase']:.3f}) |")
     return f"A: `{a}`; B: `{b}`\n\n" + "\n".join(lines) + "\n"
+
+
+def every_origin(first: dict, second: dict) -> str:
+    """Both variants' every-origin MAE and their ratio ('-' for rows measured before it was)."""
+    a, b = first.get("mae_every_origin"), second.get("mae_every_origin")
+    if not a or not b:
+        return "-"
+    return f"{spread(a)} / {spread(b)} ({np.mean(b) / np.mean(a):.3f})"
 
 
 def coverages(row: dict, level: str) -> str:
@@ -120,10 +143,11 @@ def single_markdown(rows: list[dict], naive: dict[str, dict], variant: str) -> s
 
 
 def run_ab(variants: tuple[str, ...], sets: list[str], models: list[str],
-           seeds: list[int], output: str) -> None:
+           seeds: list[int], output: str, end_earlier: int = 0) -> None:
     rows, naive = [], {}
     for set_name in sets:
-        bench = load_set(set_name, "full")
+        bench = load_set(set_name, "full").ending_earlier(end_earlier)
+        set_name = bench.name
         truth, scales = bench.truth(), mase_scales(bench)  # once a set: every row scores on them
         naive[set_name] = score(bench, run_seasonal_naive(bench).forecasts, truth, scales)
         for family in models:
@@ -152,6 +176,9 @@ def parser(doc: str, sets: list[str], setting: str | None = None,
     p.add_argument("--models", nargs="*", default=["lstm", "gru", "transformer"])
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--output", default=output, required=output is None)
+    p.add_argument("--end-earlier", type=int, default=0, metavar="STEPS", help="drop the last "
+                   "STEPS of every series first: the test origins move against anything "
+                   "anchored at the series' start (a file that ends earlier)")
     p.add_argument("--merge", nargs="+", metavar="NAME", help="instead of training: compare "
                    "the --variants' rows of these result files (benchmarks/results/NAME.json)")
     return p
@@ -185,7 +212,7 @@ def main(args: argparse.Namespace) -> None:
             raise SystemExit("--merge compares two --variants")
         merge(args.merge, variants, args.output, args.models)
         return
-    run_ab(variants, args.sets, args.models, args.seeds, args.output)
+    run_ab(variants, args.sets, args.models, args.seeds, args.output, args.end_earlier)
 
 
 if __name__ == "__main__":

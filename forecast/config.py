@@ -65,6 +65,10 @@ class DataSettings(_Section):
                                   "whole horizons fitted to the series' length")
     window_step: int | None = Field(None, ge=1, description="stride between training windows; "
                                     "null = the smallest that keeps an epoch under 8,192 windows")
+    window_jitter: bool = Field(
+        True, description="each epoch moves every training window by a random 0..window_step-1 "
+        "steps, so windows a stride apart start at every phase of the data's cycles (a stride "
+        "of 4 in monthly data would never start one in January); false: the fixed grid")
     batch_size: int = Field(128, ge=1)
     num_workers: int = Field(0, ge=0)
     in_memory_rows: int = Field(

@@ -214,16 +214,19 @@ class WindowDataModule(pl.LightningDataModule):
         super().__init__()
         self.prepared, self.settings, self.keys = prepared, settings, keys
 
-    def dataset(self, split: Split, step: int | None = None) -> WindowDataset:
+    def dataset(self, split: Split, step: int | None = None, jitter: bool = False
+                ) -> WindowDataset:
         default = split_step(split, self.settings.horizon, self.settings.window_step)
         return split_dataset(
             self.prepared.panel, self.prepared.bounds, split,
-            self.settings.lookback, self.settings.horizon, step or default, self.keys,
+            self.settings.lookback, self.settings.horizon, step or default, self.keys, jitter,
         )
 
     def _loader(self, split: Split, shuffle: bool) -> DataLoader:
-        return window_loader(self.dataset(split), self.settings.batch_size, shuffle,
-                             self.settings.num_workers)
+        # training windows shuffled and jittered (every phase of a cycle is trained on)
+        jitter = shuffle and self.settings.window_jitter
+        return window_loader(self.dataset(split, jitter=jitter), self.settings.batch_size,
+                             shuffle, self.settings.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -57,10 +57,16 @@ def keep_batch(batch: Batch) -> Batch:
 
 class WindowDataset(Dataset):
     """Windows over a panel, fetched a batch at a time: one gather from the panel's float32
-    array and the calendar features computed for the batch's timestamps."""
+    array and the calendar features computed for the batch's timestamps.
+
+    With `jitter` (training) each fetch moves a window's start by a random 0..stride-1 steps
+    (never past its series' last window): windows `stride` apart from a series' first start
+    would otherwise all fall on the same few phases of its cycle (a stride of 4 in monthly data
+    never starts a forecast in January), and a network never trained from the other phases
+    forecasts badly from them. Jittered, every origin is drawn as often in expectation."""
 
     def __init__(self, panel: Panel, starts: list[range], lookback: int, horizon: int,
-                 keys: np.ndarray | None = None):
+                 keys: np.ndarray | None = None, jitter: bool = False):
         self.panel, self.lookback, self.horizon = panel, lookback, horizon
         # each series' row in the model's series embedding (all 0 without one)
         self.keys = torch.from_numpy(np.zeros(len(panel.series), np.int64) if keys is None
@@ -78,6 +84,9 @@ class WindowDataset(Dataset):
         self.cumulative = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.first = np.array([r.start for r in starts], dtype=np.int64)
         self.stride = np.array([r.step for r in starts], dtype=np.int64)
+        # the last valid first-target index of each series (its range's stop is one past it)
+        self.last = np.array([max(r.start, r.stop - 1) for r in starts], dtype=np.int64)
+        self.jitter = jitter and bool((self.stride > 1).any())
         self.steps = np.arange(-lookback, horizon, dtype=np.int64)  # rows around a target start
         fixed = all(s.stamps is None for s in panel.series)  # calendar freqs store stamps
         self.start_ns = np.array([s.start_ns for s in panel.series], np.int64) if fixed else None
@@ -97,8 +106,17 @@ class WindowDataset(Dataset):
             return self.start_ns[series][:, None] + rows * self.step_ns[series][:, None]
         return np.stack([self.panel.series[s].ns(r) for s, r in zip(series, rows, strict=True)])
 
+    def jittered(self, series: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Starts moved by 0..stride-1 steps, drawn from torch's generator (seeded by
+        Lightning's `seed_everything`, and per worker by the DataLoader)."""
+        draws = torch.rand(len(starts), dtype=torch.float64).numpy()
+        moved = starts + (draws * self.stride[series]).astype(np.int64)
+        return np.minimum(moved, self.last[series])
+
     def __getitems__(self, indices: list[int]) -> Batch:
         series, starts = self.locate(np.asarray(indices, dtype=np.int64))
+        if self.jitter:
+            starts = self.jittered(series, starts)
         rows = starts[:, None] + self.steps  # (B, L+H) rows within each series
         block = self.values[torch.from_numpy(self.offsets[series][:, None] + rows)]
         if self.calendar:
@@ -138,6 +156,7 @@ def split_dataset(
     horizon: int,
     step: int,
     keys: np.ndarray | None = None,
+    jitter: bool = False,
 ) -> WindowDataset:
     starts = [window_starts(b, split, lookback, horizon, step) for b in bounds]
-    return WindowDataset(panel, starts, lookback, horizon, keys)
+    return WindowDataset(panel, starts, lookback, horizon, keys, jitter)
