@@ -63,7 +63,8 @@ class WindowDataset(Dataset):
     (never past its series' last window): windows `stride` apart from a series' first start
     would otherwise all fall on the same few phases of its cycle (a stride of 4 in monthly data
     never starts a forecast in January), and a network never trained from the other phases
-    forecasts badly from them. Jittered, every origin is drawn as often in expectation."""
+    forecasts badly from them. Jittered, every origin is drawn about as often (a draw past a
+    series' last window lands on it, so that window is drawn a little more often)."""
 
     def __init__(self, panel: Panel, starts: list[range], lookback: int, horizon: int,
                  keys: np.ndarray | None = None, jitter: bool = False):
