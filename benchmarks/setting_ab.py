@@ -29,7 +29,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from peer_models import run_ours, run_seasonal_naive  # noqa: E402
+from peer_models import every_origin_mae, run_ours, run_seasonal_naive  # noqa: E402
 from peer_sets import DEFAULT_SETS, SETS, BenchSet, load_set  # noqa: E402
 from peers import mase_scales, score  # noqa: E402
 from results_files import RESULTS, save_results  # noqa: E402
@@ -60,17 +60,6 @@ def measure(bench: BenchSet, truth: pd.DataFrame, scales: dict[str, float], fami
             "selections": selections, "mae_every_origin": every_origin,
             "mae_mean": float(np.mean(maes)), "mase_mean": float(np.mean(mases)),
             "vs_seasonal_naive": float(np.mean(maes)) / naive_mae}
-
-
-def every_origin_mae(model) -> float:
-    """MAE of the served median from every origin of the test part (one step apart), not only
-    the benchmark's origins one horizon apart, which all fall on one phase of the day or year:
-    what a service meets, asked at any hour."""
-    from forecast.evaluation import forecast_windows, split_windows
-
-    predictor = model.predictor
-    windows = forecast_windows(predictor, split_windows(predictor, model.prepared, "test", 1))
-    return float(np.abs(windows.actual - windows.forecast[..., predictor.point]).mean())
 
 
 def figure(value: float) -> str:
