@@ -46,9 +46,9 @@ def peer_table() -> str:
 # says otherwise), and the files holding peers at their own defaults (NeuralForecast rows run with `--budget
 # defaults`; statsforecast and LightGBM have no other budget).
 STANDING_SETS = {
-    "tourism": ("304 quarterly series", "peers_full_copies3_now"),
-    "air_quality": ("3 daily", "peers_full_copies3_now"),
-    "robust": ("4 hourly, shifted", "peers_full_copies3_now"),
+    "tourism": ("304 quarterly series", "peers_full_jitter_now"),
+    "air_quality": ("3 daily", "peers_full_jitter_now"),
+    "robust": ("4 hourly, shifted", "peers_full_jitter_now"),
     "pedestrian": ("3 hourly", "peers_full_copies3_pedestrian"),
     "panel": ("100 hourly", "peers_full_copies3_panel"),
     "vic_elec": ("half-hourly", "peers_full_copies3_vic_elec"),
