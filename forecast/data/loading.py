@@ -64,14 +64,47 @@ def _read_file(path: Path) -> pd.DataFrame:
                                   f"{path.suffix.lstrip('.')}: {str(err)[:200]}") from None
 
 
+WIDE_HINT = "or, for a table with one column per series, --set data.layout=wide"
+
+
+def melted(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
+    """A wide table (the timestamp column, then one column per series) as long rows, each
+    series named by its column, so a spreadsheet-style export trains without reshaping by
+    hand. Named past and future covariates stay columns, shared by every series."""
+    ds, y = settings.columns.ds, settings.columns.y
+    if ds not in frame.columns:
+        raise MissingColumnError(ds, list(frame.columns), group="ds",
+                                 fix="name the timestamp column: --set data.columns.ds=COLUMN")
+    named = [*(settings.past_covariates or []), *(settings.future_covariates or [])]
+    shared = [c for c in dict.fromkeys(named) if c in frame.columns and c != ds]
+    series = [c for c in frame.columns if c not in (ds, *shared)]
+    if not series:
+        raise DataValidationError(
+            f"data.layout is wide but the file has no series column beside '{ds}' and the "
+            f"covariates; expected one column per series", "layout")
+    text = [str(c) for c in series if not pd.api.types.is_numeric_dtype(frame[c])]
+    if text:
+        raise DataValidationError(
+            f"data.layout is wide but column(s) {text[:5]} hold values that are not numbers; "
+            f"expected every column but the timestamp ('{ds}') to be one series' values; name "
+            f"covariates with --set data.past_covariates=[...] or drop the columns", "layout")
+    long = frame.melt(id_vars=[ds, *shared], value_vars=series, var_name="unique_id",
+                      value_name="__value__")  # a series may itself be named like the target
+    long["unique_id"] = long["unique_id"].astype(str)
+    return long.rename(columns={"__value__": y})
+
+
 def to_long_format(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
     """Rename the configured columns to unique_id/ds/y; one-series files get a default id."""
+    if settings.layout == "wide":
+        frame = melted(frame, settings)  # holds unique_id, so the ids stay the columns' names
     names = settings.columns
     for column, key in ((names.ds, "ds"), (names.y, "y")):
         if column not in frame.columns:
             what = "timestamp" if key == "ds" else "target"
             raise MissingColumnError(column, list(frame.columns), group=key,
-                                     fix=f"name the {what} column: --set data.columns.{key}=COLUMN")
+                                     fix=f"name the {what} column: --set data.columns.{key}=COLUMN"
+                                     + (f", {WIDE_HINT}" if key == "y" else ""))
     renamed = frame.rename(columns={names.ds: "ds", names.y: "y"})
     if names.unique_id and names.unique_id in frame.columns:
         renamed = renamed.rename(columns={names.unique_id: "unique_id"})

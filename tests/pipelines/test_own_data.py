@@ -102,6 +102,23 @@ def test_a_refit_trains_again_on_the_validation_part_and_logs_its_epochs(trackin
     assert "test_mae" in run.data.metrics
 
 
+def test_a_wide_file_trains_with_its_columns_as_series(tracking_server, tmp_path):
+    """A spreadsheet-style export: the timestamp, then one column per series."""
+    freq, n_series, length, period, summary = CASES["daily"]
+    long = pd.read_csv(own_csv(tmp_path / "long.csv", freq, n_series, length, period))
+    wide = long.pivot(index="ds", columns="unique_id", values="y").reset_index()
+    wide.rename(columns={"ds": "date"}).to_csv(tmp_path / "wide.csv", index=False)
+    trained = forecast_cli(["train", "--model", "mlp", "--config", "quick", "--data",
+                            "wide.csv", "--set", "data.layout=wide", "--set",
+                            "data.columns.ds=date"], tmp_path, tracking_server)
+    output = trained.stdout + trained.stderr
+    assert trained.returncode == 0, output[-3000:]
+    assert f"wide.csv: {n_series} series; {summary}" in re.sub(r"\s+", " ", trained.stdout)
+    client = mlflow.MlflowClient(tracking_server)
+    run = client.search_runs([client.get_experiment_by_name("forecast").experiment_id])[0]
+    assert run.data.params["data.layout"] == "wide" and "test_mae" in run.data.metrics
+
+
 def test_inspect_reports_gaps_non_finite_values_and_covariate_columns(tmp_path, capsys,
                                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
