@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import DataSettings
+from ..config import ColumnNames, DataSettings
 from ..errors import DataValidationError, MissingColumnError
 
 VIC_ELEC_ID = "VIC"
@@ -67,14 +67,23 @@ def _read_file(path: Path) -> pd.DataFrame:
 WIDE_HINT = "or, for a table with one column per series, --set data.layout=wide"
 
 
+def require_columns(frame: pd.DataFrame, names: ColumnNames, keys: tuple[str, ...]) -> None:
+    """Each contract column (`ds`, `y`) present under its configured name, else the fix."""
+    for key in keys:
+        column = getattr(names, key)
+        if column not in frame.columns:
+            what = "timestamp" if key == "ds" else "target"
+            raise MissingColumnError(column, list(frame.columns), group=key,
+                                     fix=f"name the {what} column: --set data.columns.{key}=COLUMN"
+                                     + (f", {WIDE_HINT}" if key == "y" else ""))
+
+
 def melted(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
     """A wide table (the timestamp column, then one column per series) as long rows, each
     series named by its column, so a spreadsheet-style export trains without reshaping by
     hand. Named past and future covariates stay columns, shared by every series."""
+    require_columns(frame, settings.columns, ("ds",))
     ds, y = settings.columns.ds, settings.columns.y
-    if ds not in frame.columns:
-        raise MissingColumnError(ds, list(frame.columns), group="ds",
-                                 fix="name the timestamp column: --set data.columns.ds=COLUMN")
     named = [*(settings.past_covariates or []), *(settings.future_covariates or [])]
     shared = [c for c in dict.fromkeys(named) if c in frame.columns and c != ds]
     series = [c for c in frame.columns if c not in (ds, *shared)]
@@ -99,12 +108,7 @@ def to_long_format(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
     if settings.layout == "wide":
         frame = melted(frame, settings)  # holds unique_id, so the ids stay the columns' names
     names = settings.columns
-    for column, key in ((names.ds, "ds"), (names.y, "y")):
-        if column not in frame.columns:
-            what = "timestamp" if key == "ds" else "target"
-            raise MissingColumnError(column, list(frame.columns), group=key,
-                                     fix=f"name the {what} column: --set data.columns.{key}=COLUMN"
-                                     + (f", {WIDE_HINT}" if key == "y" else ""))
+    require_columns(frame, names, ("ds", "y"))
     renamed = frame.rename(columns={names.ds: "ds", names.y: "y"})
     if names.unique_id and names.unique_id in frame.columns:
         renamed = renamed.rename(columns={names.unique_id: "unique_id"})
