@@ -91,6 +91,12 @@ def melted(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
         raise DataValidationError(
             f"data.layout is wide but the file has no series column beside '{ds}' and the "
             f"covariates; expected one column per series", "layout")
+    headless = [str(c) for c in series if str(c).startswith("Unnamed: ")]
+    if headless:  # pandas names a column with an empty header so: often an index written out
+        raise DataValidationError(
+            f"data.layout is wide but column(s) {headless[:5]} have no header (an index "
+            f"written with the table?); expected every series column to be named by its "
+            f"series: drop those columns or name them", "layout")
     text = [str(c) for c in series if not pd.api.types.is_numeric_dtype(frame[c])]
     if text:
         raise DataValidationError(

@@ -50,3 +50,10 @@ def test_a_wide_table_read_as_long_points_at_the_wide_layout():
         to_long_format(wide_table().drop(columns="y"), DataSettings(columns={"ds": "date"}))
     with pytest.raises(MissingColumnError, match="'when'.*data.columns.ds=COLUMN"):
         to_long_format(wide_table(), DataSettings(layout="wide", columns={"ds": "when"}))
+
+
+def test_an_index_written_with_a_wide_table_is_not_taken_for_a_series(tmp_path):
+    wide_table().to_csv(tmp_path / "with_index.csv")  # pandas writes the index, no header
+    table = pd.read_csv(tmp_path / "with_index.csv")
+    with pytest.raises(DataValidationError, match=r"\['Unnamed: 0'\] have no header"):
+        to_long_format(table, wide())
