@@ -49,7 +49,7 @@ STANDING_SETS = {
     "tourism": ("304 quarterly series", "peers_full_jitter_now"),
     "air_quality": ("3 daily", "peers_full_jitter_now"),
     "robust": ("4 hourly, shifted", "peers_full_jitter_now"),
-    "pedestrian": ("3 hourly", "peers_full_copies3_pedestrian"),
+    "pedestrian": ("3 hourly", "peers_full_jitter_pedestrian"),
     "panel": ("100 hourly", "peers_full_copies3_panel"),
     "vic_elec": ("half-hourly", "peers_full_copies3_vic_elec"),
 }
