@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from forecast import Ensemble, Predictor, load_model
 from forecast.artifacts import find_artifact
-from forecast.batch import BatchResult, check_columns, needed_columns, score_frame
+from forecast.batch import DS, ID, BatchResult, check_columns, needed_columns, score_frame
+from forecast.config import DataSettings
+from forecast.data.loading import read_data_file
 from forecast.errors import ForecastError
+
+from .history_file import read_history
 
 PARQUET = (".parquet", ".pq")
 
@@ -50,22 +53,6 @@ def load_predictor(model: str) -> Predictor | Ensemble:
     return load_model(download_model_dir(model))
 
 
-def columns_of(path: Path) -> list[str]:
-    if not path.is_file():
-        raise ForecastError(f"data file not found: {path}")
-    if path.suffix in PARQUET:
-        return pq.read_schema(path).names
-    return list(pd.read_csv(path, nrows=0).columns)
-
-
-def read_columns(path: Path, wanted: list[str]) -> pd.DataFrame:
-    """Only the columns the model needs; Parquet through pyarrow keeps its dtypes."""
-    present = [c for c in wanted if c in columns_of(path)]
-    if path.suffix in PARQUET:
-        return pq.read_table(path, columns=present).to_pandas()
-    return pd.read_csv(path, usecols=present)
-
-
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix in PARQUET:
@@ -76,19 +63,23 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 def run_batch_predict(model: str, paths: BatchPaths, horizon: int | None = None,
                       overwrite: bool = False, batch_size: int = 512, log: bool = False,
-                      log_url: str | None = None) -> BatchResult:
+                      log_url: str | None = None,
+                      settings: DataSettings | None = None) -> BatchResult:
     """Check files and columns first, then score every series; the errors file lists each
     refused series with its reason (and is written, empty, when there are none). With
-    `log`, the forecasts also go to the forecast log, to be scored when actuals arrive."""
+    `log`, the forecasts also go to the forecast log, to be scored when actuals arrive.
+    `settings`: the data file's layout and column names (default: long, unique_id/ds/y);
+    the future file is long."""
     paths.refuse_overwrite(overwrite)
     predictor = load_predictor(model)
-    check_columns(columns_of(paths.data), predictor, str(paths.data))
+    frame = read_history(paths.data, settings or DataSettings(), predictor.spec.covariates,
+                         needed_columns(predictor))
+    check_columns(list(frame.columns), predictor, str(paths.data))
     future = None
     if paths.future is not None:
-        check_columns(columns_of(paths.future), predictor, str(paths.future), future=True)
-        future = read_columns(paths.future, ["unique_id", "ds",
-                                             *predictor.spec.future_covariates])
-    frame = read_columns(paths.data, needed_columns(predictor))
+        wanted = [ID, DS, *predictor.spec.future_covariates]
+        future = read_data_file(paths.future, wanted)
+        check_columns(list(future.columns), predictor, str(paths.future), future=True)
     n_series = frame["unique_id"].nunique() if "unique_id" in frame.columns else 1
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())

@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser(
-        "predict", help="Forecast a long-format file: in this process (--model) or through the "
+        "predict", help="Forecast a history file: in this process (--model) or through the "
         "service (--url).",
         description="With --model: load the model once and forecast every series of --data in "
         "batches, here; a series that fails a check is listed in the errors file with its "
@@ -170,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="models:/forecaster@champion (or any model URI), or a "
                    "model directory: score in this process")
     p.add_argument("--url", default="http://127.0.0.1:3000", help="the service (without --model)")
-    p.add_argument("--data", required=True, help="CSV or Parquet in long format")
+    p.add_argument("--data", required=True, help="CSV or Parquet, long (unique_id, ds, y) or "
+                   "as trained from: --set data.layout=wide, --set data.columns.ds=COLUMN ...")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="how --data is laid "
+                   "out, as in training: data.layout, data.columns.*, data.default_unique_id")
     p.add_argument("--future", help="with --model: CSV or Parquet of future covariates")
     p.add_argument("--horizon", type=int)
     p.add_argument("--output", help="forecast CSV or Parquet (required with --model)")

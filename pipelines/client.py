@@ -1,8 +1,7 @@
-"""`forecast predict`: turn a long CSV into a /predict request and the answer into a table."""
+"""`forecast predict --url`: a history (history_file.py reads it) as a /predict request, and
+the answer as a table."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -10,19 +9,6 @@ import pandas as pd
 from forecast.errors import ForecastError
 
 KEYS = ("unique_id", "ds", "y")
-
-
-def read_request_frame(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise ForecastError(f"data file not found: {path}")
-    frame = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
-    for column in ("ds", "y"):
-        if column not in frame.columns:
-            raise ForecastError(f"{path}: missing column '{column}'; expected unique_id, ds, y "
-                                "and covariates in long format")
-    if "unique_id" not in frame.columns:
-        frame = frame.assign(unique_id="series_0")
-    return frame
 
 
 def served_covariates(url: str, timeout: float = 30.0) -> list[str] | None:

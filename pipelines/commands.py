@@ -345,17 +345,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return _predict_in_process(args)
     import os
 
-    from .client import (
-        build_request,
-        call_service,
-        read_request_frame,
-        response_frame,
-        served_covariates,
-    )
+    from .client import build_request, call_service, response_frame, served_covariates
+    from .history_file import file_settings, read_history
 
-    frame = read_request_frame(Path(args.data))
-    body = build_request(frame, args.horizon, explain=False,
-                         covariates=served_covariates(args.url))
+    covariates = served_covariates(args.url)
+    frame = read_history(Path(args.data), file_settings(args.set), covariates)
+    body = build_request(frame, args.horizon, explain=False, covariates=covariates)
     payload = call_service(args.url, body, args.api_key or os.environ.get("FORECAST_API_KEY"))
     result = response_frame(payload)
     model = payload["model"]
@@ -371,12 +366,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _predict_in_process(args: argparse.Namespace) -> int:
     from .batch_predict import BatchPaths, run_batch_predict
+    from .history_file import file_settings
 
     if not args.output:
         raise ForecastError("--output is required with --model (a CSV or Parquet path)")
     paths = BatchPaths.of(args.data, args.output, args.errors, args.future)
     result = run_batch_predict(args.model, paths, args.horizon, args.overwrite, args.batch_size,
-                               log=args.log, log_url=args.log_url)
+                               log=args.log, log_url=args.log_url,
+                               settings=file_settings(args.set))
     scored = result.n_series - len(result.errors)
     console.print(f"{scored} of {result.n_series} series forecast: {len(result.forecasts)} rows "
                   f"written to {paths.output}")

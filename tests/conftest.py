@@ -29,6 +29,16 @@ def make_panel(n_series: int = 2, length: int = 400, freq: str = "h", seed: int 
     return pd.concat(frames, ignore_index=True)
 
 
+def wide_twin(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long rows as a wide table (timestamp `time`, a column per series, s0's temp and
+    holiday shared by all) and the long rows that table stands for."""
+    shared = rows.loc[rows["unique_id"] == "s0", ["ds", "temp", "holiday"]]
+    wide = (rows.pivot(index="ds", columns="unique_id", values="y").reset_index()
+            .merge(shared, on="ds").rename(columns={"ds": "time"}))
+    wide.columns.name = None
+    return wide, rows.drop(columns=["temp", "holiday"]).merge(shared, on="ds")
+
+
 def hours_ending(end: str, periods: int) -> pd.DatetimeIndex:
     """`periods` hourly timestamps whose last is `end`. Counted from the start: pandas 2's
     `date_range(end=...)` fails an internal assertion near 2262 under numpy 2.4."""

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..config import ColumnNames, DataSettings
 from ..errors import DataValidationError, MissingColumnError
@@ -40,14 +41,26 @@ def load_vic_elec() -> pd.DataFrame:
     )
 
 
+def _read_csv(path: Path, wanted: set[str] | None) -> pd.DataFrame:
+    return pd.read_csv(path, usecols=None if wanted is None else lambda c: c in wanted)
+
+
+def _read_parquet(path: Path, wanted: set[str] | None) -> pd.DataFrame:
+    if wanted is None:
+        return pd.read_parquet(path)
+    return pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names if c in wanted])
+
+
 # file suffix -> reader; a new file format is one entry here
-READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    ".parquet": pd.read_parquet, ".pq": pd.read_parquet,
-    ".csv": pd.read_csv, ".txt": pd.read_csv, ".gz": pd.read_csv,
+READERS: dict[str, Callable[[Path, set[str] | None], pd.DataFrame]] = {
+    ".parquet": _read_parquet, ".pq": _read_parquet,
+    ".csv": _read_csv, ".txt": _read_csv, ".gz": _read_csv,
 }
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def read_data_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A CSV or Parquet file as read, or only those of `columns` it has (a scoring file may
+    hold far more than a model reads; a missing one is reported by whoever needs it)."""
     if not path.is_file():
         raise DataValidationError(f"data file not found: {path}")
     reader = READERS.get(path.suffix.lower())
@@ -55,7 +68,7 @@ def _read_file(path: Path) -> pd.DataFrame:
         raise DataValidationError(f"data file {path}: expected one of the suffixes "
                                   f"{sorted(READERS)}")
     try:
-        return reader(path)
+        return reader(path, None if columns is None else set(columns))
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"data file {path} is empty; expected a header "
                                   "(unique_id, ds, y) and rows") from None
@@ -130,4 +143,4 @@ def load_frame(settings: DataSettings, frame: pd.DataFrame | None = None) -> pd.
         return to_long_format(frame, settings)
     if settings.path is None:
         return load_vic_elec()
-    return to_long_format(_read_file(Path(settings.path)), settings)
+    return to_long_format(read_data_file(Path(settings.path)), settings)

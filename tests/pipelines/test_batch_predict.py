@@ -10,7 +10,7 @@ import pytest
 from forecast import Forecaster
 from pipelines.cli import main
 from pipelines.commands import EXIT_NOTHING_FORECAST, EXIT_SOME_REFUSED
-from tests.conftest import HORIZON, make_panel
+from tests.conftest import HORIZON, make_panel, wide_twin
 from tests.service.test_batch_scoring import batch_file
 
 
@@ -98,6 +98,36 @@ def test_future_covariates_in_a_file_of_their_own(model_dir, tmp_path):
         assert main(["predict", "--model", str(model_dir), *args,
                      "--output", str(tmp_path / name)]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+
+
+def test_a_wide_file_scores_as_the_long_rows_it_stands_for(model_dir, tmp_path):
+    wide, long = wide_twin(batch_file(make_panel(n_series=3, seed=8)))
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    long.rename(columns={"y": "load"}).to_parquet(tmp_path / "long.parquet", index=False)
+    for data, settings in (("wide.csv", ["data.layout=wide", "data.columns.ds=time"]),
+                           ("long.parquet", ["data.columns.y=load"])):  # as they trained
+        assert main(["predict", "--model", str(model_dir), "--data", str(tmp_path / data),
+                     "--output", str(tmp_path / f"{data}.out.csv"),
+                     *[a for s in settings for a in ("--set", s)]]) == 0
+    got, expected = (pd.read_csv(tmp_path / f"{data}.out.csv").sort_values(["unique_id", "ds"])
+                     .reset_index(drop=True) for data in ("wide.csv", "long.parquet"))
+    assert sorted(got["unique_id"].unique()) == ["s0", "s1", "s2"] and len(got) == 3 * HORIZON
+    assert (got["ds"] == expected["ds"]).all()
+    np.testing.assert_allclose(got["mean"], expected["mean"], rtol=1e-5)
+
+
+def test_predict_refuses_settings_of_the_model_and_a_wide_file_without_them(model_dir,
+                                                                           tmp_path, capsys):
+    wide, _ = wide_twin(batch_file(make_panel()))
+    data, out = tmp_path / "wide.csv", tmp_path / "out.csv"
+    wide.to_csv(data, index=False)
+    base = ["predict", "--model", str(model_dir), "--data", str(data), "--output", str(out)]
+    assert main([*base, "--set", "data.layout=wide", "--set", "data.lookback=12"]) == 2
+    err = capsys.readouterr().err
+    assert "data.lookback" in err and "data.layout" in err and "Traceback" not in err
+    assert main(base) == 2  # read as long: the fix names the wide layout
+    err = capsys.readouterr().err
+    assert "missing column 'ds'" in err and "data.columns.ds" in err and not out.exists()
 
 
 def test_a_logged_batch_is_scored_when_its_actuals_arrive(model_dir, tmp_path, capsys,

@@ -17,9 +17,10 @@ from forecast.inference import SeriesInput
 from forecast.monitoring import AdaptiveOffsets
 from pipelines.cli import main
 from pipelines.registry import download_model_dir, register_version, set_alias
-from tests.conftest import HORIZON, LOOKBACK, make_panel
+from tests.conftest import HORIZON, LOOKBACK, make_panel, wide_twin
 from tests.servers import bento_server
 from tests.service.helpers import API_KEY, AUTH, mutate, post, request_body, request_schema
+from tests.service.test_batch_scoring import batch_file
 
 
 def test_forecast_matches_the_library(stack):
@@ -252,6 +253,20 @@ def test_forecast_predict_command(stack, tmp_path, monkeypatch):
     direct = post(stack, request_body(frame)).json()
     np.testing.assert_allclose(result["mean"].iloc[:HORIZON], direct["forecasts"][0]["mean"],
                                rtol=1e-5)
+
+
+def test_forecast_predict_sends_a_wide_file_as_its_long_rows(stack, tmp_path, monkeypatch):
+    wide, long = wide_twin(batch_file(make_panel(seed=4)))
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    long.to_csv(tmp_path / "long.csv", index=False)
+    monkeypatch.setenv("FORECAST_API_KEY", API_KEY)
+    for name, settings in (("wide", ["--set", "data.layout=wide", "--set", "data.columns.ds=time"]),
+                           ("long", [])):
+        assert main(["predict", "--url", stack["url"], "--data", str(tmp_path / f"{name}.csv"),
+                     "--output", str(tmp_path / f"{name}.out.csv"), *settings]) == 0
+    got, expected = (pd.read_csv(tmp_path / f"{name}.out.csv") for name in ("wide", "long"))
+    assert list(got["unique_id"].unique()) == ["s0", "s1"] and len(got) == 2 * HORIZON
+    np.testing.assert_allclose(got["mean"], expected["mean"], rtol=1e-5)
 
 
 def test_forecast_predict_reports_service_errors(stack, tmp_path, capsys):

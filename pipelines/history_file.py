@@ -1,0 +1,48 @@
+"""The history file `forecast predict` reads, in the shape the model was trained from: the
+same `--set data.layout=...` and `--set data.columns.*=...` that trained on a file read the
+next month of it, long or wide, so nobody reshapes or renames a file between the two."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from forecast.config import DataSettings, apply_overrides, build_config, parse_override
+from forecast.data.loading import read_data_file, to_long_format
+from forecast.errors import ConfigError
+
+FILE_KEYS = ("layout", "columns", "default_unique_id")  # how a file is laid out, nothing else
+
+
+def file_settings(overrides: list[str] | None) -> DataSettings:
+    """`--set` overrides of the file's shape only: the model fixes the task (lookback,
+    covariates, frequency), so any other key is refused rather than silently ignored."""
+    refused = [".".join(key) for key, _ in map(parse_override, overrides or [])
+               if key[0] != "data" or len(key) < 2 or key[1] not in FILE_KEYS]
+    if refused:
+        raise ConfigError(f"forecast predict takes --set only for how its file is laid out "
+                          f"({', '.join(f'data.{k}' for k in FILE_KEYS)}); {refused} belong to "
+                          f"the model and cannot be changed here")
+    values = apply_overrides({}, overrides or [])
+    return build_config(values).data
+
+
+def read_history(path: Path, settings: DataSettings, covariates: list[str] | None,
+                 columns: list[str] | None = None) -> pd.DataFrame:
+    """Long rows (unique_id, ds, y and the covariates). In the wide layout the model's
+    `covariates` stay columns shared by every series and every other column is a series;
+    in the long one only `columns` (contract names, None = all) are read, so a wide
+    export of thousands of unused columns costs nothing."""
+    shared = settings.model_copy(update={"past_covariates": covariates or [],
+                                         "future_covariates": []})
+    usecols = None
+    if settings.layout == "long" and columns is not None:
+        usecols = [file_name(settings, c) for c in columns]
+    return to_long_format(read_data_file(path, usecols), shared)
+
+
+def file_name(settings: DataSettings, column: str) -> str:
+    """The file's name for a contract column (unique_id, ds, y) or a covariate."""
+    named = settings.columns.model_dump()
+    return (named.get(column) or column) if column in named else column
