@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("actuals", "Record actuals (unique_id, ds, y) for logged forecasts, as POST "
             "/actuals does: idempotent on (unique_id, ds); moves the adaptive intervals.",
             cmd_actuals)
-    p.add_argument("--data", required=True, help="CSV or Parquet file: unique_id, ds, y")
+    p.add_argument("--data", required=True, help="CSV or Parquet file: unique_id, ds, y (or as "
+                   "trained: --set data.layout=wide, --set data.columns.y=COLUMN ...)")
     add_log_url(p)
     p = add("monitor", "Live scores, status and drift per registered version from the "
             "forecast log, logged to MLflow as a monitoring run tied to the version.",

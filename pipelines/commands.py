@@ -144,7 +144,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 def cmd_actuals(args: argparse.Namespace) -> int:
     from .monitoring import run_actuals
 
-    result = run_actuals(args.data, args.log_url)
+    result = run_actuals(_load(args).data, args.log_url)  # the file's shape as trained
     console.print(f"{result.received} actuals stored ({result.matched} target logged "
                   f"forecasts, {result.unmatched} no forecast yet)", markup=False)
     return 0

@@ -48,10 +48,11 @@ def open_log(url: str | None = None) -> ForecastLog:
                                    "FORECAST_LOG_URL")) from None
 
 
-def run_actuals(path: str, url: str | None = None, rate: float = DEFAULT_RATE):
-    """Store a file of actuals (unique_id, ds, y; idempotent), then move every logged
-    version's adaptive offsets by the forecasts they score for the first time."""
-    frame = _actuals(path)
+def run_actuals(data: DataSettings, url: str | None = None, rate: float = DEFAULT_RATE):
+    """Store a file of actuals (`data.path`: unique_id, ds, y, or laid out and named as
+    `data` says, as training read it; idempotent), then move every logged version's
+    adaptive offsets by the forecasts they score for the first time."""
+    frame = _actuals(data)
     store = open_log(url)
     result = store.add_actuals(frame)
     for name, version, levels in store.model_versions():
@@ -60,13 +61,16 @@ def run_actuals(path: str, url: str | None = None, rate: float = DEFAULT_RATE):
     return result
 
 
-def _actuals(path: str) -> pd.DataFrame:
-    """unique_id, ds, y from a file, each row checked; timestamps need not be regular."""
+def _actuals(data: DataSettings) -> pd.DataFrame:
+    """unique_id, ds, y from a file, each row checked; timestamps need not be regular. In
+    the wide layout an empty cell is a series with no actual at that time yet, not an error."""
     from forecast.data.validation import _check_finite, parse_timestamps
 
-    frame = load_frame(DataSettings(path=path))
+    frame = load_frame(data)
+    if data.layout == "wide":
+        frame = frame[frame["y"].notna()]
     if frame.empty:
-        raise ForecastError(f"{path} has no rows; expected unique_id, ds, y")
+        raise ForecastError(f"{data.path} has no rows; expected unique_id, ds, y")
     frame = frame[["unique_id", "ds", "y"]].copy()
     frame["ds"] = parse_timestamps(frame["ds"])
     frame = _check_finite(frame, "y", "error")
