@@ -80,7 +80,7 @@ def run_batch_predict(model: str, paths: BatchPaths, horizon: int | None = None,
         wanted = [ID, DS, *predictor.spec.future_covariates]
         future = read_data_file(paths.future, wanted)
         check_columns(list(future.columns), predictor, str(paths.future), future=True)
-    n_series = frame["unique_id"].nunique() if "unique_id" in frame.columns else 1
+    n_series = frame[ID].nunique()  # read_history names every series, one-series files too
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:

@@ -32,8 +32,8 @@ def read_history(path: Path, settings: DataSettings, covariates: list[str] | Non
                  columns: list[str] | None = None) -> pd.DataFrame:
     """Long rows (unique_id, ds, y and the covariates). In the wide layout the model's
     `covariates` stay columns shared by every series and every other column is a series;
-    in the long one only `columns` (contract names, None = all) are read, so a wide
-    export of thousands of unused columns costs nothing."""
+    in the long one only `columns` (contract names, None = all) are read, so the columns of
+    a large file that the model does not read cost nothing."""
     shared = settings.model_copy(update={"past_covariates": covariates or [],
                                          "future_covariates": []})
     usecols = None
@@ -44,5 +44,4 @@ def read_history(path: Path, settings: DataSettings, covariates: list[str] | Non
 
 def file_name(settings: DataSettings, column: str) -> str:
     """The file's name for a contract column (unique_id, ds, y) or a covariate."""
-    named = settings.columns.model_dump()
-    return (named.get(column) or column) if column in named else column
+    return settings.columns.model_dump().get(column) or column
