@@ -51,7 +51,7 @@ STANDING_SETS = {
     "robust": ("4 hourly, shifted", "peers_full_jitter_now"),
     "pedestrian": ("3 hourly", "peers_full_jitter_pedestrian"),
     "panel": ("100 hourly", "peers_full_copies3_panel"),
-    "vic_elec": ("half-hourly", "peers_full_copies3_vic_elec"),
+    "vic_elec": ("half-hourly", "peers_full_jitter_vic_elec"),
 }
 STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
                   "peers_full_practitioners", "peers_full_practitioners_lgbm",
