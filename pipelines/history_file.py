@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from forecast.config import DataSettings, apply_overrides, build_config, parse_override
-from forecast.data.loading import read_data_file, to_long_format
-from forecast.errors import ConfigError
+from forecast.data.loading import WIDE_HINT, file_columns, read_data_file, to_long_format
+from forecast.errors import ConfigError, DataValidationError
 
 FILE_KEYS = ("layout", "columns", "default_unique_id")  # how a file is laid out, nothing else
 
@@ -39,7 +39,26 @@ def read_history(path: Path, settings: DataSettings, covariates: list[str] | Non
     usecols = None
     if settings.layout == "long" and columns is not None:
         usecols = [file_name(settings, c) for c in columns]
-    return to_long_format(read_data_file(path, usecols), shared)
+    frame = read_data_file(path, usecols)
+    if usecols is not None:
+        require_all(path, frame, usecols, settings)
+    return to_long_format(frame, shared)
+
+
+def require_all(path: Path, frame: pd.DataFrame, wanted: list[str],
+                settings: DataSettings) -> None:
+    """Every column the model reads, all the missing ones in one error; when the timestamp
+    or target is among them, the fix for a file whose columns are named otherwise or laid
+    out wide, since that, not a lost column, is the usual cause."""
+    missing = [c for c in wanted if c not in frame.columns and c != settings.columns.unique_id]
+    if not missing:
+        return
+    renames = [f"--set data.columns.{key}=COLUMN" for key in ("ds", "y")
+               if getattr(settings.columns, key) in missing]
+    fix = f"; name them with {' and '.join(renames)}, {WIDE_HINT}" if renames else ""
+    raise DataValidationError(
+        f"{path} lacks column(s) {missing}; this model needs {wanted} (long format, one row "
+        f"per series and timestamp); found {file_columns(path)}{fix}", missing[0])
 
 
 def file_name(settings: DataSettings, column: str) -> str:

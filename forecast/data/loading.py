@@ -51,6 +51,13 @@ def _read_parquet(path: Path, wanted: set[str] | None) -> pd.DataFrame:
     return pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names if c in wanted])
 
 
+def file_columns(path: Path) -> list[str]:
+    """The header alone, to name what a file holds when it lacks what was asked for."""
+    if READERS.get(path.suffix.lower()) is _read_parquet:
+        return list(pq.read_schema(path).names)
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
 # file suffix -> reader; a new file format is one entry here
 READERS: dict[str, Callable[[Path, set[str] | None], pd.DataFrame]] = {
     ".parquet": _read_parquet, ".pq": _read_parquet,

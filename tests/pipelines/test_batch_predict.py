@@ -70,7 +70,14 @@ def test_missing_columns_are_one_error_before_any_work(model_dir, tmp_path, caps
                  "--output", str(out)]) == 2
     err = capsys.readouterr().err
     assert "lacks column(s) ['temp', 'holiday']" in err and "Traceback" not in err
-    assert not out.exists()
+    assert "data.columns" not in err and not out.exists()  # no rename fix for covariates
+    batch_file(make_panel()).drop(columns=["holiday"]).rename(columns={"ds": "time"}).to_csv(
+        data, index=False)
+    assert main(["predict", "--model", str(model_dir), "--data", str(data),
+                 "--output", str(out)]) == 2
+    err = capsys.readouterr().err  # the timestamp and the covariate together, with the fix
+    assert "lacks column(s) ['ds', 'holiday']" in err and "'time'" in err
+    assert "--set data.columns.ds=COLUMN" in err and not out.exists()
 
 
 def test_an_existing_output_is_refused_without_overwrite(model_dir, tmp_path, capsys):
@@ -127,7 +134,8 @@ def test_predict_refuses_settings_of_the_model_and_a_wide_file_without_them(mode
     assert "data.lookback" in err and "data.layout" in err and "Traceback" not in err
     assert main(base) == 2  # read as long: the fix names the wide layout
     err = capsys.readouterr().err
-    assert "missing column 'ds'" in err and "data.columns.ds" in err and not out.exists()
+    assert "lacks column(s) ['ds', 'y']" in err and "data.columns.ds" in err
+    assert "data.layout=wide" in err and not out.exists()
 
 
 def test_a_logged_batch_is_scored_when_its_actuals_arrive(model_dir, tmp_path, capsys,
