@@ -50,7 +50,7 @@ STANDING_SETS = {
     "air_quality": ("3 daily", "peers_full_jitter_now"),
     "robust": ("4 hourly, shifted", "peers_full_jitter_now"),
     "pedestrian": ("3 hourly", "peers_full_jitter_pedestrian"),
-    "panel": ("100 hourly", "peers_full_copies3_panel"),
+    "panel": ("100 hourly", "peers_full_jitter_panel"),
     "vic_elec": ("half-hourly", "peers_full_jitter_vic_elec"),
 }
 STANDING_PEERS = ["peers_full_defaults", "peers_full_nhits_defaults_hourly",
