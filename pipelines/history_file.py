@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecast.config import DataSettings, apply_overrides, build_config, parse_override
-from forecast.data.loading import WIDE_HINT, file_columns, read_data_file, to_long_format
+from forecast.data.loading import file_columns, read_data_file, rename_fix, to_long_format
 from forecast.errors import ConfigError, DataValidationError
 
 FILE_KEYS = ("layout", "columns", "default_unique_id")  # how a file is laid out, nothing else
@@ -53,9 +53,8 @@ def require_all(path: Path, frame: pd.DataFrame, wanted: list[str],
     missing = [c for c in wanted if c not in frame.columns and c != settings.columns.unique_id]
     if not missing:
         return
-    renames = [f"--set data.columns.{key}=COLUMN" for key in ("ds", "y")
-               if getattr(settings.columns, key) in missing]
-    fix = f"; name them with {' and '.join(renames)}, {WIDE_HINT}" if renames else ""
+    renames = [key for key in ("ds", "y") if getattr(settings.columns, key) in missing]
+    fix = f"; name them with {rename_fix(renames)}" if renames else ""
     raise DataValidationError(
         f"{path} lacks column(s) {missing}; this model needs {wanted} (long format, one row "
         f"per series and timestamp); found {file_columns(path)}{fix}", missing[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -45,24 +46,38 @@ def _read_csv(path: Path, wanted: set[str] | None) -> pd.DataFrame:
     return pd.read_csv(path, usecols=None if wanted is None else lambda c: c in wanted)
 
 
+def _csv_header(path: Path) -> list[str]:
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
 def _read_parquet(path: Path, wanted: set[str] | None) -> pd.DataFrame:
     if wanted is None:
         return pd.read_parquet(path)
     return pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names if c in wanted])
 
 
-def file_columns(path: Path) -> list[str]:
-    """The header alone, to name what a file holds when it lacks what was asked for."""
-    if READERS.get(path.suffix.lower()) is _read_parquet:
-        return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0).columns)
+def _parquet_header(path: Path) -> list[str]:
+    return list(pq.read_schema(path).names)
 
 
-# file suffix -> reader; a new file format is one entry here
-READERS: dict[str, Callable[[Path, set[str] | None], pd.DataFrame]] = {
-    ".parquet": _read_parquet, ".pq": _read_parquet,
-    ".csv": _read_csv, ".txt": _read_csv, ".gz": _read_csv,
+class FileFormat(NamedTuple):
+    """How to read a format: its rows (all columns, or only those wanted) and its header
+    alone (to name what a file holds when it lacks what was asked for)."""
+
+    read: Callable[[Path, set[str] | None], pd.DataFrame]
+    header: Callable[[Path], list[str]]
+
+
+CSV, PARQUET = FileFormat(_read_csv, _csv_header), FileFormat(_read_parquet, _parquet_header)
+# file suffix -> format; a new file format is one entry here
+FORMATS: dict[str, FileFormat] = {
+    ".parquet": PARQUET, ".pq": PARQUET, ".csv": CSV, ".txt": CSV, ".gz": CSV,
 }
+
+
+def file_columns(path: Path) -> list[str]:
+    """The header of a file `read_data_file` has read (so its suffix is known)."""
+    return FORMATS[path.suffix.lower()].header(path)
 
 
 def read_data_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -70,12 +85,12 @@ def read_data_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame
     hold far more than a model reads; a missing one is reported by whoever needs it)."""
     if not path.is_file():
         raise DataValidationError(f"data file not found: {path}")
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
+    file_format = FORMATS.get(path.suffix.lower())
+    if file_format is None:
         raise DataValidationError(f"data file {path}: expected one of the suffixes "
-                                  f"{sorted(READERS)}")
+                                  f"{sorted(FORMATS)}")
     try:
-        return reader(path, None if columns is None else set(columns))
+        return file_format.read(path, None if columns is None else set(columns))
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"data file {path} is empty; expected a header "
                                   "(unique_id, ds, y) and rows") from None
@@ -87,6 +102,13 @@ def read_data_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame
 WIDE_HINT = "or, for a table with one column per series, --set data.layout=wide"
 
 
+def rename_fix(keys: list[str]) -> str:
+    """The CLI fix for a timestamp or target (`keys` among ds, y) the file names otherwise;
+    a missing target is also how a wide table read as long looks, so that fix joins it."""
+    fix = " and ".join(f"--set data.columns.{key}=COLUMN" for key in keys)
+    return fix + (f", {WIDE_HINT}" if "y" in keys else "")
+
+
 def require_columns(frame: pd.DataFrame, names: ColumnNames, keys: tuple[str, ...]) -> None:
     """Each contract column (`ds`, `y`) present under its configured name, else the fix."""
     for key in keys:
@@ -94,8 +116,7 @@ def require_columns(frame: pd.DataFrame, names: ColumnNames, keys: tuple[str, ..
         if column not in frame.columns:
             what = "timestamp" if key == "ds" else "target"
             raise MissingColumnError(column, list(frame.columns), group=key,
-                                     fix=f"name the {what} column: --set data.columns.{key}=COLUMN"
-                                     + (f", {WIDE_HINT}" if key == "y" else ""))
+                                     fix=f"name the {what} column: {rename_fix([key])}")
 
 
 def melted(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
