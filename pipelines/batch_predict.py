@@ -72,11 +72,8 @@ def run_batch_predict(model: str, paths: BatchPaths, horizon: int | None = None,
     the future file is long."""
     paths.refuse_overwrite(overwrite)
     predictor = load_predictor(model)
-    settings = settings or DataSettings()
-    frame = read_history(paths.data, settings, predictor.spec.covariates,
-                         needed_columns(predictor))
-    if settings.layout == "wide":  # a long file's columns were checked as it was read
-        check_columns(list(frame.columns), predictor, str(paths.data))
+    frame = read_history(paths.data, settings or DataSettings(), predictor.spec.covariates,
+                         needed_columns(predictor))  # checks every column the model reads
     future = None
     if paths.future is not None:
         wanted = [ID, DS, *predictor.spec.future_covariates]

@@ -33,16 +33,20 @@ def read_history(path: Path, settings: DataSettings, covariates: list[str] | Non
     """Long rows (unique_id, ds, y and the covariates). In the wide layout the model's
     `covariates` stay columns shared by every series and every other column is a series;
     in the long one only `columns` (contract names, None = all) are read, so the columns of
-    a large file that the model does not read cost nothing."""
+    a large file that the model does not read cost nothing. Every one of `columns` missing
+    is named in one error, in either layout."""
     shared = settings.model_copy(update={"past_covariates": covariates or [],
                                          "future_covariates": []})
     usecols = None
     if settings.layout == "long" and columns is not None:
         usecols = [file_name(settings, c) for c in columns]
     frame = read_data_file(path, usecols)
-    if usecols is not None:
+    if usecols is not None:  # long: checked under the file's names, before reshaping
         require_all(path, frame, usecols, settings)
-    return to_long_format(frame, shared)
+    rows = to_long_format(frame, shared)
+    if settings.layout == "wide" and columns is not None:  # wide: a covariate lost shows here
+        require_all(path, rows, columns, settings)
+    return rows
 
 
 def require_all(path: Path, frame: pd.DataFrame, wanted: list[str],
