@@ -59,9 +59,15 @@ def require_all(path: Path, frame: pd.DataFrame, wanted: list[str],
         return
     renames = [key for key in ("ds", "y") if getattr(settings.columns, key) in missing]
     fix = f"; name them with {rename_fix(renames)}" if renames else ""
+    if settings.layout == "wide":  # the series are columns: name what the file itself needs
+        contract = settings.columns.model_dump()  # unique_id, ds, y: not columns there
+        needs = [file_name(settings, "ds"), *[c for c in wanted if c not in contract]]
+        layout = "wide layout: the timestamp, these covariates and one column per series"
+    else:
+        needs, layout = wanted, "long layout: one row per series and timestamp"
     raise DataValidationError(
-        f"{path} lacks column(s) {missing}; this model needs {wanted} (long format, one row "
-        f"per series and timestamp); found {file_columns(path)}{fix}", missing[0])
+        f"{path} lacks column(s) {missing}; this model needs {needs} ({layout}); "
+        f"found {file_columns(path)}{fix}", missing[0])
 
 
 def file_name(settings: DataSettings, column: str) -> str:

@@ -140,6 +140,7 @@ def test_predict_refuses_settings_of_the_model_and_a_wide_file_without_them(mode
     assert main([*base, "--set", "data.layout=wide", "--set", "data.columns.ds=time"]) == 2
     err = capsys.readouterr().err
     assert "lacks column(s) ['holiday']" in err and "Traceback" not in err and not out.exists()
+    assert "needs ['time', 'temp', 'holiday'] (wide layout" in err
 
 
 def test_a_logged_batch_is_scored_when_its_actuals_arrive(model_dir, tmp_path, capsys,
