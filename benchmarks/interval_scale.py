@@ -1,9 +1,13 @@
 """Intervals that follow the local spread: one network per seed and scale, trained with
 offsets in the series' training units (`model.calibration_scale: series`, the default) or in
 units of each window's own spread (`window`), scored on the test part of each set; and the
-first as the service serves it (`series, adaptive RATE`, one row per `--rates`): test windows
-in time order, the adaptive offsets learning from each window's actuals before the next
-(`served_adaptively`).
+first as the service serves it (`series, adaptive RATES`, one row per `--rates`, each a
+FORECAST_ADAPTIVE_RATE setting: `default` for the service's trackers, or one rate for a
+single tracker): test windows in time order, the adaptive offsets learning from each
+window's actuals before the next (`served_adaptively`). `--save-windows DIR` keeps each
+training's test forecasts (`SET_SEED.npz`); `--from-windows DIR` replays the rates on them
+without training (the `series` rows only), so a change to the adaptive offsets is measured in
+seconds on the forecasts of a run that took an hour.
 
 The sets are the peer benchmark's: two real ones (vic_elec, pedestrian), and ones made in
 code with a shift after training (`shifted`: a new level and spread from the validation part
@@ -19,7 +23,8 @@ before it is served, and that row equals the first.
 
 Run: .venv/bin/python benchmarks/interval_scale.py [--sets vic_elec pedestrian shifted ...]
      [--seeds 0 1 2] [--model transformer] [--preset quick] [--set KEY=VALUE ...]
-     [--rates 0.015 ...] [--output interval_scale]
+     [--rates default 0.015 ...] [--save-windows DIR | --from-windows DIR]
+     [--output interval_scale]
 Writes benchmarks/results/OUTPUT.json and .md.
 """
 
@@ -42,17 +47,46 @@ from results_files import save_results  # noqa: E402
 from forecast import Forecaster  # noqa: E402
 from forecast.calibration import Scale  # noqa: E402
 from forecast.evaluation import forecast_split, score, served_adaptively  # noqa: E402
-from forecast.monitoring.adaptive import DEFAULT_RATE  # noqa: E402
+from forecast.metrics import point_index, quantile_metrics  # noqa: E402
+from forecast.monitoring.adaptive import parse_rates, replay_offsets  # noqa: E402
 
 COLUMNS = ("coverage_80", "coverage_90", "width_80", "wql", "mae")
+WINDOW_ARRAYS = ("forecast", "actual", "series", "starts", "scale")
 
 
-def adaptive(rate: float) -> str:
-    return f"series, adaptive {rate:g}"
+def adaptive(setting: str) -> str:
+    return f"series, adaptive {setting}"
+
+
+def rates_of(setting: str) -> tuple[float, ...]:
+    return parse_rates(None if setting == "default" else setting)
+
+
+def save_windows(path: Path, windows, quantiles: list[float]) -> None:
+    stats = windows.panel.scaler.stats
+    scale = np.array([stats[windows.panel.series[i].unique_id].y_std for i in windows.series])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, forecast=windows.forecast, actual=windows.actual, series=windows.series,
+             starts=windows.starts, scale=scale, quantiles=np.array(quantiles))
+
+
+def replayed_seed(path: Path, rates: list[str]) -> dict[str, dict]:
+    """The `series` rows of one saved training: its test forecasts as trained and as served
+    at each rate setting, scored as `score` does (the median's MAE unchanged by serving)."""
+    saved = np.load(path)
+    forecast, actual, series, starts, scale = (saved[k] for k in WINDOW_ARRAYS)
+    quantiles = [float(q) for q in saved["quantiles"]]
+    mae = float(np.mean(np.abs(actual - forecast[..., point_index(quantiles)])))
+    rows = {"series": forecast} | {
+        adaptive(r): replay_offsets(forecast, actual, series, starts, scale, tuple(quantiles),
+                                    rates_of(r)) for r in rates}
+    return {variant: {**{c: float(v) for c, v in quantile_metrics(actual, f, quantiles).items()
+                         if c in COLUMNS}, "mae": mae} for variant, f in rows.items()}
 
 
 def one_seed(name: str, preset: str, model: str, seed: int, extra: list[str],
-             rates: list[float], scales: list[str]) -> dict[str, dict]:
+             rates: list[str], scales: list[str], windows_dir: Path | None = None
+             ) -> dict[str, dict]:
     """One training per scale, each calibrated as training calibrates it: with the refit
     (the default) the offsets are the first fit's, measured out of sample. Calibrating the
     refitted network again on the validation part it has trained on would measure its
@@ -66,8 +100,11 @@ def one_seed(name: str, preset: str, model: str, seed: int, extra: list[str],
         predictor = forecaster.predictor
         windows = forecast_split(predictor, forecaster.prepared, "test")
         out[scale] = score(windows, predictor.quantiles)
+        if windows_dir is not None and scale == "series":
+            save_windows(windows_dir / f"{name}_{seed}.npz", windows, predictor.quantiles)
         for rate in rates if scale == "series" else ():  # as served: the offsets learn
-            out[adaptive(rate)] = score(served_adaptively(windows, predictor.quantiles, rate),
+            out[adaptive(rate)] = score(served_adaptively(windows, predictor.quantiles,
+                                                          rates_of(rate)),
                                         predictor.quantiles)
     out = {variant: {c: float(metrics[c]) for c in COLUMNS} for variant, metrics in out.items()}
     print(json.dumps({"set": name, "seed": seed, **out}), flush=True)
@@ -109,17 +146,29 @@ def main() -> None:
     parser.add_argument("--preset", default="quick", choices=["quick", "full"])
     parser.add_argument("--set", dest="extra", nargs="*", default=[],
                         help="config overrides, e.g. model.normalization=series")
-    parser.add_argument("--rates", nargs="+", type=float, default=[DEFAULT_RATE],
-                        help="the adaptive offsets' steps per scored point to replay, each on "
-                             "the same forecasts (the service's FORECAST_ADAPTIVE_RATE)")
+    parser.add_argument("--rates", nargs="+", default=["default"],
+                        help="FORECAST_ADAPTIVE_RATE settings to replay, each on the same "
+                             "forecasts: `default` (the service's trackers), one rate (a "
+                             "single tracker) or several comma-separated")
     parser.add_argument("--scales", nargs="+", default=list(get_args(Scale)),
                         choices=get_args(Scale),
                         help="the offsets' units to train and score, one training each")
+    parser.add_argument("--save-windows", type=Path,
+                        help="keep each training's test forecasts here, to replay later")
+    parser.add_argument("--from-windows", type=Path,
+                        help="replay the rates on forecasts --save-windows kept; no training")
     parser.add_argument("--output", default="interval_scale")
     args = parser.parse_args()
-    results = {name: summary([one_seed(name, args.preset, args.model, seed, args.extra, args.rates,
-                                       args.scales)
-                              for seed in args.seeds]) for name in args.sets}
+    for setting in args.rates:
+        rates_of(setting)  # a bad setting fails before an hour of training
+    if args.from_windows:
+        results = {name: summary([replayed_seed(args.from_windows / f"{name}_{seed}.npz",
+                                                args.rates) for seed in args.seeds])
+                   for name in args.sets}
+    else:
+        results = {name: summary([one_seed(name, args.preset, args.model, seed, args.extra,
+                                           args.rates, args.scales, args.save_windows)
+                                  for seed in args.seeds]) for name in args.sets}
     text = markdown(results, args.seeds, args.model + "".join(f", {e}" for e in args.extra),
                     args.preset)
     save_results(args.output, {"model": args.model, "preset": args.preset, "extra": args.extra,

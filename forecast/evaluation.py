@@ -21,7 +21,7 @@ from .errors import ConfigError
 from .inference import to_original_scale
 from .metrics import all_metrics, point_index, quantile_metrics
 from .models import get_family
-from .monitoring.adaptive import DEFAULT_RATE, replay_offsets
+from .monitoring.adaptive import DEFAULT_RATES, replay_offsets
 from .predictor import Predictor, ServedModel
 from .windows import Split, WindowDataset, split_step, window_loader, window_starts
 
@@ -148,14 +148,14 @@ def score(result: WindowForecasts, quantiles: list[float] | tuple[float, ...]) -
 
 
 def served_adaptively(result: WindowForecasts, quantiles: tuple[float, ...],
-                      rate: float = DEFAULT_RATE) -> WindowForecasts:
+                      rates: tuple[float, ...] = DEFAULT_RATES) -> WindowForecasts:
     """These forecasts as the service serves them with adaptive intervals on (its default):
     window after window, the offsets learn from the actuals of the windows before (see
     `replay_offsets`). The median is unchanged, so only the interval scores move."""
     stats = result.panel.scaler.stats
     scale = np.array([stats[result.panel.series[i].unique_id].y_std for i in result.series])
     served = replay_offsets(result.forecast, result.actual, result.series, result.starts, scale,
-                            tuple(quantiles), rate)
+                            tuple(quantiles), rates)
     return dataclasses.replace(result, forecast=served)
 
 

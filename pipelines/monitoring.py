@@ -17,7 +17,7 @@ from forecast.config import DataSettings
 from forecast.data.loading import load_frame
 from forecast.errors import ForecastError
 from forecast.monitoring import ForecastLog, StatusRule, assess, learn_offsets, live_scores
-from forecast.monitoring.adaptive import DEFAULT_RATE
+from forecast.monitoring.adaptive import RATES_VARIABLE, parse_rates
 from forecast.monitoring.scores import LiveScores
 from forecast.monitoring.store import in_window
 
@@ -48,16 +48,21 @@ def open_log(url: str | None = None) -> ForecastLog:
                                    "FORECAST_LOG_URL")) from None
 
 
-def run_actuals(data: DataSettings, url: str | None = None, rate: float = DEFAULT_RATE):
+def run_actuals(data: DataSettings, url: str | None = None):
     """Store a file of actuals (`data.path`: unique_id, ds, y, or laid out and named as
     `data` says, as training read it; idempotent), then move every logged version's
-    adaptive offsets by the forecasts they score for the first time."""
+    adaptive offsets by the forecasts they score for the first time, at the service's
+    FORECAST_ADAPTIVE_RATE (other rates would restart the trackers)."""
+    try:
+        rates = parse_rates(os.environ.get(RATES_VARIABLE))
+    except ValueError as err:
+        raise ForecastError(str(err)) from None
     frame = _actuals(data)
     store = open_log(url)
     result = store.add_actuals(frame)
     for name, version, levels in store.model_versions():
         if levels:
-            learn_offsets(store, name, version, levels, rate)
+            learn_offsets(store, name, version, levels, rates)
     return result
 
 

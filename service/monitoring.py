@@ -68,14 +68,14 @@ class MonitorSettings:
     retention_days: float
     window_days: float
     adaptive: bool
-    adaptive_rate: float
+    adaptive_rates: tuple[float, ...]
     rule: StatusRule
 
     @classmethod
     def of(cls, settings: ServiceSettings) -> MonitorSettings:
         return cls(settings.log_enabled, settings.log_url, settings.log_queue,
                    settings.log_retention_days, settings.monitor_window_days,
-                   settings.adaptive, settings.adaptive_rate, settings.status_rule)
+                   settings.adaptive, settings.adaptive_rates, settings.status_rule)
 
 
 class Monitor:
@@ -242,8 +242,9 @@ class Monitor:
         levels = tuple(loaded.predictor.quantiles)
         with self._lock:
             state = (learn_offsets(store, loaded.name, loaded.version, levels,
-                                   self.settings.adaptive_rate) if learn
-                     else store.offsets(loaded.name, loaded.version, levels))
+                                   self.settings.adaptive_rates) if learn
+                     else store.offsets(loaded.name, loaded.version, levels,
+                                        self.settings.adaptive_rates))
             self._offsets[(loaded.name, loaded.version)] = state
         return state
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forecast.monitoring.adaptive import DEFAULT_RATE
+from forecast.monitoring.adaptive import DEFAULT_RATES, RATES_VARIABLE, parse_rates
 from forecast.monitoring.status import StatusRule
 
 
@@ -62,7 +62,7 @@ class ServiceSettings:
     log_retention_days: float = 90.0
     monitor_window_days: float = 28.0
     adaptive: bool = True
-    adaptive_rate: float = DEFAULT_RATE
+    adaptive_rates: tuple[float, ...] = DEFAULT_RATES
     status_rule: StatusRule = field(default_factory=StatusRule)
 
     @classmethod
@@ -108,7 +108,7 @@ class ServiceSettings:
             log_retention_days=_float("FORECAST_LOG_RETENTION_DAYS", 90.0),
             monitor_window_days=_float("FORECAST_MONITOR_WINDOW_DAYS", 28.0),
             adaptive=_on("FORECAST_ADAPTIVE", True),
-            adaptive_rate=_float("FORECAST_ADAPTIVE_RATE", DEFAULT_RATE),
+            adaptive_rates=parse_rates(os.environ.get(RATES_VARIABLE)),
             status_rule=StatusRule.from_env(),
         )
 

@@ -1,15 +1,21 @@
 """Intervals that adapt as actuals arrive: online quantile tracking, the form of adaptive
 conformal inference (Gibbs and Candes, 2021) that Angelopoulos, Candes and Tibshirani (2023,
-"Conformal PID control") write as a step on the quantile itself.
+"Conformal PID control") write as a step on the quantile itself, run at several rates at
+once and aggregated by their losses (AgACI, Zaffran et al., 2022).
 
-For each served quantile level q an offset theta (in units of the series' training standard
-deviation, so one offset fits a panel) moves after every scored forecast:
+For each served quantile level q, each tracker k holds an offset theta_k (in units of the
+series' training standard deviation, so one offset fits a panel) that moves after every
+scored forecast:
 
-    theta <- theta + rate * (q - 1{actual <= served quantile})
+    theta_k <- theta_k + rate_k * (q - 1{actual <= tracker k's quantile})
 
 A quantile that too many actuals fall below is lowered, one that too few fall below is
 raised; the long-run share below each quantile returns to q after a shift, without
-retraining. The median (0.5) is the point forecast and stays where the model put it.
+retraining. No one rate suits every series: a fast one catches a shift within days but
+swings with the day-to-day noise of a steady series, a slow one the reverse. The served
+offset is the trackers' mean weighted by AdaHedge (de Rooij et al., 2014) on each tracker's
+pinball loss so far, which needs no learning rate of its own. The median (0.5) is the point
+forecast and stays where the model put it.
 """
 
 from __future__ import annotations
@@ -20,19 +26,65 @@ import numpy as np
 
 from ..metrics import point_index
 
-DEFAULT_RATE = 0.015  # per scored point, in training standard deviations (see the guide)
+# per scored point, in training standard deviations: log-spaced around the single rate used
+# before (0.015, their mean), from one that barely moves to one that follows a shift in days
+DEFAULT_RATES: tuple[float, ...] = (0.002, 0.005, 0.01, 0.02, 0.04)
+RATES_VARIABLE = "FORECAST_ADAPTIVE_RATE"  # the service's and `forecast actuals`' setting
+
+
+def parse_rates(text: str | None) -> tuple[float, ...]:
+    """The trackers' rates from FORECAST_ADAPTIVE_RATE: one positive number (a single
+    tracker, the rule before aggregation) or several, comma-separated; unset, the default."""
+    if not text or not text.strip():
+        return DEFAULT_RATES
+    try:
+        rates = tuple(sorted({float(part) for part in text.split(",")}))
+    except ValueError:
+        rates = ()
+    if not rates or min(rates) <= 0:
+        raise ValueError(f"{RATES_VARIABLE}={text!r}: expected one positive number or several, "
+                         f"comma-separated (default {','.join(map(str, DEFAULT_RATES))})")
+    return rates
 
 
 @dataclass
 class AdaptiveOffsets:
-    """One offset per quantile level for one model version, and how many updates made it."""
+    """The trackers of one model version, per quantile level, and how many updates made
+    them. `start` is every tracker's offset before any update (a stored offset that no
+    tracker state came with, or a test's fixed offsets)."""
 
     levels: tuple[float, ...]
-    offsets: dict[float, float] = field(default_factory=dict)
+    start: dict[float, float] = field(default_factory=dict)
     updates: int = 0
+    rates: tuple[float, ...] = DEFAULT_RATES
+    trackers: dict[float, np.ndarray] = field(default_factory=dict)  # level -> (K,) offsets
+    losses: dict[float, np.ndarray] = field(default_factory=dict)  # level -> (K,) pinball
+    gaps: dict[float, float] = field(default_factory=dict)  # level -> AdaHedge's mixability gap
+
+    def __post_init__(self) -> None:
+        for q in self.levels:
+            if q != 0.5 and q not in self.trackers:
+                self.trackers[q] = np.full(len(self.rates), float(self.start.get(q, 0.0)))
+                self.losses[q], self.gaps[q] = np.zeros(len(self.rates)), 0.0
+
+    def weights(self, level: float) -> np.ndarray:
+        """AdaHedge's weights of the trackers of one level: exp(-eta x loss) with eta =
+        ln K / (the mixability gap so far); before any gap, the leaders share equally."""
+        losses = self.losses[level]
+        excess, gap = losses - losses.min(), self.gaps[level]
+        if gap > 0:
+            weights = np.exp(-np.log(len(self.rates)) / gap * excess)
+        else:  # ties within rounding: trackers that moved alike lost alike
+            weights = (excess <= 1e-9 * max(1.0, float(np.abs(losses).max()))).astype(float)
+        return weights / weights.sum()
 
     def offset(self, level: float) -> float:
-        return 0.0 if level == 0.5 else self.offsets.get(level, 0.0)
+        return 0.0 if level == 0.5 else float(self.weights(level) @ self.trackers[level])
+
+    @property
+    def offsets(self) -> dict[float, float]:
+        """The served offset of every level but the median."""
+        return {q: self.offset(q) for q in self.levels if q != 0.5}
 
     def by_label(self) -> dict[str, float]:
         """{"0.1": offset, ...}: as GET /model and GET /monitoring show them."""
@@ -53,6 +105,19 @@ class AdaptiveOffsets:
         return np.concatenate([lower, median, upper], axis=-1)
 
 
+def mixability_gap(weights: np.ndarray, loss: np.ndarray, gap: float) -> float:
+    """How much a round's mixed loss exceeds AdaHedge's mix loss: what its eta adapts to."""
+    mixed = float(weights @ loss)
+    if gap <= 0:  # eta infinite: the mix loss is the best loss among the weighted trackers
+        gap_now = mixed - float(loss[weights > 0].min())
+        return gap_now if gap_now > 1e-9 * max(1.0, float(np.abs(loss).max())) else 0.0
+    eta = np.log(len(loss)) / gap
+    if eta == 0:  # a single tracker
+        return 0.0
+    low = float(loss.min())
+    return max(mixed - low + float(np.log(weights @ np.exp(-eta * (loss - low)))) / eta, 0.0)
+
+
 def error_scale(served: np.ndarray, actual: np.ndarray, levels: tuple[float, ...],
                 weights: np.ndarray | None = None) -> float:
     """How large a batch's errors are, in the series' training standard deviations, and at
@@ -65,48 +130,57 @@ def error_scale(served: np.ndarray, actual: np.ndarray, levels: tuple[float, ...
 
 
 def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarray,
-                    rate: float = DEFAULT_RATE, series: int = 1,
-                    weights: np.ndarray | None = None) -> AdaptiveOffsets:
-    """Update the offsets with newly scored forecasts: `served` (N, Q) the quantiles as they
-    were served (the offsets of their time included), `actual` (N,). Forecasts are scored
-    after the fact, so every row of a batch was served with the offsets before it: the update
-    is the sum of the rows' steps (the delayed-feedback form of the same rule).
+                    series: int = 1, weights: np.ndarray | None = None) -> AdaptiveOffsets:
+    """Update the trackers with newly scored forecasts: `served` (N, Q) the quantiles as they
+    were served (the offsets of their time included), `actual` (N,), both in training
+    standard deviations. Forecasts are scored after the fact, so every row of a batch was
+    served with the offsets before it: the update is the sum of the rows' steps (the
+    delayed-feedback form of the same rule). Tracker k's quantile is the served one moved by
+    its own offset's difference from the served offset.
 
     One offset serves a whole panel, so a batch of `series` series counts each point in time
-    once: the rows' steps are averaged over the series. Summed instead, a batch of 100 series
-    would move the offsets 100 times as far as one series does, and they swing from side to
-    side on every batch (a correctly calibrated panel then covers far from its level).
+    once: the rows' steps and losses are averaged over the series. Summed instead, a batch
+    of 100 series would move the offsets 100 times as far as one series does, and they
+    swing from side to side on every batch (a correctly calibrated panel then covers far
+    from its level).
 
     `weights` (N,) scale each row's step: `learn_offsets` gives a point in time forecast from
     k origins 1/k per forecast, so a series forecast every hour counts each actual once."""
-    offsets = {q: state.offset(q) for q in state.levels}
-    below = actual[:, None] <= served  # (N, Q)
     weights = np.ones(len(actual)) if weights is None else np.asarray(weights, dtype=float)
-    step = rate * error_scale(served, actual, state.levels, weights) / max(series, 1)
+    rates = np.asarray(state.rates)
+    step = rates * error_scale(served, actual, state.levels, weights) / max(series, 1)
+    trackers, losses, gaps = dict(state.trackers), dict(state.losses), dict(state.gaps)
     for j, q in enumerate(state.levels):
         if q == 0.5:
             continue
+        theta = state.trackers[q]
+        own = served[:, j, None] + (theta - state.offset(q))  # (N, K): each tracker's quantile
+        error = actual[:, None] - own
+        loss = weights @ np.maximum(q * error, (q - 1) * error) / max(series, 1)
         # every row's miss counted once: the same as N sequential steps of the update when
         # each step is small against the quantile's spacing, and order-free
-        offsets[q] += step * float(np.sum(weights * (q - below[:, j])))
-    return AdaptiveOffsets(state.levels, offsets, state.updates + len(actual))
+        trackers[q] = theta + step * (weights @ (q - (actual[:, None] <= own)))
+        gaps[q] = state.gaps[q] + mixability_gap(state.weights(q), loss, state.gaps[q])
+        losses[q] = state.losses[q] + loss
+    return AdaptiveOffsets(state.levels, updates=state.updates + len(actual), rates=state.rates,
+                           trackers=trackers, losses=losses, gaps=gaps)
 
 
 def learn_offsets(store, model_name: str, model_version: str, levels: tuple[float, ...],
-                  rate: float = DEFAULT_RATE) -> AdaptiveOffsets:
+                  rates: tuple[float, ...] = DEFAULT_RATES) -> AdaptiveOffsets:
     """The version's offsets after the scored forecasts no update has used yet (each is used
     once: a repeated actual never moves them twice), saved back to `store` (a ForecastLog).
     An actual that several overlapping forecasts scored (a day-ahead forecast made every
     hour is scored by up to 24) moves them once, shared among those forecasts: the step
     does not grow with how often clients ask."""
-    state = store.offsets(model_name, model_version, levels)
+    state = store.offsets(model_name, model_version, levels, rates)
     fresh = store.joined(model_name, model_version, only_unadapted=True)
     if fresh.empty:
         return state
     served = fresh[[f"{q:g}" for q in levels]].to_numpy(dtype=np.float64)
     scale = fresh["scale"].to_numpy()[:, None]  # offsets live in standard deviations
     forecasts_of_point = fresh.groupby(["unique_id", "ds"])["y"].transform("size")
-    state = track_quantiles(state, served / scale, fresh["y"].to_numpy() / scale[:, 0], rate,
+    state = track_quantiles(state, served / scale, fresh["y"].to_numpy() / scale[:, 0],
                             series=fresh["unique_id"].nunique(),
                             weights=1.0 / forecasts_of_point.to_numpy())
     store.save_offsets(model_name, model_version, state,
@@ -116,7 +190,7 @@ def learn_offsets(store, model_name: str, model_version: str, levels: tuple[floa
 
 def replay_offsets(forecast: np.ndarray, actual: np.ndarray, series: np.ndarray,
                    starts: np.ndarray, scale: np.ndarray, levels: tuple[float, ...],
-                   rate: float = DEFAULT_RATE) -> np.ndarray:
+                   rates: tuple[float, ...] = DEFAULT_RATES) -> np.ndarray:
     """The quantiles of consecutive test windows as the service would have served them, with
     adaptive offsets that learn from every window whose actuals are in before the next.
 
@@ -131,7 +205,7 @@ def replay_offsets(forecast: np.ndarray, actual: np.ndarray, series: np.ndarray,
     ordered = series[order]
     rank = np.empty(len(order), dtype=np.int64)  # each window's place in its series' time
     rank[order] = np.arange(len(order)) - np.searchsorted(ordered, ordered)
-    state = AdaptiveOffsets(tuple(levels))
+    state = AdaptiveOffsets(tuple(levels), rates=tuple(rates))
     for k in range(int(rank.max()) + 1 if len(rank) else 0):
         rows = np.flatnonzero(rank == k)
         unit = np.repeat(scale[rows], forecast.shape[1])  # (n * H,)
@@ -139,6 +213,6 @@ def replay_offsets(forecast: np.ndarray, actual: np.ndarray, series: np.ndarray,
         moved = state.apply(flat, unit)
         served[rows] = moved.reshape(forecast[rows].shape)
         state = track_quantiles(state, moved / unit[:, None],
-                                actual[rows].reshape(-1) / unit, rate,
+                                actual[rows].reshape(-1) / unit,
                                 series=len(rows))  # one window per series a round
     return served

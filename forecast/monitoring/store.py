@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from .adaptive import AdaptiveOffsets
+from .adaptive import DEFAULT_RATES, AdaptiveOffsets
 
 metadata = MetaData()
 # One row per served series forecast, its steps packed as little-endian arrays (writing one
@@ -78,6 +78,18 @@ offsets = Table(
     Column("offset", Float, nullable=False),
     Column("updates", Integer, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+)
+# the trackers behind each served offset: one row per level and rate (a table of its own, so
+# a log written before them gains it without a migration; its trackers start at its offsets)
+trackers = Table(
+    "forecast_offset_trackers", metadata,
+    Column("model_name", String(200), primary_key=True),
+    Column("model_version", String(50), primary_key=True),
+    Column("level", Float, primary_key=True),
+    Column("rate", Float, primary_key=True),
+    Column("offset", Float, nullable=False),
+    Column("loss", Float, nullable=False),  # its pinball loss so far
+    Column("gap", Float, nullable=False),  # the level's AdaHedge mixability gap
 )
 
 
@@ -306,27 +318,55 @@ class ForecastLog:
                                .order_by(actuals.c.unique_id, actuals.c.ds), connection)
 
     # ---- adaptive offsets -----------------------------------------------------------
-    def offsets(self, model_name: str, model_version: str, levels: tuple[float, ...]
-                ) -> AdaptiveOffsets:
-        query = select(offsets.c.level, offsets.c.offset, offsets.c.updates).where(
-            offsets.c.model_name == model_name, offsets.c.model_version == model_version)
+    def offsets(self, model_name: str, model_version: str, levels: tuple[float, ...],
+                rates: tuple[float, ...] = DEFAULT_RATES) -> AdaptiveOffsets:
+        """The version's trackers at `rates`. Where the stored ones ran at other rates (the
+        setting changed) or none are stored, every tracker starts at the stored offset."""
+        version = (offsets.c.model_name == model_name, offsets.c.model_version == model_version)
+        mine = (trackers.c.model_name == model_name, trackers.c.model_version == model_version)
         with self.engine.connect() as connection:
-            found = list(connection.execute(query))
-        return AdaptiveOffsets(tuple(levels), {float(r[0]): float(r[1]) for r in found},
-                               max((int(r[2]) for r in found), default=0))
+            found = list(connection.execute(select(offsets.c.level, offsets.c.offset,
+                                                   offsets.c.updates).where(*version)))
+            rows = list(connection.execute(
+                select(trackers.c.level, trackers.c.rate, trackers.c.offset, trackers.c.loss,
+                       trackers.c.gap).where(*mine).order_by(trackers.c.level, trackers.c.rate)))
+        updates = max((int(r[2]) for r in found), default=0)
+        start, rates = {float(r[0]): float(r[1]) for r in found}, tuple(sorted(rates))
+        stored: dict[float, list] = {}
+        for level, rate, offset, loss, gap in rows:
+            stored.setdefault(float(level), []).append((float(rate), offset, loss, gap))
+        kept = {q: v for q, v in stored.items()
+                if q in levels and tuple(rate for rate, *_ in v) == rates}
+        if len(kept) < len(levels) - (0.5 in levels):  # none stored, or at other rates
+            return AdaptiveOffsets(tuple(levels), start, updates, rates)
+        return AdaptiveOffsets(
+            tuple(levels), start, updates, rates,
+            trackers={q: np.array([o for _, o, _, _ in v]) for q, v in kept.items()},
+            losses={q: np.array([loss for _, _, loss, _ in v]) for q, v in kept.items()},
+            gaps={q: float(v[0][3]) for q, v in kept.items()})
 
     def save_offsets(self, model_name: str, model_version: str, state: AdaptiveOffsets,
                      learnt_from: list[tuple[int, int]]) -> None:
-        """Store the offsets and mark the forecasts they learnt from, in one transaction, so
-        an actual sent twice never moves them twice."""
+        """Store the offsets and their trackers and mark the forecasts they learnt from, in
+        one transaction, so an actual sent twice never moves them twice."""
         now = utc_now()
         rows = [{"model_name": model_name, "model_version": model_version, "level": float(q),
                  "offset": float(state.offset(q)), "updates": state.updates, "updated_at": now}
                 for q in state.levels]
+        tracked = [{"model_name": model_name, "model_version": model_version,
+                    "level": float(q), "rate": float(rate), "offset": float(theta),
+                    "loss": float(loss), "gap": float(state.gaps[q])}
+                   for q in state.trackers
+                   for rate, theta, loss in zip(state.rates, state.trackers[q],
+                                                state.losses[q], strict=True)]
         with self.engine.begin() as connection:
             connection.execute(_upsert(self.engine, offsets, rows,
                                        ["model_name", "model_version", "level"],
                                        ["offset", "updates", "updated_at"]))
+            connection.execute(trackers.delete().where(
+                trackers.c.model_name == model_name, trackers.c.model_version == model_version))
+            if tracked:
+                connection.execute(trackers.insert(), tracked)
             pairs = [{"forecast_id": int(f), "step": int(h)} for f, h in learnt_from]
             for i in range(0, len(pairs), 5000):
                 connection.execute(adapted.insert(), pairs[i:i + 5000])
