@@ -75,7 +75,7 @@ class AdaptiveOffsets:
         if gap > 0:
             weights = np.exp(-np.log(len(self.rates)) / gap * excess)
         else:  # ties within rounding: trackers that moved alike lost alike
-            weights = (excess <= 1e-9 * max(1.0, float(np.abs(losses).max()))).astype(float)
+            weights = np.array([rounding(e, losses) for e in excess], dtype=float)
         return weights / weights.sum()
 
     def offset(self, level: float) -> float:
@@ -105,15 +105,19 @@ class AdaptiveOffsets:
         return np.concatenate([lower, median, upper], axis=-1)
 
 
+def rounding(value: float, losses: np.ndarray) -> bool:
+    """Whether a difference of losses is float rounding, not a tracker doing better."""
+    return abs(value) <= 1e-9 * max(1.0, float(np.abs(losses).max()))
+
+
 def mixability_gap(weights: np.ndarray, loss: np.ndarray, gap: float) -> float:
-    """How much a round's mixed loss exceeds AdaHedge's mix loss: what its eta adapts to."""
+    """How much a round's mixed loss exceeds AdaHedge's mix loss: what its eta adapts to.
+    A single tracker never has one, so its weight stays 1."""
     mixed = float(weights @ loss)
     if gap <= 0:  # eta infinite: the mix loss is the best loss among the weighted trackers
         gap_now = mixed - float(loss[weights > 0].min())
-        return gap_now if gap_now > 1e-9 * max(1.0, float(np.abs(loss).max())) else 0.0
+        return 0.0 if rounding(gap_now, loss) else gap_now
     eta = np.log(len(loss)) / gap
-    if eta == 0:  # a single tracker
-        return 0.0
     low = float(loss.min())
     return max(mixed - low + float(np.log(weights @ np.exp(-eta * (loss - low)))) / eta, 0.0)
 
