@@ -157,6 +157,11 @@ def test_a_logged_batch_is_scored_when_its_actuals_arrive(model_dir, tmp_path, c
     actuals = forecasts[["unique_id", "ds"]].assign(y=forecasts["mean"] + 1.0)
     actuals.to_csv(tmp_path / "actuals.csv", index=False)
     capsys.readouterr()
+    monkeypatch.setenv("FORECAST_ADAPTIVE_RATE", "fast")  # refused before anything is stored
+    assert main(["actuals", "--data", str(tmp_path / "actuals.csv"), "--log-url", url]) == 2
+    assert "FORECAST_ADAPTIVE_RATE='fast'" in capsys.readouterr().err
+    assert ForecastLog(url).actuals_frame().empty
+    monkeypatch.delenv("FORECAST_ADAPTIVE_RATE")
     for _ in range(2):  # idempotent: the second time changes nothing
         assert main(["actuals", "--data", str(tmp_path / "actuals.csv"), "--log-url", url]) == 0
     assert f"{3 * HORIZON} actuals stored ({3 * HORIZON} target logged forecasts, 0 no " \
