@@ -46,8 +46,13 @@ from results_files import save_results  # noqa: E402
 
 from forecast import Forecaster  # noqa: E402
 from forecast.calibration import Scale  # noqa: E402
-from forecast.evaluation import forecast_split, score, served_adaptively  # noqa: E402
-from forecast.metrics import point_index, quantile_metrics  # noqa: E402
+from forecast.evaluation import (  # noqa: E402
+    forecast_split,
+    offset_units,
+    score,
+    served_adaptively,
+)
+from forecast.metrics import mae, point_index, quantile_metrics  # noqa: E402
 from forecast.monitoring.adaptive import parse_rates, replay_offsets  # noqa: E402
 
 COLUMNS = ("coverage_80", "coverage_90", "width_80", "wql", "mae")
@@ -63,11 +68,9 @@ def rates_of(setting: str) -> tuple[float, ...]:
 
 
 def save_windows(path: Path, windows, quantiles: list[float]) -> None:
-    stats = windows.panel.scaler.stats
-    scale = np.array([stats[windows.panel.series[i].unique_id].y_std for i in windows.series])
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, forecast=windows.forecast, actual=windows.actual, series=windows.series,
-             starts=windows.starts, scale=scale, quantiles=np.array(quantiles))
+             starts=windows.starts, scale=offset_units(windows), quantiles=np.array(quantiles))
 
 
 def replayed_seed(path: Path, rates: list[str]) -> dict[str, dict]:
@@ -76,12 +79,12 @@ def replayed_seed(path: Path, rates: list[str]) -> dict[str, dict]:
     saved = np.load(path)
     forecast, actual, series, starts, scale = (saved[k] for k in WINDOW_ARRAYS)
     quantiles = [float(q) for q in saved["quantiles"]]
-    mae = float(np.mean(np.abs(actual - forecast[..., point_index(quantiles)])))
+    point_mae = mae(actual, forecast[..., point_index(quantiles)])  # as `score` has it
     rows = {"series": forecast} | {
         adaptive(r): replay_offsets(forecast, actual, series, starts, scale, tuple(quantiles),
                                     rates_of(r)) for r in rates}
     return {variant: {**{c: float(v) for c, v in quantile_metrics(actual, f, quantiles).items()
-                         if c in COLUMNS}, "mae": mae} for variant, f in rows.items()}
+                         if c in COLUMNS}, "mae": point_mae} for variant, f in rows.items()}
 
 
 def one_seed(name: str, preset: str, model: str, seed: int, extra: list[str],

@@ -147,15 +147,19 @@ def score(result: WindowForecasts, quantiles: list[float] | tuple[float, ...]) -
     return metrics
 
 
+def offset_units(result: WindowForecasts) -> np.ndarray:
+    """(N,) each window's series' training standard deviation: the adaptive offsets' unit."""
+    stats = result.panel.scaler.stats
+    return np.array([stats[result.panel.series[i].unique_id].y_std for i in result.series])
+
+
 def served_adaptively(result: WindowForecasts, quantiles: tuple[float, ...],
                       rates: tuple[float, ...] = DEFAULT_RATES) -> WindowForecasts:
     """These forecasts as the service serves them with adaptive intervals on (its default):
     window after window, the offsets learn from the actuals of the windows before (see
     `replay_offsets`). The median is unchanged, so only the interval scores move."""
-    stats = result.panel.scaler.stats
-    scale = np.array([stats[result.panel.series[i].unique_id].y_std for i in result.series])
-    served = replay_offsets(result.forecast, result.actual, result.series, result.starts, scale,
-                            tuple(quantiles), rates)
+    served = replay_offsets(result.forecast, result.actual, result.series, result.starts,
+                            offset_units(result), tuple(quantiles), rates)
     return dataclasses.replace(result, forecast=served)
 
 

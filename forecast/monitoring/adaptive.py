@@ -60,12 +60,15 @@ class AdaptiveOffsets:
     trackers: dict[float, np.ndarray] = field(default_factory=dict)  # level -> (K,) offsets
     losses: dict[float, np.ndarray] = field(default_factory=dict)  # level -> (K,) pinball
     gaps: dict[float, float] = field(default_factory=dict)  # level -> AdaHedge's mixability gap
+    served: dict[float, float] = field(init=False)  # level -> offset, fixed until an update
 
     def __post_init__(self) -> None:
         for q in self.levels:
             if q != 0.5 and q not in self.trackers:
                 self.trackers[q] = np.full(len(self.rates), float(self.start.get(q, 0.0)))
                 self.losses[q], self.gaps[q] = np.zeros(len(self.rates)), 0.0
+        # weighed once here, not on every request: an update builds a new state
+        self.served = {q: float(self.weights(q) @ self.trackers[q]) for q in self.trackers}
 
     def weights(self, level: float) -> np.ndarray:
         """AdaHedge's weights of the trackers of one level: exp(-eta x loss) with eta =
@@ -79,7 +82,7 @@ class AdaptiveOffsets:
         return weights / weights.sum()
 
     def offset(self, level: float) -> float:
-        return 0.0 if level == 0.5 else float(self.weights(level) @ self.trackers[level])
+        return self.served.get(level, 0.0)
 
     @property
     def offsets(self) -> dict[float, float]:
