@@ -275,7 +275,7 @@ def fit_ensembles(predictors: Sequence[Predictor], methods: Sequence[Combine],
     `validation` holds, by name, forecasts of those windows to choose on instead of the
     predictor's own: a member refitted on the validation part (`trainer.refit`) passes its
     first fit's, since its own are in-sample and would favour whichever member overfits."""
-    from .evaluation import evaluate, forecast_split
+    from .evaluation import forecast_split, scores_on_test
 
     validation = dict(validation or {})
     for predictor in predictors:
@@ -286,7 +286,7 @@ def fit_ensembles(predictors: Sequence[Predictor], methods: Sequence[Combine],
     baseline = min((p for p in predictors if not get_family(p.name).neural), default=None,
                    key=lambda b: float(validation_loss(*validation[b.name], b.quantiles)))
     ensembles = [fit_ensemble(members, method, validation, baseline) for method in methods]
-    return [e.with_metrics(evaluate(e, prepared, "test")) for e in ensembles]
+    return [e.with_metrics(scores_on_test(e, prepared)) for e in ensembles]
 
 
 def load_model(directory: str | Path) -> Predictor | Ensemble:

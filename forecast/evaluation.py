@@ -26,6 +26,8 @@ from .predictor import Predictor, ServedModel
 from .windows import Split, WindowDataset, split_step, window_loader, window_starts
 
 MAX_CALIBRATION_WINDOWS = 50_000
+# the interval scores that adaptive offsets move (the median, so the point scores, stays)
+SERVED_METRICS = ("coverage_80", "coverage_90", "width_80", "width_90", "wql", "crps")
 
 
 @dataclass
@@ -167,6 +169,20 @@ def evaluate(predictor: ServedModel, prepared: PreparedData, split: Split = "tes
              ) -> dict[str, float]:
     """Metrics on non-overlapping horizon-long windows of the split, on the original scale."""
     return score(forecast_split(predictor, prepared, split), predictor.quantiles)
+
+
+def scores_on_test(predictor: ServedModel, prepared: PreparedData) -> dict[str, float]:
+    """The test windows' scores (`evaluate`) and, where an interval is served, its scores as
+    the service serves it with adaptive intervals on, its default (`served_coverage_80`, ...;
+    `served_adaptively`): the static interval is what the offsets measured on validation
+    promise, the served one what a deployment fed its actuals gets, and live coverage is
+    compared with it. On a test part of one window per series the two are the same."""
+    result = forecast_split(predictor, prepared, "test")
+    metrics = score(result, predictor.quantiles)
+    if any(f"coverage_{tag}" in metrics for tag in ("80", "90")):
+        served = score(served_adaptively(result, tuple(predictor.quantiles)), predictor.quantiles)
+        metrics.update({f"served_{k}": served[k] for k in SERVED_METRICS if k in served})
+    return metrics
 
 
 def backtest(predictor: ServedModel, prepared: PreparedData, n_windows: int, step: int

@@ -24,7 +24,7 @@ from .config import ForecastConfig, TrainerSettings
 from .data.split import SplitBounds
 from .datamodule import PreparedData, WindowDataModule
 from .errors import ConfigError
-from .evaluation import calibrate, evaluate, forecast_split
+from .evaluation import calibrate, evaluate, forecast_split, scores_on_test
 from .models import get_family
 from .module import ForecastModule
 from .predictor import Predictor
@@ -331,7 +331,7 @@ def train(config: ForecastConfig, prepared: PreparedData,
         windows = forecast_split(predictor, prepared, "val")
         report.validation = (windows.forecast, windows.actual)
         predictor = refitted.with_calibration(predictor.calibration)
-    return predictor.with_metrics(evaluate(predictor, prepared, "test")), report
+    return predictor.with_metrics(scores_on_test(predictor, prepared)), report
 
 
 def first_fit(config: ForecastConfig, prepared: PreparedData,

@@ -22,7 +22,10 @@ from .tracking import connect, ensure_experiment
 from .train import TrackingFailedError, train_model
 
 METRICS = ("mae", "rmse", "smape", "mase")
-INTERVAL_METRICS = ("coverage_80", "coverage_90", "width_80", "wql")  # when quantiles are served
+# when quantiles are served; served_*: the same test windows as the service serves them
+# with adaptive intervals (forecast.evaluation.scores_on_test)
+INTERVAL_METRICS = ("coverage_80", "coverage_90", "served_coverage_80", "served_coverage_90",
+                    "width_80", "wql")
 
 
 @dataclass

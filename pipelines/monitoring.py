@@ -137,7 +137,11 @@ def log_monitoring_run(client, experiment_id: str, report: VersionReport, out: P
         "monitoring.reasons": "; ".join(report.reasons)[:5000]})
     run_id = run.info.run_id
     days = report.daily
-    test_coverage = _test_metric(client, report.model, report.version, "coverage_80")
+    # live intervals are served with adaptive offsets: the test windows served the same way
+    # (versions trained before those scores existed have the static figure only)
+    test_coverage = _test_metric(client, report.model, report.version, "served_coverage_80")
+    if test_coverage is None:
+        test_coverage = _test_metric(client, report.model, report.version, "coverage_80")
     metrics = []
     for row in days.to_dict("records"):
         stamp = int(pd.Timestamp(row["day"]).timestamp() * 1000)

@@ -129,3 +129,8 @@ def test_served_adaptively_restores_coverage_after_the_spread_doubles():
     assert as_trained["coverage_80"] < 0.7
     assert abs(as_served["coverage_80"] - 0.8) < abs(as_trained["coverage_80"] - 0.8)
     assert 0.7 <= as_served["coverage_80"] <= 0.9
+    # the run's own test scores hold both: the static interval's and the served one's
+    metrics, whole = forecaster.metrics, score(served, quantiles)
+    for key in ("coverage_80", "coverage_90", "width_80", "wql", "crps"):
+        assert metrics[f"served_{key}"] == pytest.approx(whole[key], rel=1e-9)
+    assert metrics["served_coverage_80"] > metrics["coverage_80"]

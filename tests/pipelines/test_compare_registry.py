@@ -61,7 +61,8 @@ def test_compare_tracks_everything_and_gates_champion(client, project, capsys):
     assert [m.step for m in rates] == [m.step for m in history]
     assert rates[0].value == float(gru.data.params["trainer.learning_rate"])
     for key in ("test_mae", "test_mase", "backtest_mean_mae", "test_coverage_80",
-                "test_coverage_90", "test_width_80", "test_wql", "test_crps"):
+                "test_coverage_90", "test_width_80", "test_wql", "test_crps",
+                "test_served_coverage_80", "test_served_wql"):
         assert key in gru.data.metrics
     assert gru.data.tags["data.digest"]
     artifacts = {a.path for a in client.list_artifacts(gru.info.run_id, "model")}
