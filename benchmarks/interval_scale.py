@@ -124,8 +124,8 @@ def summary(runs: list[dict]) -> dict:
     return result
 
 
-def markdown(results: dict, seeds: list[int], model: str, preset: str) -> str:
-    lines = [f"{model}, preset {preset}; mean over seeds {seeds} with the range (min-max).", "",
+def markdown(results: dict, seeds: list[int], trained: str) -> str:
+    lines = [f"{trained}; mean over seeds {seeds} with the range (min-max).", "",
              "| set | offsets in | coverage 80% | coverage 90% | width 80% | WQL | MAE |",
              "|---|---|---|---|---|---|---|"]
     for name, by_scale in results.items():
@@ -172,10 +172,16 @@ def main() -> None:
         results = {name: summary([one_seed(name, args.preset, args.model, seed, args.extra,
                                            args.rates, args.scales, args.save_windows)
                                   for seed in args.seeds]) for name in args.sets}
-    text = markdown(results, args.seeds, args.model + "".join(f", {e}" for e in args.extra),
-                    args.preset)
-    save_results(args.output, {"model": args.model, "preset": args.preset, "extra": args.extra,
-                               "rates": args.rates, "seeds": args.seeds, "sets": results}, text)
+    if args.from_windows:  # the saved forecasts' training settings are the saving run's
+        trained = f"test forecasts saved in {args.from_windows.name}/ (--save-windows), replayed"
+        run = {"from_windows": args.from_windows.name}
+    else:
+        trained = (f"{args.model}{''.join(f', {e}' for e in args.extra)}, preset "
+                   f"{args.preset}")
+        run = {"model": args.model, "preset": args.preset, "extra": args.extra}
+    text = markdown(results, args.seeds, trained)
+    save_results(args.output, {**run, "rates": args.rates, "seeds": args.seeds,
+                               "sets": results}, text)
     print(text)
 
 
