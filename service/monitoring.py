@@ -287,6 +287,7 @@ class Monitor:
             "by_step": _records(scores.by_step), "by_series": _records(scores.by_series),
             "drift": _records(drift),
             "adaptive_offsets": offsets.by_label() if offsets else {},
+            "adaptive_trackers": offsets.trackers_by_label() if offsets else {},
         }
         for metric in ("mae", "mase", "coverage_80", "coverage_90", "width_80", "wql"):
             if metric in scores.overall:

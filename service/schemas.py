@@ -128,7 +128,8 @@ class MonitoringResponse(BaseModel):
     versions: list[dict] = Field(description="per version: status (ok, degraded, "
                                  "insufficient data), reasons, test_mae, live (n, mae, mase, "
                                  "coverage_80, coverage_90, width_80, wql), by_step, by_series, "
-                                 "drift, adaptive_offsets")
+                                 "drift, adaptive_offsets, adaptive_trackers (the "
+                                 "trackers' rates, and per level their offsets and weights)")
 
 
 class ModelRef(BaseModel):

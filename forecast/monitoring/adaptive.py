@@ -93,6 +93,15 @@ class AdaptiveOffsets:
         """{"0.1": offset, ...}: as GET /model and GET /monitoring show them."""
         return {f"{q:g}": self.offset(q) for q in self.levels}
 
+    def trackers_by_label(self) -> dict:
+        """Each level's trackers, in the order of `rates`: their offsets and AdaHedge
+        weights, as GET /monitoring shows them (which rate leads, and how far the served
+        offset is from each; all at their start, equally weighed, before any update)."""
+        levels = {f"{q:g}": {"offsets": [float(t) for t in self.trackers[q]],
+                             "weights": [float(w) for w in self.weights(q)]}
+                  for q in self.levels if q in self.trackers and q != 0.5}
+        return {"rates": list(self.rates), "levels": levels} if levels else {}
+
     def apply(self, values: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
         """(H, Q) served quantiles, in the levels' order, moved by the offsets times `scale`.
         They stay non-crossing without moving the median: levels below 0.5 are held at or

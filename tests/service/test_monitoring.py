@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -61,6 +62,15 @@ def test_forecasts_are_logged_and_scored_when_actuals_arrive(stack):
     assert {row["unique_id"] for row in version["by_series"]} >= {"s0", "s1"}
     assert 0 <= version["live"]["coverage_80"] <= 1 and version["live"]["mae"] > 0
     assert set(version["adaptive_offsets"]) >= {"0.1", "0.9"}  # learnt from these actuals
+    trackers = version["adaptive_trackers"]  # which rate leads, per level
+    assert trackers["rates"] == sorted(trackers["rates"]) and len(trackers["rates"]) > 1
+    for label, level in trackers["levels"].items():
+        weights, offsets = np.array(level["weights"]), np.array(level["offsets"])
+        assert len(weights) == len(offsets) == len(trackers["rates"])
+        assert weights.min() >= 0 and weights.sum() == pytest.approx(1.0)
+        # the served offset is the trackers' weighted mean
+        assert version["adaptive_offsets"][label] == pytest.approx(
+            float(weights @ offsets), rel=1e-9, abs=1e-12)
     metrics = httpx.get(stack["url"] + "/metrics", timeout=10).text
     written = re.search(r"^forecast_log_written_total (\S+)$", metrics, re.M)
     assert written and float(written.group(1)) >= 2 * HORIZON
