@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .data.validation import parse_timestamps
 from .errors import DataValidationError
 from .frames import quantile_label
 from .inference import CheckedSeries, SeriesInput
@@ -71,7 +72,7 @@ class _Columns:
     def __init__(self, frame: pd.DataFrame, columns: list[str]):
         frame = frame if ID in frame.columns else frame.assign(**{ID: "series_0"})
         ids = frame[ID].astype(str).to_numpy()
-        ds = pd.to_datetime(frame[DS]).to_numpy()
+        ds = parse_timestamps(frame[DS]).to_numpy()  # as training read them
         order = np.lexsort((ds, ids))
         self.ids, self.ds = ids[order], ds[order]
         self.values = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)[order]

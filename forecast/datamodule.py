@@ -12,9 +12,16 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from .config import DataSettings, ForecastConfig
-from .data.chunks import parquet_columns, parquet_lengths, parquet_pieces, parquet_rows
+from .data.chunks import parquet_columns, parquet_head, parquet_lengths, parquet_pieces, parquet_rows
+from .data.columns import resolve_columns
 from .data.defaults import TASK_KEYS, DataProfile, TaskSettings, resolve_task, too_short
-from .data.loading import VIC_ELEC_PATCH_LEN, VIC_ELEC_PRESET, load_frame, to_long_format
+from .data.loading import (
+    VIC_ELEC_PATCH_LEN,
+    VIC_ELEC_PRESET,
+    load_frame,
+    read_source,
+    to_long_format,
+)
 from .data.panel import FeatureSpec, Panel, PanelAccumulator, build_panel
 from .data.split import SplitBounds, split_bounds
 from .data.validation import validate_frame
@@ -138,8 +145,12 @@ def prepare_data(settings: DataSettings, frame: pd.DataFrame | None = None,
         prepared = _prepare_pieces(settings, patch_len)
     else:
         demo = frame is None and settings.path is None  # vic_elec, with its own preset
-        prepared = _prepare_long(settings, load_frame(settings, frame), settings.freq,
+        raw, named = read_source(settings, frame), []
+        if raw is not None:  # a file or frame may name its columns otherwise
+            settings, named = resolve_columns(raw, settings)
+        prepared = _prepare_long(settings, load_frame(settings, raw), settings.freq,
                                  patch_len=patch_len, demo=demo)
+        prepared.notes[:0] = named
     if prepared.refused:
         warnings.warn(SeriesRefusedWarning(prepared.refused), stacklevel=2)
     return prepared
@@ -180,6 +191,7 @@ def resolved_config(config: ForecastConfig, prepared: PreparedData) -> ForecastC
 
 
 def _prepare_pieces(settings: DataSettings, patch_len: int | None) -> PreparedData:
+    settings, named = resolve_columns(parquet_head(settings.path), settings)
     names = settings.columns
     present = parquet_columns(settings.path)
     id_column = names.unique_id if names.unique_id and names.unique_id in present else None
@@ -189,7 +201,7 @@ def _prepare_pieces(settings: DataSettings, patch_len: int | None) -> PreparedDa
     whole: PanelAccumulator | None = None
     bounds: list[SplitBounds] = []
     refused: dict[str, str] = {}
-    notes: list[str] = []
+    notes: list[str] = list(named)
     first: PreparedData | None = None
     for piece in parquet_pieces(settings.path, columns, id_column, min(
             settings.in_memory_rows, 1_000_000)):  # rows per piece: bounds validation's copies

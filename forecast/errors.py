@@ -23,7 +23,7 @@ class MissingColumnError(DataValidationError):
     def __init__(self, column: str, available: list[str], group: str = "covariates",
                  fix: str | None = None):
         self.column, self.available = column, available
-        field = group if group in ("ds", "y") else f"{group}.{column}"
+        field = group if group in ("unique_id", "ds", "y") else f"{group}.{column}"
         super().__init__(
             f"missing column '{column}': expected it in the data; found columns "
             f"{sorted(available)}" + (f"; {fix}" if fix else ""), field)

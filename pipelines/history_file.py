@@ -9,10 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from forecast.config import DataSettings, apply_overrides, build_config, parse_override
-from forecast.data.loading import file_columns, read_data_file, rename_fix, to_long_format
+from forecast.data.columns import rename_fix, resolve_columns
+from forecast.data.loading import file_columns, read_data_file, to_long_format
+from forecast.data.validation import parse_timestamps
 from forecast.errors import ConfigError, DataValidationError
 
 FILE_KEYS = ("layout", "columns", "default_unique_id")  # how a file is laid out, nothing else
+CONTRACT = {"long": ("ds", "y"), "wide": ("ds",)}  # what each layout names in the file
 
 
 def file_settings(overrides: list[str] | None) -> DataSettings:
@@ -35,18 +38,39 @@ def read_history(path: Path, settings: DataSettings, covariates: list[str] | Non
     in the long one only `columns` (contract names, None = all) are read, so the columns of
     a large file that the model does not read cost nothing. Every one of `columns` missing
     is named in one error, in either layout."""
-    shared = settings.model_copy(update={"past_covariates": covariates or [],
-                                         "future_covariates": []})
     usecols = None
     if settings.layout == "long" and columns is not None:
         usecols = [file_name(settings, c) for c in columns]
     frame = read_data_file(path, usecols)
+    if not {file_name(settings, c) for c in CONTRACT[settings.layout]} <= set(frame.columns):
+        settings, frame = named_otherwise(path, settings, covariates)  # as training reads it
+        if settings.layout == "long" and columns is not None:
+            usecols = [file_name(settings, c) for c in columns]
+            frame = frame[[c for c in usecols if c in frame.columns]]
+    shared = settings.model_copy(update={"past_covariates": covariates or [],
+                                         "future_covariates": []})
     if usecols is not None:  # long: checked under the file's names, before reshaping
         require_all(path, frame, usecols, settings)
     rows = to_long_format(frame, shared)
+    if "ds" in rows.columns:  # period labels (1956 Q1), years and time zones as training reads them
+        rows["ds"] = parse_timestamps(rows["ds"])
     if settings.layout == "wide" and columns is not None:  # wide: a covariate lost shows here
         require_all(path, rows, columns, settings)
     return rows
+
+
+def named_otherwise(path: Path, settings: DataSettings, covariates: list[str] | None
+                    ) -> tuple[DataSettings, pd.DataFrame]:
+    """The whole file, and `settings` naming its timestamp, target and id columns as training
+    found them (`resolve_columns`); `settings` as given when no one column fits, so the
+    model's own needs are what the error names."""
+    frame = read_data_file(path)
+    try:
+        found, _ = resolve_columns(frame, settings.model_copy(
+            update={"past_covariates": covariates or []}))
+    except DataValidationError:
+        return settings, frame
+    return settings.model_copy(update={"columns": found.columns}), frame
 
 
 def require_all(path: Path, frame: pd.DataFrame, wanted: list[str],

@@ -29,6 +29,12 @@ def parquet_columns(path: str | Path) -> list[str]:
     return pq.ParquetFile(path).schema_arrow.names
 
 
+def parquet_head(path: str | Path, rows: int = 10_000) -> pd.DataFrame:
+    """The file's first rows: enough to tell its columns apart by their values."""
+    batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+    return next(batches).to_pandas()
+
+
 def parquet_pieces(path: str | Path, columns: list[str], id_column: str | None,
                    rows: int = 2_000_000) -> Iterator[pd.DataFrame]:
     """Pieces of about `rows` rows, only `columns`, each with every row of its series. The

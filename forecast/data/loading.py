@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from ..config import ColumnNames, DataSettings
 from ..errors import DataValidationError, MissingColumnError
+from .columns import rename_fix, resolve_columns
 
 VIC_ELEC_ID = "VIC"
 # The demo data's own preset: what the data settings left unset become when no file is given
@@ -99,16 +100,6 @@ def read_data_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame
                                   f"{path.suffix.lstrip('.')}: {str(err)[:200]}") from None
 
 
-WIDE_HINT = "or, for a table with one column per series, --set data.layout=wide"
-
-
-def rename_fix(keys: list[str]) -> str:
-    """The CLI fix for a timestamp or target (`keys` among ds, y) the file names otherwise;
-    a missing target is also how a wide table read as long looks, so that fix joins it."""
-    fix = " and ".join(f"--set data.columns.{key}=COLUMN" for key in keys)
-    return fix + (f", {WIDE_HINT}" if "y" in keys else "")
-
-
 def require_columns(frame: pd.DataFrame, names: ColumnNames, keys: tuple[str, ...]) -> None:
     """Each contract column (`ds`, `y`) present under its configured name, else the fix."""
     for key in keys:
@@ -165,10 +156,18 @@ def to_long_format(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
     return renamed
 
 
+def read_source(settings: DataSettings, frame: pd.DataFrame | None = None
+                ) -> pd.DataFrame | None:
+    """The data as given: a DataFrame, the file's rows, or None for the demo data."""
+    if frame is not None or settings.path is None:
+        return frame
+    return read_data_file(Path(settings.path))
+
+
 def load_frame(settings: DataSettings, frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The configured data as a long frame: a given DataFrame, a file, or vic_elec by default."""
-    if frame is not None:
-        return to_long_format(frame, settings)
-    if settings.path is None:
+    """The configured data as a long frame: a given DataFrame, a file, or vic_elec by default;
+    a file that names its columns otherwise is read as `resolve_columns` finds them."""
+    raw = read_source(settings, frame)
+    if raw is None:
         return load_vic_elec()
-    return to_long_format(read_data_file(Path(settings.path)), settings)
+    return to_long_format(raw, resolve_columns(raw, settings)[0])

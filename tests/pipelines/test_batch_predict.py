@@ -71,12 +71,17 @@ def test_missing_columns_are_one_error_before_any_work(model_dir, tmp_path, caps
     err = capsys.readouterr().err
     assert "lacks column(s) ['temp', 'holiday']" in err and "Traceback" not in err
     assert "data.columns" not in err and not out.exists()  # no rename fix for covariates
-    batch_file(make_panel()).drop(columns=["holiday"]).rename(columns={"ds": "time"}).to_csv(
-        data, index=False)
+    timed = batch_file(make_panel()).drop(columns=["holiday"]).rename(columns={"ds": "time"})
+    timed.to_csv(data, index=False)
     assert main(["predict", "--model", str(model_dir), "--data", str(data),
                  "--output", str(out)]) == 2
-    err = capsys.readouterr().err  # the timestamp and the covariate together, with the fix
-    assert "lacks column(s) ['ds', 'holiday']" in err and "'time'" in err
+    err = capsys.readouterr().err  # one column fits the timestamp: read as it, as training does
+    assert "lacks column(s) ['holiday']" in err and not out.exists()
+    timed.rename(columns={"time": "start"}).assign(end=timed["time"]).to_csv(data, index=False)
+    assert main(["predict", "--model", str(model_dir), "--data", str(data),
+                 "--output", str(out)]) == 2
+    err = capsys.readouterr().err  # two could be: the timestamp and the covariate, with the fix
+    assert "lacks column(s) ['ds', 'holiday']" in err and "'start'" in err
     assert "--set data.columns.ds=COLUMN" in err and not out.exists()
 
 

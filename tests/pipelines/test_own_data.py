@@ -119,6 +119,36 @@ def test_a_wide_file_trains_with_its_columns_as_series(tracking_server, tmp_path
     assert run.data.params["data.layout"] == "wide" and "test_mae" in run.data.metrics
 
 
+def test_a_file_named_otherwise_trains_and_forecasts_as_it_is(tracking_server, tmp_path):
+    """`store`, `quarter` as tsibble writes it (2020 Q1) and `sales`: trained with no --set,
+    the columns as the note says, and `forecast predict` reads the same file the same way."""
+    long = pd.read_csv(own_csv(tmp_path / "long.csv", "QS", 3, 80, 4))
+    quarters = pd.PeriodIndex(pd.to_datetime(long["ds"]), freq="Q")
+    named = pd.DataFrame({"store": long["unique_id"].str.replace("s", "store "),
+                          "quarter": [f"{p.year} Q{p.quarter}" for p in quarters],
+                          "sales": long["y"]})
+    named.to_csv(tmp_path / "sales.csv", index=False)
+    trained = forecast_cli(["train", "--model", "mlp", "--config", "quick", "--data",
+                            "sales.csv"], tmp_path, tracking_server)
+    output = re.sub(r"\s+", " ", trained.stdout + trained.stderr)
+    assert trained.returncode == 0, output[-3000:]
+    assert "sales.csv: 3 series; quarterly data: lookback 16, horizon 8, season 4" in output
+    assert "timestamp 'quarter' (data.columns.ds), target 'sales' (data.columns.y), series id " \
+        "'store' (data.columns.unique_id)" in output
+    client = mlflow.MlflowClient(tracking_server)
+    run = client.search_runs([client.get_experiment_by_name("forecast").experiment_id])[0]
+    assert (run.data.params["data.columns.ds"], run.data.params["data.columns.y"]) == \
+        ("quarter", "sales")
+    bundle = re.search(r"bundle kept at (\S+)", output).group(1)
+    scored = forecast_cli(["predict", "--model", f"{bundle}/model", "--data", "sales.csv",
+                           "--output", "out.csv"], tmp_path, tracking_server)
+    assert scored.returncode == 0, (scored.stdout + scored.stderr)[-3000:]
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert sorted(out["unique_id"].unique()) == sorted(named["store"].unique())
+    assert pd.to_datetime(out["ds"]).min() == pd.to_datetime(long["ds"]).max() + \
+        pd.offsets.QuarterBegin(1, startingMonth=1)  # the quarter after the last
+
+
 def test_inspect_reports_gaps_non_finite_values_and_covariate_columns(tmp_path, capsys,
                                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
