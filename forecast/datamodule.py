@@ -193,6 +193,11 @@ def resolved_config(config: ForecastConfig, prepared: PreparedData) -> ForecastC
 def _prepare_pieces(settings: DataSettings, patch_len: int | None) -> PreparedData:
     settings, named = resolve_columns(parquet_head(settings.path), settings)
     names = settings.columns
+    if len(names.id_columns) > 1:
+        raise DataValidationError(
+            f"{settings.path} is read a piece at a time (over data.in_memory_rows rows), and "
+            f"its series are keyed by several columns {names.id_columns}; expected one id "
+            f"column there: write their combination as one column", "unique_id")
     present = parquet_columns(settings.path)
     id_column = names.unique_id if names.unique_id and names.unique_id in present else None
     columns = [c for c in (id_column, names.ds, names.y, *_covariate_columns(

@@ -40,12 +40,12 @@ def read_history(path: Path, settings: DataSettings, covariates: list[str] | Non
     is named in one error, in either layout."""
     usecols = None
     if settings.layout == "long" and columns is not None:
-        usecols = [file_name(settings, c) for c in columns]
+        usecols = file_names(settings, columns)
     frame = read_data_file(path, usecols)
-    if not {file_name(settings, c) for c in CONTRACT[settings.layout]} <= set(frame.columns):
+    if not set(file_names(settings, CONTRACT[settings.layout])) <= set(frame.columns):
         settings, frame = named_otherwise(path, settings, covariates)  # as training reads it
         if settings.layout == "long" and columns is not None:
-            usecols = [file_name(settings, c) for c in columns]
+            usecols = file_names(settings, columns)
             frame = frame[[c for c in usecols if c in frame.columns]]
     shared = settings.model_copy(update={"past_covariates": covariates or [],
                                          "future_covariates": []})
@@ -78,7 +78,8 @@ def require_all(path: Path, frame: pd.DataFrame, wanted: list[str],
     """Every column the model reads, all the missing ones in one error; when the timestamp
     or target is among them, the fix for a file whose columns are named otherwise or laid
     out wide, since that, not a lost column, is the usual cause."""
-    missing = [c for c in wanted if c not in frame.columns and c != settings.columns.unique_id]
+    missing = [c for c in wanted if c not in frame.columns
+               and c not in settings.columns.id_columns]  # no id column: one series
     if not missing:
         return
     renames = [key for key in ("ds", "y") if getattr(settings.columns, key) in missing]
@@ -95,5 +96,12 @@ def require_all(path: Path, frame: pd.DataFrame, wanted: list[str],
 
 
 def file_name(settings: DataSettings, column: str) -> str:
-    """The file's name for a contract column (unique_id, ds, y) or a covariate."""
+    """The file's name for the timestamp, the target or a covariate."""
     return settings.columns.model_dump().get(column) or column
+
+
+def file_names(settings: DataSettings, columns: list[str] | tuple[str, ...]) -> list[str]:
+    """The file's columns for contract columns and covariates: the series id may be
+    several key columns, or none."""
+    return [name for c in columns for name in (
+        settings.columns.id_columns if c == "unique_id" else [file_name(settings, c)])]

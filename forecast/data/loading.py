@@ -15,6 +15,7 @@ from ..errors import DataValidationError, MissingColumnError
 from .columns import rename_fix, resolve_columns
 
 VIC_ELEC_ID = "VIC"
+ID_JOINER = "/"  # between the values of several key columns: ACT/Female/Remanded
 # The demo data's own preset: what the data settings left unset become when no file is given
 # (pipelines/configs/vic_elec.yaml writes the same values out). One week in, one day out.
 VIC_ELEC_PRESET = {
@@ -147,13 +148,30 @@ def to_long_format(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
         frame = melted(frame, settings)  # holds unique_id, so the ids stay the columns' names
     names = settings.columns
     require_columns(frame, names, ("ds", "y"))
-    renamed = frame.rename(columns={names.ds: "ds", names.y: "y"})
-    if names.unique_id and names.unique_id in frame.columns:
-        renamed = renamed.rename(columns={names.unique_id: "unique_id"})
-    elif "unique_id" not in renamed.columns:
-        renamed = renamed.assign(unique_id=settings.default_unique_id)
+    keys = names.id_columns
+    if len(keys) > 1:
+        missing = [c for c in keys if c not in frame.columns]
+        if missing:
+            raise MissingColumnError(missing[0], list(frame.columns), group="unique_id",
+                                     fix=f"data.columns.unique_id names {keys}")
+        ids = series_ids(frame, keys)
+        renamed = frame.rename(columns={names.ds: "ds", names.y: "y"}).assign(unique_id=ids)
+    else:
+        renamed = frame.rename(columns={names.ds: "ds", names.y: "y"})
+        if keys and keys[0] in frame.columns:
+            renamed = renamed.rename(columns={keys[0]: "unique_id"})
+        elif "unique_id" not in renamed.columns:
+            renamed = renamed.assign(unique_id=settings.default_unique_id)
     renamed["unique_id"] = renamed["unique_id"].astype(str)
     return renamed
+
+
+def series_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """One id per row from several key columns: their values joined by ID_JOINER."""
+    ids = frame[keys[0]].astype(str)
+    for key in keys[1:]:  # column by column: vectorised, unlike a join per row
+        ids = ids + ID_JOINER + frame[key].astype(str)
+    return ids
 
 
 def read_source(settings: DataSettings, frame: pd.DataFrame | None = None

@@ -80,3 +80,22 @@ def test_series_ids_alike_count_once_and_unrelated_ones_are_refused():
     assert err.value.field == "unique_id"
     one = sales(stores=("north",)).assign(note="promo")  # one series: no id needed
     assert resolve_columns(one, settings())[0].columns.unique_id == "unique_id"
+
+
+def test_series_keyed_by_several_columns_get_one_id_from_them_all():
+    """As fpp3's prison data: no one text column keys a series, all of them together do;
+    a column the others decide (a code's description) is left out of the key."""
+    frame = pd.concat([sales(stores=("north", "south")).assign(product=p)
+                       for p in ("tea", "cake")], ignore_index=True)
+    frame["product_name"] = frame["product"].str.title()  # decided by `product`
+    resolved, notes = resolve_columns(frame, settings())
+    assert resolved.columns.unique_id == ["store", "product"]
+    assert "series id the columns 'store' + 'product' together" in notes[0]
+    long = load_frame(resolved, frame)
+    assert sorted(long["unique_id"].unique()) == ["north/cake", "north/tea", "south/cake",
+                                                  "south/tea"]
+    assert load_frame(settings(), frame)["unique_id"].nunique() == 4  # as every reader does
+    named = build_config({"data": {"columns": {"unique_id": ["product", "store"], "ds": "date",
+                                               "y": "sales"}}}).data  # or named so
+    assert set(load_frame(named, frame)["unique_id"]) == {"tea/north", "tea/south",
+                                                           "cake/north", "cake/south"}

@@ -120,11 +120,14 @@ def test_a_wide_file_trains_with_its_columns_as_series(tracking_server, tmp_path
 
 
 def test_a_file_named_otherwise_trains_and_forecasts_as_it_is(tracking_server, tmp_path):
-    """`store`, `quarter` as tsibble writes it (2020 Q1) and `sales`: trained with no --set,
-    the columns as the note says, and `forecast predict` reads the same file the same way."""
-    long = pd.read_csv(own_csv(tmp_path / "long.csv", "QS", 3, 80, 4))
+    """`region` and `store` keying the series together (each store name in both regions),
+    `quarter` as tsibble writes it (2020 Q1) and `sales`: trained with no --set, the columns
+    as the note says, and `forecast predict` reads the same file the same way."""
+    long = pd.read_csv(own_csv(tmp_path / "long.csv", "QS", 4, 80, 4))
+    number = long["unique_id"].str[1:].astype(int)
     quarters = pd.PeriodIndex(pd.to_datetime(long["ds"]), freq="Q")
-    named = pd.DataFrame({"store": long["unique_id"].str.replace("s", "store "),
+    named = pd.DataFrame({"region": np.where(number < 2, "north", "south"),
+                          "store": "store " + (number % 2).astype(str),
                           "quarter": [f"{p.year} Q{p.quarter}" for p in quarters],
                           "sales": long["y"]})
     named.to_csv(tmp_path / "sales.csv", index=False)
@@ -132,9 +135,9 @@ def test_a_file_named_otherwise_trains_and_forecasts_as_it_is(tracking_server, t
                             "sales.csv"], tmp_path, tracking_server)
     output = re.sub(r"\s+", " ", trained.stdout + trained.stderr)
     assert trained.returncode == 0, output[-3000:]
-    assert "sales.csv: 3 series; quarterly data: lookback 16, horizon 8, season 4" in output
+    assert "sales.csv: 4 series; quarterly data: lookback 16, horizon 8, season 4" in output
     assert "timestamp 'quarter' (data.columns.ds), target 'sales' (data.columns.y), series id " \
-        "'store' (data.columns.unique_id)" in output
+        "the columns 'region' + 'store' together (data.columns.unique_id)" in output
     client = mlflow.MlflowClient(tracking_server)
     run = client.search_runs([client.get_experiment_by_name("forecast").experiment_id])[0]
     assert (run.data.params["data.columns.ds"], run.data.params["data.columns.y"]) == \
@@ -144,7 +147,8 @@ def test_a_file_named_otherwise_trains_and_forecasts_as_it_is(tracking_server, t
                            "--output", "out.csv"], tmp_path, tracking_server)
     assert scored.returncode == 0, (scored.stdout + scored.stderr)[-3000:]
     out = pd.read_csv(tmp_path / "out.csv")
-    assert sorted(out["unique_id"].unique()) == sorted(named["store"].unique())
+    assert sorted(out["unique_id"].unique()) == ["north/store 0", "north/store 1",
+                                                 "south/store 0", "south/store 1"]
     assert pd.to_datetime(out["ds"]).min() == pd.to_datetime(long["ds"]).max() + \
         pd.offsets.QuarterBegin(1, startingMonth=1)  # the quarter after the last
 
