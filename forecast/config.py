@@ -31,18 +31,18 @@ LRSchedule = Literal["cosine", "plateau"]  # trainer.lr_schedule; ForecastModule
 class ColumnNames(_Section):
     """How the input file names the contract's columns (vic_elec uses Time/Demand)."""
 
+    # several columns: the series is keyed by their values together (state and product),
+    # its id their values joined by ID_JOINER
+    unique_id: str | list[str] | None = "unique_id"
+    ds: str = "ds"
+    y: str = "y"
+
     @property
     def id_columns(self) -> list[str]:
         """The file's columns that key a series (none, one, or several together)."""
         if self.unique_id is None:
             return []
         return [self.unique_id] if isinstance(self.unique_id, str) else list(self.unique_id)
-
-    # several columns: the series is keyed by their values together (state and product),
-    # its id their values joined by ID_JOINER
-    unique_id: str | list[str] | None = "unique_id"
-    ds: str = "ds"
-    y: str = "y"
 
 
 class DataSettings(_Section):

@@ -18,7 +18,7 @@ from .data.defaults import TASK_KEYS, DataProfile, TaskSettings, resolve_task, t
 from .data.loading import (
     VIC_ELEC_PATCH_LEN,
     VIC_ELEC_PRESET,
-    load_frame,
+    load_vic_elec,
     read_source,
     to_long_format,
 )
@@ -146,10 +146,12 @@ def prepare_data(settings: DataSettings, frame: pd.DataFrame | None = None,
     else:
         demo = frame is None and settings.path is None  # vic_elec, with its own preset
         raw, named = read_source(settings, frame), []
-        if raw is not None:  # a file or frame may name its columns otherwise
+        if raw is None:
+            long = load_vic_elec()
+        else:  # a file or frame may name its columns otherwise
             settings, named = resolve_columns(raw, settings)
-        prepared = _prepare_long(settings, load_frame(settings, raw), settings.freq,
-                                 patch_len=patch_len, demo=demo)
+            long = to_long_format(raw, settings)
+        prepared = _prepare_long(settings, long, settings.freq, patch_len=patch_len, demo=demo)
         prepared.notes[:0] = named
     if prepared.refused:
         warnings.warn(SeriesRefusedWarning(prepared.refused), stacklevel=2)

@@ -55,9 +55,9 @@ def timestamp_candidates(frame: pd.DataFrame, taken: set[str]) -> list[str]:
 
 
 def target_candidates(frame: pd.DataFrame, taken: set[str]) -> list[str]:
-    return [c for c in frame.columns if c not in taken and not _is_text(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])
-            and not pd.api.types.is_datetime64_any_dtype(frame[c])]
+    return [c for c in frame.columns if c not in taken
+            and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])]
 
 
 def _alike(frame: pd.DataFrame, first: str, other: str) -> bool:
