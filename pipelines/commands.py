@@ -222,8 +222,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if result is None:  # a worker process of a distributed run; rank 0 reports
         return 0
     # the terminal shows the deciding figures; comparison.md in MLflow holds every column
-    shown = [c for c in ("model", "mae", "mase", "coverage_80", "coverage_90", "wql",
-                         "backtest_mae") if c in result.table.columns]
+    shown = [c for c in ("model", "mae", "mase", "coverage_80", "coverage_90",
+                         "served_coverage_80", "wql", "backtest_mae") if c in result.table.columns]
     _print_metrics_table("comparison on the test window", result.table.to_dict("records"),
                          shown)
     d = result.decision
