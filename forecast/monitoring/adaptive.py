@@ -14,8 +14,10 @@ raised; the long-run share below each quantile returns to q after a shift, witho
 retraining. No one rate suits every series: a fast one catches a shift within days but
 swings with the day-to-day noise of a steady series, a slow one the reverse. The served
 offset is the trackers' mean weighted by AdaHedge (de Rooij et al., 2014) on each tracker's
-pinball loss so far, which needs no learning rate of its own. The median (0.5) is the point
-forecast and stays where the model put it.
+pinball loss, which needs no learning rate of its own; losses (and AdaHedge's mixability
+gap) are discounted over as many scored points as the slowest tracker takes to move one
+standard deviation (`loss_memory`), so a long calm does not lock the fast trackers out
+after a shift. The median (0.5) is the point forecast and stays where the model put it.
 """
 
 from __future__ import annotations
@@ -131,7 +133,16 @@ def mixability_gap(weights: np.ndarray, loss: np.ndarray, gap: float) -> float:
         return 0.0 if rounding(gap_now, loss) else gap_now
     eta = np.log(len(loss)) / gap
     low = float(loss.min())
-    return max(mixed - low + float(np.log(weights @ np.exp(-eta * (loss - low)))) / eta, 0.0)
+    mix = max(float(weights @ np.exp(-eta * (loss - low))), np.finfo(float).tiny)  # underflow
+    return max(mixed - low + float(np.log(mix)) / eta, 0.0)
+
+
+def loss_memory(rates: tuple[float, ...]) -> float:
+    """How many scored points (per series) the trackers' losses are remembered for: as long
+    as the slowest tracker takes to move its offset by one training standard deviation
+    (1 / its rate). Cumulative losses would let a long calm outweigh any shift: after a year
+    of steady errors the slow trackers' lead kept the fast ones out for weeks."""
+    return 1.0 / min(rates)
 
 
 def error_scale(served: np.ndarray, actual: np.ndarray, levels: tuple[float, ...],
@@ -164,6 +175,7 @@ def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarr
     k origins 1/k per forecast, so a series forecast every hour counts each actual once."""
     weights = np.ones(len(actual)) if weights is None else np.asarray(weights, dtype=float)
     rates = np.asarray(state.rates)
+    decay = float(np.exp(-weights.sum() / max(series, 1) / loss_memory(state.rates)))
     step = rates * error_scale(served, actual, state.levels, weights) / max(series, 1)
     trackers, losses, gaps = dict(state.trackers), dict(state.losses), dict(state.gaps)
     for j, q in enumerate(state.levels):
@@ -176,8 +188,8 @@ def track_quantiles(state: AdaptiveOffsets, served: np.ndarray, actual: np.ndarr
         # every row's miss counted once: the same as N sequential steps of the update when
         # each step is small against the quantile's spacing, and order-free
         trackers[q] = theta + step * (weights @ (q - (actual[:, None] <= own)))
-        gaps[q] = state.gaps[q] + mixability_gap(state.weights(q), loss, state.gaps[q])
-        losses[q] = state.losses[q] + loss
+        gaps[q] = decay * state.gaps[q] + mixability_gap(state.weights(q), loss, state.gaps[q])
+        losses[q] = decay * state.losses[q] + loss
     return AdaptiveOffsets(state.levels, updates=state.updates + len(actual), rates=state.rates,
                            trackers=trackers, losses=losses, gaps=gaps)
 
