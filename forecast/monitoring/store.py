@@ -88,7 +88,7 @@ trackers = Table(
     Column("level", Float, primary_key=True),
     Column("rate", Float, primary_key=True),
     Column("offset", Float, nullable=False),
-    Column("loss", Float, nullable=False),  # its pinball loss so far
+    Column("loss", Float, nullable=False),  # its pinball loss, discounted (loss_memory)
     Column("gap", Float, nullable=False),  # the level's AdaHedge mixability gap
 )
 
