@@ -228,31 +228,40 @@ def test_offsets_never_move_the_median_nor_cross_it():
 
 
 def served_days(actual_mean: float, actual_sd: float, seed: int, days: int = 200
-                ) -> tuple[AdaptiveOffsets, float]:
+                ) -> tuple[AdaptiveOffsets, float, float, float]:
     """A model calibrated for N(0, 1) served for `days` rounds of 24 points from
-    N(actual_mean, actual_sd), learning after each round: the trackers at the end, and the
-    served 80% interval's mean width over the second half."""
-    rng, state, widths = np.random.default_rng(seed), AdaptiveOffsets(LEVELS), []
+    N(actual_mean, actual_sd), learning after each round: the trackers at the end, the
+    served 80% interval's mean width and the 0.9 level's mean |offset| over the second half,
+    and how far the two slowest trackers' weight exceeds the two fastest' on average over
+    the last quarter."""
+    rng, state, widths, swings, leads = (np.random.default_rng(seed), AdaptiveOffsets(LEVELS),
+                                         [], [], [])
     base = np.tile(norm.ppf(LEVELS), (24, 1))
     for day in range(days):
         served = state.apply(base, np.ones(24))
         if day >= days // 2:
             widths.append(np.mean(served[:, 3] - served[:, 1]))
+            swings.append(abs(state.offset(0.9)))
+        if day >= 3 * days // 4:
+            weights = state.weights(0.9)
+            leads.append(weights[:2].sum() - weights[-2:].sum())
         state = track_quantiles(state, served, rng.normal(actual_mean, actual_sd, 24))
-    return state, float(np.mean(widths))
+    return state, float(np.mean(widths)), float(np.mean(swings)), float(np.mean(leads))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_trackers_weights_follow_what_the_data_asks_for(seed):
     """No one rate suits every series. Where the model is calibrated (steady noise) the slow
-    trackers lose least and lead (over 200 days; over 60 the losses are too close to rank),
-    and the served interval stays within 10% of the calibrated width while the fastest
-    tracker alone swings twice as far; after a shift of two spreads, the fast ones lead while
-    the offsets catch up, and the slow ones again once they have (losses are remembered for
-    `loss_memory` points, not for ever)."""
-    steady, width = served_days(0.0, 1.0, seed)
-    weights = steady.weights(0.9)
-    assert weights[:2].sum() > weights[-2:].sum()
+    trackers lose least and lead (on average over the last 50 of 200 days: the weights are
+    decided over the last `loss_memory` points and wander from day to day; on 30 seeds the
+    lead is at least 0.2 there, and at least 0.16 once caught up after a shift), and the
+    served interval stays within 10% of the calibrated width while the fastest tracker
+    alone swings further (1.4 to 7.9 times the served offset's mean |offset| on 30 seeds;
+    1.6 to 12.8 before the losses were forgotten); after a shift of two spreads, the fast
+    ones lead while the offsets catch up, and the slow ones again once they have (losses
+    are remembered for `loss_memory` points, not for ever)."""
+    _, width, swing, slow_lead = served_days(0.0, 1.0, seed)
+    assert slow_lead > 0
     calibrated = norm.ppf(0.9) - norm.ppf(0.1)
     assert abs(width / calibrated - 1) < 0.10
     fastest = AdaptiveOffsets(LEVELS, rates=(DEFAULT_RATES[-1],))
@@ -261,14 +270,13 @@ def test_the_trackers_weights_follow_what_the_data_asks_for(seed):
         served = fastest.apply(base, np.ones(24))
         swings.append(abs(fastest.offset(0.9)))
         fastest = track_quantiles(fastest, served, rng.normal(0, 1, 24))
-    assert np.mean(swings[100:]) > 2 * abs(steady.offset(0.9))
-    catching_up, _ = served_days(2.0, 1.0, seed, days=20)
+    assert np.mean(swings[100:]) > 1.25 * swing
+    catching_up, *_ = served_days(2.0, 1.0, seed, days=20)
     weights = catching_up.weights(0.9)
     assert weights[-2:].sum() > weights[:2].sum() and catching_up.offset(0.9) > 1.0
     # once every tracker has caught up, the steady ones lead again and the offset holds
-    caught_up, _ = served_days(2.0, 1.0, seed)
-    weights = caught_up.weights(0.9)
-    assert weights[:2].sum() > weights[-2:].sum() and caught_up.offset(0.9) > 1.5
+    caught_up, *_, slow_lead = served_days(2.0, 1.0, seed)
+    assert slow_lead > 0 and caught_up.offset(0.9) > 1.5
 
 
 def test_a_long_calm_does_not_lock_the_fast_trackers_out_after_a_shift():
@@ -291,7 +299,7 @@ def test_a_long_calm_does_not_lock_the_fast_trackers_out_after_a_shift():
 
 
 def test_the_trackers_are_stored_and_read_back_and_restart_at_other_rates(store):
-    state, _ = served_days(1.0, 1.5, seed=0, days=10)
+    state, *_ = served_days(1.0, 1.5, seed=0, days=10)
     store.save_offsets("m", "1", state, [])
     back = store.offsets("m", "1", LEVELS)
     assert back.updates == state.updates and back.offsets == pytest.approx(state.offsets)
