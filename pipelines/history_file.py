@@ -38,15 +38,16 @@ def read_history(path: Path, settings: DataSettings, covariates: list[str] | Non
     in the long one only `columns` (contract names, None = all) are read, so the columns of
     a large file that the model does not read cost nothing. Every one of `columns` missing
     is named in one error, in either layout."""
+    whole = None
+    if not set(file_names(settings, CONTRACT[settings.layout])) <= set(file_columns(path)):
+        settings, whole = named_otherwise(path, settings, covariates)  # as training reads it
     usecols = None
     if settings.layout == "long" and columns is not None:
         usecols = file_names(settings, columns)
-    frame = read_data_file(path, usecols)
-    if not set(file_names(settings, CONTRACT[settings.layout])) <= set(frame.columns):
-        settings, frame = named_otherwise(path, settings, covariates)  # as training reads it
-        if settings.layout == "long" and columns is not None:
-            usecols = file_names(settings, columns)
-            frame = frame[[c for c in usecols if c in frame.columns]]
+    if whole is None:
+        frame = read_data_file(path, usecols)
+    else:  # read once, whole, to find its columns
+        frame = whole if usecols is None else whole[[c for c in usecols if c in whole.columns]]
     shared = settings.model_copy(update={"past_covariates": covariates or [],
                                          "future_covariates": []})
     if usecols is not None:  # long: checked under the file's names, before reshaping

@@ -83,7 +83,7 @@ def composite_key(frame: pd.DataFrame, ds: str, taken: set[str]) -> list[str]:
     key = [c for c in frame.columns if c not in taken and _is_text(frame[c])]
     if len(key) < 2 or frame.duplicated([*key, ds]).any():
         return []
-    for column in reversed(list(key)):  # drop what the rest already tells apart
+    for column in reversed(key):  # drop what the rest already tells apart
         rest = [c for c in key if c != column]
         if len(rest) >= 1 and not frame.duplicated([*rest, ds]).any():
             key = rest

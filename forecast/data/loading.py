@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -78,13 +78,19 @@ FORMATS: dict[str, FileFormat] = {
 
 
 def file_columns(path: Path) -> list[str]:
-    """The header of a file `read_data_file` has read (so its suffix is known)."""
-    return FORMATS[path.suffix.lower()].header(path)
+    """A data file's header alone, refused as `read_data_file` refuses the file."""
+    return _read_checked(path, lambda file_format: file_format.header(path))
 
 
 def read_data_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     """A CSV or Parquet file as read, or only those of `columns` it has (a scoring file may
     hold far more than a model reads; a missing one is reported by whoever needs it)."""
+    wanted = None if columns is None else set(columns)
+    return _read_checked(path, lambda file_format: file_format.read(path, wanted))
+
+
+def _read_checked(path: Path, read: Callable[[FileFormat], Any]) -> Any:
+    """`read` on the file's format, each way a file cannot be read one clear error."""
     if not path.is_file():
         raise DataValidationError(f"data file not found: {path}")
     file_format = FORMATS.get(path.suffix.lower())
@@ -92,7 +98,7 @@ def read_data_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame
         raise DataValidationError(f"data file {path}: expected one of the suffixes "
                                   f"{sorted(FORMATS)}")
     try:
-        return file_format.read(path, None if columns is None else set(columns))
+        return read(file_format)
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"data file {path} is empty; expected a header "
                                   "(unique_id, ds, y) and rows") from None
@@ -148,20 +154,18 @@ def to_long_format(frame: pd.DataFrame, settings: DataSettings) -> pd.DataFrame:
         frame = melted(frame, settings)  # holds unique_id, so the ids stay the columns' names
     names = settings.columns
     require_columns(frame, names, ("ds", "y"))
+    renamed = frame.rename(columns={names.ds: "ds", names.y: "y"})
     keys = names.id_columns
     if len(keys) > 1:
         missing = [c for c in keys if c not in frame.columns]
         if missing:
             raise MissingColumnError(missing[0], list(frame.columns), group="unique_id",
                                      fix=f"data.columns.unique_id names {keys}")
-        ids = series_ids(frame, keys)
-        renamed = frame.rename(columns={names.ds: "ds", names.y: "y"}).assign(unique_id=ids)
-    else:
-        renamed = frame.rename(columns={names.ds: "ds", names.y: "y"})
-        if keys and keys[0] in frame.columns:
-            renamed = renamed.rename(columns={keys[0]: "unique_id"})
-        elif "unique_id" not in renamed.columns:
-            renamed = renamed.assign(unique_id=settings.default_unique_id)
+        renamed = renamed.assign(unique_id=series_ids(frame, keys))
+    elif keys and keys[0] in frame.columns:
+        renamed = renamed.rename(columns={keys[0]: "unique_id"})
+    elif "unique_id" not in renamed.columns:
+        renamed = renamed.assign(unique_id=settings.default_unique_id)
     renamed["unique_id"] = renamed["unique_id"].astype(str)
     return renamed
 

@@ -101,7 +101,7 @@ class AdaptiveOffsets:
         offset is from each; all at their start, equally weighed, before any update)."""
         levels = {f"{q:g}": {"offsets": [float(t) for t in self.trackers[q]],
                              "weights": [float(w) for w in self.weights(q)]}
-                  for q in self.levels if q in self.trackers and q != 0.5}
+                  for q in self.trackers}  # every level but the median
         return {"rates": list(self.rates), "levels": levels} if levels else {}
 
     def apply(self, values: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
